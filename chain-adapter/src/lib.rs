@@ -1,0 +1,9 @@
+//! The chain adapter: one interface for everything sharenet nodes and clients do on the controlling
+//! Ethereum chain (node registry and deposits, dataset registry, access grants, the job market and
+//! its audit events), with two back-ends over the same compiled contract bytecode: an embedded EVM
+//! (revm) for the simulator and single-process runs, and Ethereum JSON-RPC (alloy) for a real chain.
+//!
+//! This crate must never put a secret, a share or a plaintext value on chain: the chain is trusted
+//! for integrity and ordering, not for secrecy.
+//!
+//! Status: not yet built (issue 3). This crate holds only this description for now.

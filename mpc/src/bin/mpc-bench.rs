@@ -1,0 +1,3 @@
+//! Benchmark program (filled in below).
+
+fn main() {}

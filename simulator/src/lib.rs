@@ -1,0 +1,7 @@
+//! The sharenet simulator: N complete nodes in one process (the real libp2p stack over an in-memory
+//! or loopback transport, the embedded chain), scenario files, fault injection, and a report.
+//!
+//! The simulator drives nodes only through the node crate's public API; nothing below it may depend
+//! on the simulator.
+//!
+//! Status: not yet built (issue 6). This crate holds only this description for now.
