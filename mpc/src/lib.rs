@@ -12,3 +12,5 @@ pub mod field;
 pub mod shamir;
 
 pub use field::{Field, FieldError, Mp127, RistrettoScalar};
+pub mod protocol;
+pub mod transport;

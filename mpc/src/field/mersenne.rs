@@ -76,26 +76,6 @@ impl Mp127 {
             self.0 as i128
         }
     }
-
-    /// Sum of products `Σ a_i·b_i` with one final modular reduction.
-    ///
-    /// Each product is only folded below 2^128 and added with a carry count, which is what makes
-    /// inner products cost about one multiplication per term.
-    pub fn dot(a: &[Mp127], b: &[Mp127]) -> Mp127 {
-        let mut acc_lo: u128 = 0;
-        let mut acc_hi: u128 = 0;
-        for (x, y) in a.iter().zip(b) {
-            let (hi, lo) = wide_mul(x.0, y.0);
-            // Fold each product to < 2^128 before accumulating so that the accumulator
-            // never overflows: r < 2^128 and acc_hi counts the carries.
-            let folded = (lo & MODULUS) + ((hi << 1) | (lo >> 127));
-            let (sum, carry) = acc_lo.overflowing_add(folded);
-            acc_lo = sum;
-            acc_hi += carry as u128;
-        }
-        // acc = acc_hi·2^128 + acc_lo, and 2^128 ≡ 2 (mod p).
-        Mp127(reduce_u128(reduce_u128(acc_lo) + reduce_u128(acc_hi << 1)))
-    }
 }
 
 impl Add for Mp127 {
@@ -204,6 +184,36 @@ impl Field for Mp127 {
                 return Mp127(v);
             }
         }
+    }
+
+    // One final modular reduction: each product is only folded below 2^128 and added with a
+    // carry count, which is what makes inner products cost about one multiplication per term.
+    fn dot(a: &[Mp127], b: &[Mp127]) -> Mp127 {
+        let mut acc_lo: u128 = 0;
+        let mut acc_hi: u128 = 0;
+        for (x, y) in a.iter().zip(b) {
+            let (hi, lo) = wide_mul(x.0, y.0);
+            // Fold each product to < 2^128 before accumulating so that the accumulator
+            // never overflows: r < 2^128 and acc_hi counts the carries.
+            let folded = (lo & MODULUS) + ((hi << 1) | (lo >> 127));
+            let (sum, carry) = acc_lo.overflowing_add(folded);
+            acc_lo = sum;
+            acc_hi += carry as u128;
+        }
+        // acc = acc_hi·2^128 + acc_lo, and 2^128 ≡ 2 (mod p).
+        Mp127(reduce_u128(reduce_u128(acc_lo) + reduce_u128(acc_hi << 1)))
+    }
+
+    const PRF_BYTES: usize = 16;
+
+    #[inline(always)]
+    fn from_prf_bytes(bytes: &[u8]) -> Self {
+        let mut array = [0u8; 16];
+        for (dst, src) in array.iter_mut().zip(bytes) {
+            *dst = *src;
+        }
+        // 127 uniform bits reduced modulo 2^127 − 1: only the value p maps onto 0 (bias 2^-127).
+        Mp127::new(u128::from_le_bytes(array) & MODULUS)
     }
 
     #[inline]

@@ -87,8 +87,16 @@ pub trait Field:
     /// A uniformly random element.
     fn random<R: rand_core::CryptoRng + ?Sized>(rng: &mut R) -> Self;
 
-    /// A uniformly random element read from an extendable-output hash (challenges, PRF output).
+    /// A uniformly random element read from an extendable-output hash (challenges).
     fn from_xof(reader: &mut blake3::OutputReader) -> Self;
+
+    /// Bytes of pseudo-random function output consumed per element by [`Field::from_prf_bytes`]
+    /// (a multiple of 16, the AES block size).
+    const PRF_BYTES: usize;
+
+    /// An element from `PRF_BYTES` bytes of PRF output, statistically close to uniform (the
+    /// same bytes always give the same element, so that parties holding one key agree).
+    fn from_prf_bytes(bytes: &[u8]) -> Self;
 
     /// Writes the canonical encoding into `out`, which must be exactly [`Field::BYTES`] long.
     fn write_bytes(&self, out: &mut [u8]);
@@ -101,6 +109,12 @@ pub trait Field:
         let mut out = vec![0u8; Self::BYTES];
         self.write_bytes(&mut out);
         out
+    }
+
+    /// The inner product `Σ a_i·b_i` of two slices (over the shorter length). Fields override it
+    /// to delay modular reduction.
+    fn dot(a: &[Self], b: &[Self]) -> Self {
+        a.iter().zip(b).map(|(x, y)| *x * *y).sum()
     }
 
     /// `self^exp` by square-and-multiply.

@@ -100,6 +100,16 @@ impl Field for RistrettoScalar {
         RistrettoScalar(Scalar::from_bytes_mod_order_wide(&wide))
     }
 
+    const PRF_BYTES: usize = 64;
+
+    fn from_prf_bytes(bytes: &[u8]) -> Self {
+        let mut wide = [0u8; 64];
+        for (dst, src) in wide.iter_mut().zip(bytes) {
+            *dst = *src;
+        }
+        RistrettoScalar(Scalar::from_bytes_mod_order_wide(&wide))
+    }
+
     fn write_bytes(&self, out: &mut [u8]) {
         out.copy_from_slice(self.0.as_bytes());
     }

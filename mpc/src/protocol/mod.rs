@@ -1,0 +1,231 @@
+//! The semi-honest honest-majority MPC protocols (Damgård–Nielsen 2007) over Shamir sharings of
+//! degree `t < n/2`: random double sharings, input sharing, vectorised multiplication and inner
+//! products with a rotating king, and openings to everyone or to one receiver.
+//!
+//! A [`Session`] is one party's view of one computation: it owns the party's transport, the
+//! per-link sequence numbers, the randomness (PRSS keys or a fresh RNG) and a Lagrange cache.
+//! Every operation takes and returns whole vectors: one round carries a whole column of gates.
+
+mod channel;
+mod double_random;
+mod input;
+mod mul;
+mod open;
+mod outside;
+mod prss;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::field::{Field, FieldError};
+use crate::shamir::{LagrangeCache, ShamirError, ShamirParams};
+use crate::transport::{Transport, TransportError, TransportStats};
+
+pub use channel::{Channel, MessageKind};
+pub use double_random::DoubleRandomBatch;
+pub use outside::OutsideParty;
+pub use prss::Prss;
+
+/// Why a protocol step failed. Carries party indices, kinds and sizes, never shares or values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The transport failed (timeout, closed link, oversized message, I/O).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// Invalid parameters or an inconsistent set of shares.
+    #[error(transparent)]
+    Shamir(#[from] ShamirError),
+    /// A party sent a non-canonical field element.
+    #[error("party {from} sent an invalid field element: {source}")]
+    Field {
+        /// The sender.
+        from: usize,
+        /// What was wrong with it.
+        source: FieldError,
+    },
+    /// A message arrived that belongs to another step of the protocol.
+    #[error("party {from} sent a {got} message where a {expected} message was expected")]
+    UnexpectedMessage {
+        /// The sender.
+        from: usize,
+        /// The kind expected at this step.
+        expected: &'static str,
+        /// The kind received.
+        got: &'static str,
+    },
+    /// A message arrived out of sequence (replayed, dropped or reordered).
+    #[error("party {from} sent message #{got} where #{expected} was expected")]
+    OutOfOrder {
+        /// The sender.
+        from: usize,
+        /// The sequence number expected.
+        expected: u64,
+        /// The sequence number received.
+        got: u64,
+    },
+    /// A message had the wrong size for this step.
+    #[error("party {from} sent {got_bytes} bytes where {expected_bytes} were expected")]
+    WrongLength {
+        /// The sender.
+        from: usize,
+        /// Expected payload size.
+        expected_bytes: usize,
+        /// Received payload size.
+        got_bytes: usize,
+    },
+    /// A message could not be parsed.
+    #[error("party {from} sent a malformed message: {reason}")]
+    Malformed {
+        /// The sender.
+        from: usize,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A party index is not valid here.
+    #[error("party {party} is not valid in a session of {endpoints} endpoints")]
+    BadParty {
+        /// The index.
+        party: usize,
+        /// Endpoints in the session.
+        endpoints: usize,
+    },
+    /// Inputs to a vectorised operation have different lengths.
+    #[error("operand lengths differ: {left} and {right}")]
+    LengthMismatch {
+        /// Length of the first operand.
+        left: usize,
+        /// Length of the second operand.
+        right: usize,
+    },
+    /// The caller gave values where it must not, or none where it must.
+    #[error("{0}")]
+    Usage(&'static str),
+}
+
+/// Where a session's random double sharings come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RandomnessSource {
+    /// Pseudo-random secret sharing: no communication, `C(n−1, t)` PRF keys per party set up
+    /// in one round at session start. Best for small committees.
+    Prss,
+    /// Damgård–Nielsen batches through a hyper-invertible (Vandermonde) matrix: one round, about
+    /// `2(n−1)/(n−t)` field elements sent per double sharing per party.
+    HyperInvertible,
+    /// PRSS while `C(n, t)` stays small (at most 64 key sets), hyper-invertible beyond.
+    Auto,
+}
+
+/// Counters a benchmark or a report wants from a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Communication rounds this party took part in.
+    pub rounds: u64,
+    /// Transport counters.
+    pub transport: TransportStats,
+}
+
+/// One computing party's state in one MPC session.
+#[derive(Debug)]
+pub struct Session<F: Field, T: Transport> {
+    params: ShamirParams,
+    channel: Channel<T>,
+    lagrange: LagrangeCache<F>,
+    rng: StdRng,
+    prss: Option<Prss<F>>,
+    rounds: u64,
+}
+
+impl<F: Field, T: Transport> Session<F, T> {
+    /// Starts a session for computing party `transport.me()` of a committee of `n` parties with
+    /// threshold `t` (`2t < n`), seeding its RNG from the operating system.
+    ///
+    /// With [`RandomnessSource::Prss`] (or `Auto` for small committees) this runs the one-round
+    /// key set-up, so every party must start its session at the same point.
+    pub fn new(
+        n: usize,
+        t: usize,
+        transport: T,
+        randomness: RandomnessSource,
+    ) -> Result<Self, ProtocolError> {
+        let rng = StdRng::from_rng(&mut rand::rng());
+        Self::with_rng(n, t, transport, randomness, rng)
+    }
+
+    /// [`Session::new`] with a caller-supplied RNG (reproducible tests).
+    pub fn with_rng(
+        n: usize,
+        t: usize,
+        transport: T,
+        randomness: RandomnessSource,
+        rng: StdRng,
+    ) -> Result<Self, ProtocolError> {
+        let params = ShamirParams::honest_majority(n, t)?;
+        let endpoints = transport.endpoints();
+        if endpoints < n || transport.me() >= n {
+            return Err(ProtocolError::BadParty {
+                party: transport.me(),
+                endpoints,
+            });
+        }
+        let mut session = Session {
+            params,
+            channel: Channel::new::<F>(transport),
+            lagrange: LagrangeCache::new(n),
+            rng,
+            prss: None,
+            rounds: 0,
+        };
+        let use_prss = match randomness {
+            RandomnessSource::Prss => true,
+            RandomnessSource::HyperInvertible => false,
+            RandomnessSource::Auto => prss::key_sets(n, t) <= 64,
+        };
+        if use_prss {
+            session.prss = Some(Prss::setup(&mut session)?);
+        }
+        Ok(session)
+    }
+
+    /// This party's index.
+    pub fn me(&self) -> usize {
+        self.channel.me()
+    }
+
+    /// Number of computing parties.
+    pub fn n(&self) -> usize {
+        self.params.n()
+    }
+
+    /// Threshold.
+    pub fn t(&self) -> usize {
+        self.params.t()
+    }
+
+    /// Whether random double sharings come from PRSS.
+    pub fn uses_prss(&self) -> bool {
+        self.prss.is_some()
+    }
+
+    /// Rounds and traffic so far.
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            rounds: self.rounds,
+            transport: self.channel.stats(),
+        }
+    }
+
+    /// The computing parties other than this one.
+    fn others(&self) -> impl Iterator<Item = usize> + use<F, T> {
+        let me = self.me();
+        (0..self.n()).filter(move |&p| p != me)
+    }
+}
+
+fn check_lengths(left: usize, right: usize) -> Result<(), ProtocolError> {
+    if left != right {
+        return Err(ProtocolError::LengthMismatch { left, right });
+    }
+    Ok(())
+}

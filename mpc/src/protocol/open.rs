@@ -1,0 +1,72 @@
+//! Openings: to every party (each sends its shares to all, one round), and to one receiver only
+//! (each sends its shares to the receiver, who may be an outside party such as the researcher).
+//! Receivers check that all `n` shares lie on one polynomial of degree `t`.
+
+use super::channel::MessageKind;
+use super::{ProtocolError, Session};
+use crate::field::Field;
+use crate::shamir::reconstruct_checked;
+use crate::transport::Transport;
+
+impl<F: Field, T: Transport> Session<F, T> {
+    /// Opens degree-`t` sharings to every party; fails if the `n` shares are inconsistent.
+    pub fn open(&mut self, shares: &[F]) -> Result<Vec<F>, ProtocolError> {
+        for peer in self.others() {
+            self.channel
+                .send_elements(peer, MessageKind::Open, shares)?;
+        }
+        let values = self.collect_and_reconstruct(MessageKind::Open, shares)?;
+        self.rounds += 1;
+        Ok(values)
+    }
+
+    /// Opens degree-`t` sharings to `receiver` only: returns the values at the receiver (if it is
+    /// a computing party) and `None` everywhere else. An outside receiver uses
+    /// [`super::OutsideParty::receive_output`].
+    pub fn open_to(
+        &mut self,
+        receiver: usize,
+        shares: &[F],
+    ) -> Result<Option<Vec<F>>, ProtocolError> {
+        let endpoints = self.channel.endpoints();
+        if receiver >= endpoints {
+            return Err(ProtocolError::BadParty {
+                party: receiver,
+                endpoints,
+            });
+        }
+        self.rounds += 1;
+        if receiver != self.me() {
+            self.channel
+                .send_elements(receiver, MessageKind::OpenTo, shares)?;
+            return Ok(None);
+        }
+        self.collect_and_reconstruct(MessageKind::OpenTo, shares)
+            .map(Some)
+    }
+
+    fn collect_and_reconstruct(
+        &mut self,
+        kind: MessageKind,
+        own: &[F],
+    ) -> Result<Vec<F>, ProtocolError> {
+        let (n, t, me) = (self.n(), self.t(), self.me());
+        let mut collected: Vec<Vec<F>> = Vec::with_capacity(n);
+        for party in 0..n {
+            if party == me {
+                collected.push(own.to_vec());
+            } else {
+                collected.push(self.channel.recv_elements(party, kind, own.len())?);
+            }
+        }
+        let parties: Vec<usize> = (0..n).collect();
+        let views: Vec<&[F]> = collected.iter().map(Vec::as_slice).collect();
+        Ok(reconstruct_checked(
+            &mut self.lagrange,
+            n,
+            t,
+            &parties,
+            &views,
+        )?)
+    }
+}

@@ -1,0 +1,271 @@
+//! Pseudo-random secret sharing (Cramer–Damgård–Ishai 2005): random Shamir sharings, and
+//! random sharings of zero of degree 2t, with no communication after a one-round key set-up.
+//!
+//! For every set `A` of `t` parties there is a key known to the `n − t` parties outside `A`, and
+//! the degree-`t` polynomial `f_A` with `f_A(0) = 1` and `f_A(x_j) = 0` for `j ∈ A`. Party `i`'s
+//! share of the random value `r = Σ_A PRF(k_A, c)` is `Σ_{A ∌ i} PRF(k_A, c)·f_A(x_i)`; adding
+//! `Σ_{A ∌ i} f_A(x_i)·Σ_{l=1..t} PRF(k_A, c, l)·x_i^l` (a degree-2t sharing of zero) turns it
+//! into the degree-2t sharing of the same `r`. Any `t` parties miss at least the key of their
+//! own set, so `r` stays uniformly random to them.
+
+use aes::Aes128;
+use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
+use rand_core::Rng;
+
+use super::channel::MessageKind;
+use super::{DoubleRandomBatch, ProtocolError, Session};
+use crate::field::Field;
+use crate::shamir::eval_point;
+use crate::transport::Transport;
+
+const KEY_BYTES: usize = 16;
+/// How many output indices are expanded per pass (bounds the scratch buffer).
+const BATCH: usize = 2048;
+
+/// Number of `t`-subsets of `n` parties: the key sets of PRSS (saturating).
+pub(crate) fn key_sets(n: usize, t: usize) -> usize {
+    let mut c: usize = 1;
+    for k in 0..t {
+        c = c.saturating_mul(n - k) / (k + 1);
+    }
+    c
+}
+
+/// All `t`-subsets of `0..n` in lexicographic order.
+fn subsets(n: usize, t: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    let mut current: Vec<usize> = (0..t).collect();
+    loop {
+        out.push(current.clone());
+        // Advance to the next combination.
+        let mut i = t;
+        loop {
+            if i == 0 {
+                return out;
+            }
+            i -= 1;
+            if current[i] < n - t + i {
+                current[i] += 1;
+                for j in i + 1..t {
+                    current[j] = current[j - 1] + 1;
+                }
+                break;
+            }
+        }
+    }
+}
+
+/// One key this party holds and its weight `f_A(x_me)`.
+struct HeldKey<F> {
+    cipher: Aes128,
+    weight: F,
+}
+
+/// This party's PRSS state: the keys of every set it is outside of, and a counter that all
+/// parties advance in lock-step.
+pub struct Prss<F: Field> {
+    keys: Vec<HeldKey<F>>,
+    x: F,
+    t: usize,
+    counter: u64,
+}
+
+impl<F: Field> core::fmt::Debug for Prss<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Keys are secret: show only how many there are.
+        f.debug_struct("Prss")
+            .field("keys", &self.keys.len())
+            .field("counter", &self.counter)
+            .finish()
+    }
+}
+
+impl<F: Field> Prss<F> {
+    /// Runs the key set-up round: for each `t`-set, the lowest-indexed party outside it draws the
+    /// key and sends it to the other parties outside it.
+    pub(crate) fn setup<T: Transport>(session: &mut Session<F, T>) -> Result<Self, ProtocolError> {
+        let (n, t, me) = (session.n(), session.t(), session.me());
+        let sets = subsets(n, t);
+        let mut outgoing: Vec<Vec<u8>> = vec![Vec::new(); n];
+        let mut expected = vec![0usize; n];
+        let mut slots: Vec<Option<[u8; KEY_BYTES]>> = vec![None; sets.len()];
+        for (s, set) in sets.iter().enumerate() {
+            let Some(generator) = (0..n).find(|p| !set.contains(p)) else {
+                continue;
+            };
+            if set.contains(&me) {
+                continue;
+            }
+            if generator == me {
+                let mut key = [0u8; KEY_BYTES];
+                session.rng.fill_bytes(&mut key);
+                for holder in (0..n).filter(|p| !set.contains(p) && *p != me) {
+                    outgoing[holder].extend_from_slice(&key);
+                }
+                slots[s] = Some(key);
+            } else {
+                expected[generator] += 1;
+            }
+        }
+        for peer in session.others() {
+            session
+                .channel
+                .send_bytes(peer, MessageKind::PrssKeys, &outgoing[peer])?;
+        }
+        let mut received: Vec<std::vec::IntoIter<[u8; KEY_BYTES]>> = Vec::with_capacity(n);
+        for (peer, &expected_keys) in expected.iter().enumerate() {
+            if peer == me {
+                received.push(Vec::new().into_iter());
+                continue;
+            }
+            let payload = session.channel.recv_bytes(peer, MessageKind::PrssKeys)?;
+            if payload.len() != expected_keys * KEY_BYTES {
+                return Err(ProtocolError::WrongLength {
+                    from: peer,
+                    expected_bytes: expected_keys * KEY_BYTES,
+                    got_bytes: payload.len(),
+                });
+            }
+            let keys: Vec<[u8; KEY_BYTES]> = payload
+                .chunks_exact(KEY_BYTES)
+                .map(|c| {
+                    let mut k = [0u8; KEY_BYTES];
+                    k.copy_from_slice(c);
+                    k
+                })
+                .collect();
+            received.push(keys.into_iter());
+        }
+        session.rounds += 1;
+        let x: F = eval_point(me);
+        let mut keys = Vec::new();
+        for (s, set) in sets.iter().enumerate() {
+            if set.contains(&me) {
+                continue;
+            }
+            let key = match slots[s] {
+                Some(k) => k,
+                None => {
+                    let generator = (0..n).find(|p| !set.contains(p)).unwrap_or(0);
+                    received[generator].next().ok_or(ProtocolError::Malformed {
+                        from: generator,
+                        reason: "too few PRSS keys",
+                    })?
+                }
+            };
+            // f_A(x) = Π_{j∈A} (x_j − x)/x_j.
+            let mut weight = F::ONE;
+            for &j in set {
+                let xj: F = eval_point(j);
+                let inv = xj
+                    .inverse()
+                    .ok_or(ProtocolError::Usage("zero evaluation point"))?;
+                weight *= (xj - x) * inv;
+            }
+            keys.push(HeldKey {
+                cipher: Aes128::new(&Array::from(key)),
+                weight,
+            });
+        }
+        Ok(Prss {
+            keys,
+            x,
+            t,
+            counter: 0,
+        })
+    }
+
+    /// Number of PRF keys this party holds.
+    pub fn key_count(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// This party's shares of `count` random values, as degree-`t` sharings and, if `with_zero`,
+    /// also degree-`2t` sharings of the same values.
+    fn generate(&mut self, count: usize, with_zero: bool) -> (Vec<F>, Vec<F>) {
+        let outputs_per_index = if with_zero { 1 + self.t } else { 1 };
+        let blocks_per_output = F::PRF_BYTES / 16;
+        let mut r_t = vec![F::ZERO; count];
+        let mut zero = if with_zero {
+            vec![F::ZERO; count]
+        } else {
+            Vec::new()
+        };
+        let mut blocks: Vec<aes::Block> = Vec::new();
+        let mut bytes = vec![0u8; F::PRF_BYTES];
+        let mut values: Vec<F> = Vec::new();
+        let domain: u32 = if with_zero { 2 } else { 1 };
+        let mut start = 0;
+        while start < count {
+            let len = BATCH.min(count - start);
+            for key in &self.keys {
+                blocks.clear();
+                for i in 0..len {
+                    let index = self.counter + (start + i) as u64;
+                    for l in 0..outputs_per_index {
+                        for b in 0..blocks_per_output {
+                            let mut block = [0u8; 16];
+                            block[..8].copy_from_slice(&index.to_le_bytes());
+                            block[8..12].copy_from_slice(
+                                &((l * blocks_per_output + b) as u32).to_le_bytes(),
+                            );
+                            block[12..].copy_from_slice(&domain.to_le_bytes());
+                            blocks.push(Array::from(block));
+                        }
+                    }
+                }
+                key.cipher.encrypt_blocks(&mut blocks);
+                values.clear();
+                values.extend(blocks.chunks_exact(blocks_per_output).map(|bs| {
+                    for (dst, block) in bytes.chunks_exact_mut(16).zip(bs) {
+                        dst.copy_from_slice(block.as_slice());
+                    }
+                    F::from_prf_bytes(&bytes)
+                }));
+                for (i, outputs) in values.chunks_exact(outputs_per_index).enumerate() {
+                    r_t[start + i] += key.weight * outputs[0];
+                    if with_zero {
+                        // Σ_{l=1..t} PRF_l·x^l by Horner, weighted by f_A(x).
+                        let mut acc = F::ZERO;
+                        for &e in outputs[1..].iter().rev() {
+                            acc = (acc + e) * self.x;
+                        }
+                        zero[start + i] += key.weight * acc;
+                    }
+                }
+            }
+            start += len;
+        }
+        self.counter += count as u64;
+        (r_t, zero)
+    }
+
+    /// Shares of `count` random values, degree `t`.
+    pub fn random_shares(&mut self, count: usize) -> Vec<F> {
+        self.generate(count, false).0
+    }
+
+    /// Shares of `count` random double sharings `([r]_t, [r]_2t)`.
+    pub fn double_randoms(&mut self, count: usize) -> DoubleRandomBatch<F> {
+        let (r_t, zero) = self.generate(count, true);
+        let r_2t = r_t.iter().zip(&zero).map(|(a, z)| *a + *z).collect();
+        DoubleRandomBatch { r_t, r_2t }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subsets_are_all_combinations_in_order() {
+        assert_eq!(subsets(3, 1), vec![vec![0], vec![1], vec![2]]);
+        assert_eq!(subsets(4, 2).len(), 6);
+        assert_eq!(subsets(4, 2)[5], vec![2, 3]);
+        assert_eq!(subsets(5, 0), vec![Vec::<usize>::new()]);
+        for (n, t) in [(3, 1), (5, 2), (7, 3), (9, 4)] {
+            assert_eq!(subsets(n, t).len(), key_sets(n, t));
+        }
+        assert_eq!(key_sets(7, 3), 35);
+    }
+}
