@@ -12,5 +12,7 @@ pub mod field;
 pub mod shamir;
 
 pub use field::{Field, FieldError, Mp127, RistrettoScalar};
+mod prf;
 pub mod protocol;
 pub mod transport;
+pub mod vss;

@@ -32,6 +32,10 @@ pub enum MessageKind {
     Open = 6,
     /// Shares of an opening to one receiver.
     OpenTo = 7,
+    /// A receiver's commitment in batched dealer verification.
+    VssCommitment = 8,
+    /// A receiver's revealed combination in batched dealer verification.
+    VssCombined = 9,
 }
 
 impl MessageKind {
@@ -44,6 +48,8 @@ impl MessageKind {
             5 => "FromKing",
             6 => "Open",
             7 => "OpenTo",
+            8 => "VssCommitment",
+            9 => "VssCombined",
             _ => "unknown",
         }
     }

@@ -216,6 +216,16 @@ impl<F: Field, T: Transport> Session<F, T> {
         }
     }
 
+    /// The framed channel, for protocols built outside this module.
+    pub(crate) fn channel_mut(&mut self) -> &mut Channel<T> {
+        &mut self.channel
+    }
+
+    /// Counts communication rounds run by protocols built outside this module.
+    pub(crate) fn add_rounds(&mut self, rounds: u64) {
+        self.rounds += rounds;
+    }
+
     /// The computing parties other than this one.
     fn others(&self) -> impl Iterator<Item = usize> + use<F, T> {
         let me = self.me();

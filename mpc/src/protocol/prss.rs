@@ -8,13 +8,12 @@
 //! into the degree-2t sharing of the same `r`. Any `t` parties miss at least the key of their
 //! own set, so `r` stays uniformly random to them.
 
-use aes::Aes128;
-use aes::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use rand_core::Rng;
 
 use super::channel::MessageKind;
 use super::{DoubleRandomBatch, ProtocolError, Session};
 use crate::field::Field;
+use crate::prf::{Prf, PrfDomain};
 use crate::shamir::eval_point;
 use crate::transport::Transport;
 
@@ -57,7 +56,7 @@ fn subsets(n: usize, t: usize) -> Vec<Vec<usize>> {
 
 /// One key this party holds and its weight `f_A(x_me)`.
 struct HeldKey<F> {
-    cipher: Aes128,
+    prf: Prf,
     weight: F,
 }
 
@@ -163,7 +162,7 @@ impl<F: Field> Prss<F> {
                 weight *= (xj - x) * inv;
             }
             keys.push(HeldKey {
-                cipher: Aes128::new(&Array::from(key)),
+                prf: Prf::new(key),
                 weight,
             });
         }
@@ -184,44 +183,32 @@ impl<F: Field> Prss<F> {
     /// also degree-`2t` sharings of the same values.
     fn generate(&mut self, count: usize, with_zero: bool) -> (Vec<F>, Vec<F>) {
         let outputs_per_index = if with_zero { 1 + self.t } else { 1 };
-        let blocks_per_output = F::PRF_BYTES / 16;
+        let domain = if with_zero {
+            PrfDomain::PrssDouble
+        } else {
+            PrfDomain::PrssRandom
+        };
         let mut r_t = vec![F::ZERO; count];
         let mut zero = if with_zero {
             vec![F::ZERO; count]
         } else {
             Vec::new()
         };
-        let mut blocks: Vec<aes::Block> = Vec::new();
-        let mut bytes = vec![0u8; F::PRF_BYTES];
+        let mut blocks = Vec::new();
         let mut values: Vec<F> = Vec::new();
-        let domain: u32 = if with_zero { 2 } else { 1 };
         let mut start = 0;
         while start < count {
             let len = BATCH.min(count - start);
             for key in &self.keys {
-                blocks.clear();
-                for i in 0..len {
-                    let index = self.counter + (start + i) as u64;
-                    for l in 0..outputs_per_index {
-                        for b in 0..blocks_per_output {
-                            let mut block = [0u8; 16];
-                            block[..8].copy_from_slice(&index.to_le_bytes());
-                            block[8..12].copy_from_slice(
-                                &((l * blocks_per_output + b) as u32).to_le_bytes(),
-                            );
-                            block[12..].copy_from_slice(&domain.to_le_bytes());
-                            blocks.push(Array::from(block));
-                        }
-                    }
-                }
-                key.cipher.encrypt_blocks(&mut blocks);
                 values.clear();
-                values.extend(blocks.chunks_exact(blocks_per_output).map(|bs| {
-                    for (dst, block) in bytes.chunks_exact_mut(16).zip(bs) {
-                        dst.copy_from_slice(block.as_slice());
-                    }
-                    F::from_prf_bytes(&bytes)
-                }));
+                key.prf.expand_into(
+                    domain,
+                    self.counter + start as u64,
+                    len,
+                    outputs_per_index,
+                    &mut blocks,
+                    &mut values,
+                );
                 for (i, outputs) in values.chunks_exact(outputs_per_index).enumerate() {
                     r_t[start + i] += key.weight * outputs[0];
                     if with_zero {

@@ -1,0 +1,3 @@
+//! Pedersen verifiable secret sharing over Ristretto255 (for keys and small secrets).
+//!
+//! Status: being built; nothing public yet.
