@@ -6,11 +6,15 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sharenet_mpc::field::{Field, Mp127, RistrettoScalar};
-use sharenet_mpc::protocol::{OutsideParty, ProtocolError, RandomnessSource, Session};
+use sharenet_mpc::protocol::{
+    Channel, MessageKind, OutsideParty, ProtocolError, RandomnessSource, Session,
+};
+use sharenet_mpc::shamir::ShamirParams;
 use sharenet_mpc::shamir::{LagrangeCache, reconstruct_checked};
 use sharenet_mpc::transport::Transport;
 use sharenet_mpc::transport::memory::{MemoryTransport, run_in_memory};
 use sharenet_mpc::transport::tcp::run_on_loopback;
+use sharenet_mpc::vss::batch::{self, BatchVerifyError, DealtShares};
 
 const COMMITTEES: [(usize, usize); 3] = [(3, 1), (5, 2), (7, 3)];
 const SOURCES: [RandomnessSource; 2] = [RandomnessSource::Prss, RandomnessSource::HyperInvertible];
@@ -215,6 +219,68 @@ fn invalid_parameters_are_typed_errors() {
             .iter()
             .all(|e| matches!(e, Some(ProtocolError::LengthMismatch { left: 3, right: 2 })))
     );
+}
+
+/// An outside dealer deals a batch (optionally tampering with one share) and the committee runs
+/// the batched verification; returns each party's verdict.
+fn committee_verdicts(
+    n: usize,
+    t: usize,
+    tamper: Option<(usize, usize)>,
+) -> Vec<Result<(), BatchVerifyError>> {
+    let m = 300;
+    let mut rng = StdRng::seed_from_u64(n as u64 + 77);
+    let values: Vec<Mp127> = random_vec(m, &mut rng);
+    let params = ShamirParams::honest_majority(n, t).unwrap();
+    let mut dealt = batch::deal(params, &values, &mut rng);
+    if let Some((party, index)) = tamper {
+        dealt[party].shares[index] += Mp127::ONE;
+    }
+    let results = run_in_memory(n + 1, |tr| {
+        if tr.me() == n {
+            let mut channel = Channel::new::<Mp127>(tr);
+            for (party, d) in dealt.iter().enumerate() {
+                let mut message = d.shares.clone();
+                message.push(d.mask);
+                channel
+                    .send_elements(party, MessageKind::Input, &message)
+                    .unwrap();
+            }
+            return None;
+        }
+        let mut s = session::<Mp127, _>(n, t, tr, RandomnessSource::Auto);
+        let mut received = s.input(n, None, m + 1).unwrap();
+        let mask = received.pop().unwrap();
+        Some(s.verify_dealing(
+            b"dataset 1 batch 0",
+            &DealtShares {
+                shares: received,
+                mask,
+            },
+        ))
+    });
+    results.into_iter().flatten().collect()
+}
+
+#[test]
+fn committee_accepts_an_honest_dealer_and_catches_a_cheating_one() {
+    for (n, t) in COMMITTEES {
+        assert!(
+            committee_verdicts(n, t, None).iter().all(Result::is_ok),
+            "n={n}"
+        );
+        for victim in [0, n - 1] {
+            let verdicts = committee_verdicts(n, t, Some((victim, 123)));
+            assert_eq!(verdicts.len(), n);
+            for v in verdicts {
+                assert_eq!(
+                    v,
+                    Err(BatchVerifyError::Inconsistent { parties: n, t }),
+                    "n={n}"
+                );
+            }
+        }
+    }
 }
 
 proptest! {

@@ -113,9 +113,14 @@ pub enum RandomnessSource {
     /// Damgård–Nielsen batches through a hyper-invertible (Vandermonde) matrix: one round, about
     /// `2(n−1)/(n−t)` field elements sent per double sharing per party.
     HyperInvertible,
-    /// PRSS while `C(n, t)` stays small (at most 64 key sets), hyper-invertible beyond.
+    /// PRSS while `C(n, t)` stays small (at most [`AUTO_PRSS_MAX_KEY_SETS`] key sets: n = 3
+    /// and n = 5 at the largest threshold), hyper-invertible beyond.
     Auto,
 }
+
+/// Largest number of PRSS key sets for which [`RandomnessSource::Auto`] picks PRSS. Measured with
+/// `mpc-bench --op mul`: PRSS wins at n = 5 (10 sets), hyper-invertible batches at n = 7 (35).
+pub const AUTO_PRSS_MAX_KEY_SETS: usize = 10;
 
 /// Counters a benchmark or a report wants from a session.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -180,7 +185,7 @@ impl<F: Field, T: Transport> Session<F, T> {
         let use_prss = match randomness {
             RandomnessSource::Prss => true,
             RandomnessSource::HyperInvertible => false,
-            RandomnessSource::Auto => prss::key_sets(n, t) <= 64,
+            RandomnessSource::Auto => prss::key_sets(n, t) <= AUTO_PRSS_MAX_KEY_SETS,
         };
         if use_prss {
             session.prss = Some(Prss::setup(&mut session)?);
