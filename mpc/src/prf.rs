@@ -54,6 +54,14 @@ impl Prf {
             }
         }
         self.cipher.encrypt_blocks(blocks);
+        if blocks_per_output == 1 {
+            out.extend(
+                blocks
+                    .iter()
+                    .map(|block| F::from_prf_bytes(block.as_slice())),
+            );
+            return;
+        }
         let mut bytes = vec![0u8; F::PRF_BYTES];
         out.extend(blocks.chunks_exact(blocks_per_output).map(|bs| {
             for (dst, block) in bytes.chunks_exact_mut(16).zip(bs) {
