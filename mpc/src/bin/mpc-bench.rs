@@ -9,7 +9,8 @@
 //! Ops: `mul` (size multiplications, including generating the double sharings they consume),
 //! `dot` (size terms in inner products of `--dot-len` terms), `open` (size values opened to
 //! everyone), `share-verify` (an outside dealer shares size values and the committee runs the
-//! batched dealer verification).
+//! batched dealer verification), `lt` / `eq` (size comparisons of `--bits`-bit signed values,
+//! random bits included), `trunc` (size probabilistic truncations by `bits/2` bits).
 
 use std::process::ExitCode;
 use std::sync::Barrier;
@@ -28,6 +29,9 @@ enum Op {
     Dot,
     Open,
     ShareVerify,
+    Lt,
+    Eq,
+    Trunc,
 }
 
 impl Op {
@@ -37,6 +41,9 @@ impl Op {
             Op::Dot => "dot",
             Op::Open => "open",
             Op::ShareVerify => "share-verify",
+            Op::Lt => "lt",
+            Op::Eq => "eq",
+            Op::Trunc => "trunc",
         }
     }
 }
@@ -50,10 +57,12 @@ struct Options {
     dot_len: usize,
     randomness: RandomnessSource,
     tcp: bool,
+    bits: u32,
 }
 
-const USAGE: &str = "usage: mpc-bench --parties N [--threshold T] --op mul|dot|open|share-verify \
---size S [--dot-len L] [--randomness auto|prss|hyper] [--transport tcp|memory]";
+const USAGE: &str = "usage: mpc-bench --parties N [--threshold T] \
+--op mul|dot|open|share-verify|lt|eq|trunc --size S [--bits B] [--dot-len L] \
+[--randomness auto|prss|hyper] [--transport tcp|memory]";
 
 fn parse(args: &[String]) -> Result<Options, String> {
     let mut parties = 3usize;
@@ -63,6 +72,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut dot_len = 100usize;
     let mut randomness = RandomnessSource::Auto;
     let mut tcp = true;
+    let mut bits = 64u32;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -79,6 +89,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--parties" | "-n" => parties = number(value()?, flag)?,
             "--threshold" | "-t" => threshold = Some(number(value()?, flag)?),
             "--size" => size = number(value()?, flag)?,
+            "--bits" => {
+                bits = u32::try_from(number(value()?, flag)?)
+                    .ok()
+                    .filter(|b| (1..=79).contains(b))
+                    .ok_or_else(|| "--bits: must be between 1 and 79".to_string())?
+            }
             "--dot-len" => dot_len = number(value()?, flag)?.max(1),
             "--op" => {
                 op = match value()?.as_str() {
@@ -86,6 +102,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     "dot" => Op::Dot,
                     "open" => Op::Open,
                     "share-verify" => Op::ShareVerify,
+                    "lt" => Op::Lt,
+                    "eq" => Op::Eq,
+                    "trunc" => Op::Trunc,
                     other => return Err(format!("--op: unknown op '{other}'")),
                 }
             }
@@ -122,6 +141,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         dot_len,
         randomness,
         tcp,
+        bits,
     })
 }
 
@@ -164,8 +184,25 @@ fn run_party<T: Transport>(
         Op::ShareVerify => 0,
         _ => size,
     };
-    let x = session.random_shares(operand_len)?;
-    let y = session.random_shares(operand_len)?;
+    let (x, y) = if matches!(opts.op, Op::Lt | Op::Eq | Op::Trunc) {
+        // Operands must be `bits`-bit signed integers: random bounded values shifted to be
+        // centred on zero, both signs.
+        let dealers_bits = (t as u32 + 1).next_power_of_two().ilog2();
+        let value_bits = opts.bits.saturating_sub(2 + dealers_bits).max(1);
+        let offset = Mp127::new(1u128 << opts.bits.saturating_sub(2));
+        let bounded = |s: &mut Session<Mp127, T>| -> Result<Vec<Mp127>, ProtocolError> {
+            Ok(s.random_bounded(operand_len, value_bits)?
+                .into_iter()
+                .map(|v| v - offset)
+                .collect())
+        };
+        (bounded(&mut session)?, bounded(&mut session)?)
+    } else {
+        (
+            session.random_shares(operand_len)?,
+            session.random_shares(operand_len)?,
+        )
+    };
     let before = session.stats();
     barrier.wait();
     let start = Instant::now();
@@ -180,6 +217,15 @@ fn run_party<T: Transport>(
         }
         Op::Open => {
             session.open(&x)?;
+        }
+        Op::Lt => {
+            session.lt(&x, &y, opts.bits)?;
+        }
+        Op::Eq => {
+            session.eq(&x, &y, opts.bits)?;
+        }
+        Op::Trunc => {
+            session.trunc_pr(&x, opts.bits, opts.bits / 2)?;
         }
         Op::ShareVerify => {
             let mut received = session.input(n, None, size + 1)?;
@@ -263,6 +309,7 @@ fn main() -> ExitCode {
         "randomness": if computing.iter().all(|p| p.prss) { "prss" } else { "hyper-invertible" },
         "transport": if opts.tcp { "tcp-loopback" } else { "memory" },
         "field": Mp127::NAME,
+        "bits": if matches!(opts.op, Op::Lt | Op::Eq | Op::Trunc) { Some(opts.bits) } else { None },
     });
     #[allow(clippy::print_stdout)]
     {

@@ -36,6 +36,8 @@ pub enum MessageKind {
     VssCommitment = 8,
     /// A receiver's revealed combination in batched dealer verification.
     VssCombined = 9,
+    /// Random values dealt by a rotating dealer set (random bits, bounded random integers).
+    RandomDeal = 10,
 }
 
 impl MessageKind {
@@ -50,6 +52,7 @@ impl MessageKind {
             7 => "OpenTo",
             8 => "VssCommitment",
             9 => "VssCombined",
+            10 => "RandomDeal",
             _ => "unknown",
         }
     }

@@ -6,7 +6,9 @@
 //! per-link sequence numbers, the randomness (PRSS keys or a fresh RNG) and a Lagrange cache.
 //! Every operation takes and returns whole vectors: one round carries a whole column of gates.
 
+mod bits;
 mod channel;
+mod compare;
 mod double_random;
 mod input;
 mod mul;
@@ -22,6 +24,7 @@ use crate::shamir::{LagrangeCache, ShamirError, ShamirParams};
 use crate::transport::{Transport, TransportError, TransportStats};
 
 pub use channel::{Channel, MessageKind};
+pub use compare::{Extremum, MAX_COMPARISON_BITS, STATISTICAL_SECURITY};
 pub use double_random::DoubleRandomBatch;
 pub use outside::OutsideParty;
 pub use prss::Prss;

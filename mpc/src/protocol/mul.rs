@@ -67,7 +67,7 @@ impl<F: Field, T: Transport> Session<F, T> {
     }
 
     /// Gates `[start, end)` led by king `k`.
-    fn king_range(&self, len: usize, king: usize) -> core::ops::Range<usize> {
+    pub(crate) fn king_range(&self, len: usize, king: usize) -> core::ops::Range<usize> {
         let n = self.n();
         (king * len / n)..((king + 1) * len / n)
     }

@@ -57,14 +57,14 @@ fn subsets(n: usize, t: usize) -> Vec<Vec<usize>> {
 /// One key this party holds and its weight `f_A(x_me)`.
 struct HeldKey<F> {
     prf: Prf,
-    weight: F,
+    /// `f_A(x_me)·x_me^l` for `l = 0..=t`: the weight of the `l`-th PRF output of each index.
+    weights: Vec<F>,
 }
 
 /// This party's PRSS state: the keys of every set it is outside of, and a counter that all
 /// parties advance in lock-step.
 pub struct Prss<F: Field> {
     keys: Vec<HeldKey<F>>,
-    x: F,
     t: usize,
     counter: u64,
 }
@@ -161,14 +161,19 @@ impl<F: Field> Prss<F> {
                     .ok_or(ProtocolError::Usage("zero evaluation point"))?;
                 weight *= (xj - x) * inv;
             }
+            let mut weights = Vec::with_capacity(t + 1);
+            let mut w = weight;
+            for _ in 0..=t {
+                weights.push(w);
+                w *= x;
+            }
             keys.push(HeldKey {
                 prf: Prf::new(key),
-                weight,
+                weights,
             });
         }
         Ok(Prss {
             keys,
-            x,
             t,
             counter: 0,
         })
@@ -179,17 +184,17 @@ impl<F: Field> Prss<F> {
         self.keys.len()
     }
 
-    /// This party's shares of `count` random values, as degree-`t` sharings and, if `with_zero`,
-    /// also degree-`2t` sharings of the same values.
-    fn generate(&mut self, count: usize, with_zero: bool) -> (Vec<F>, Vec<F>) {
-        let outputs_per_index = if with_zero { 1 + self.t } else { 1 };
-        let domain = if with_zero {
+    /// This party's shares of `count` random values as degree-`t` sharings and, if `double`, the
+    /// degree-`2t` sharings of the same values.
+    fn generate(&mut self, count: usize, double: bool) -> (Vec<F>, Vec<F>) {
+        let outputs_per_index = if double { 1 + self.t } else { 1 };
+        let domain = if double {
             PrfDomain::PrssDouble
         } else {
             PrfDomain::PrssRandom
         };
         let mut r_t = vec![F::ZERO; count];
-        let mut zero = if with_zero {
+        let mut r_2t = if double {
             vec![F::ZERO; count]
         } else {
             Vec::new()
@@ -199,6 +204,11 @@ impl<F: Field> Prss<F> {
         let mut start = 0;
         while start < count {
             let len = BATCH.min(count - start);
+            let (out_t, out_2t) = (
+                &mut r_t[start..start + len],
+                r_2t.get_mut(start..start + len),
+            );
+            let out_2t = out_2t.unwrap_or_default();
             for key in &self.keys {
                 values.clear();
                 key.prf.expand_into(
@@ -209,22 +219,28 @@ impl<F: Field> Prss<F> {
                     &mut blocks,
                     &mut values,
                 );
-                for (i, outputs) in values.chunks_exact(outputs_per_index).enumerate() {
-                    r_t[start + i] += key.weight * outputs[0];
-                    if with_zero {
-                        // Σ_{l=1..t} PRF_l·x^l by Horner, weighted by f_A(x).
-                        let mut acc = F::ZERO;
-                        for &e in outputs[1..].iter().rev() {
-                            acc = (acc + e) * self.x;
-                        }
-                        zero[start + i] += key.weight * acc;
+                let w0 = key.weights[0];
+                if double {
+                    // [r]_2t adds Σ_{l=1..t} f_A(x)·x^l·PRF_l, a degree-2t sharing of zero.
+                    for ((t_share, two_t_share), outputs) in out_t
+                        .iter_mut()
+                        .zip(out_2t.iter_mut())
+                        .zip(values.chunks_exact(outputs_per_index))
+                    {
+                        let random = w0 * outputs[0];
+                        *t_share += random;
+                        *two_t_share += random + F::dot(&key.weights[1..], &outputs[1..]);
+                    }
+                } else {
+                    for (t_share, v) in out_t.iter_mut().zip(&values) {
+                        *t_share += w0 * *v;
                     }
                 }
             }
             start += len;
         }
         self.counter += count as u64;
-        (r_t, zero)
+        (r_t, r_2t)
     }
 
     /// Shares of `count` random values, degree `t`.
@@ -234,8 +250,7 @@ impl<F: Field> Prss<F> {
 
     /// Shares of `count` random double sharings `([r]_t, [r]_2t)`.
     pub fn double_randoms(&mut self, count: usize) -> DoubleRandomBatch<F> {
-        let (r_t, zero) = self.generate(count, true);
-        let r_2t = r_t.iter().zip(&zero).map(|(a, z)| *a + *z).collect();
+        let (r_t, r_2t) = self.generate(count, true);
         DoubleRandomBatch { r_t, r_2t }
     }
 }
