@@ -161,7 +161,10 @@ fn select_and_extremum_match_plaintext() {
             )
             .unwrap(),
         );
-        out.extend(s.extremum(&[v.clone()], 32, Extremum::Max).unwrap());
+        out.extend(
+            s.extremum(std::slice::from_ref(&v), 32, Extremum::Max)
+                .unwrap(),
+        );
         out.extend(s.extremum(&[v[..1].to_vec()], 32, Extremum::Max).unwrap());
         out
     });

@@ -27,7 +27,7 @@ impl<T: Transport> Session<Mp127, T> {
         let (n, t, me) = (self.n(), self.t(), self.me());
         let dealers = |chunk: usize| (0..=t).map(move |j| (chunk + j) % n);
         let mut mine: Vec<Vec<Mp127>> = vec![Vec::new(); n];
-        for chunk in 0..n {
+        for (chunk, own) in mine.iter_mut().enumerate() {
             if !dealers(chunk).any(|d| d == me) {
                 continue;
             }
@@ -38,14 +38,14 @@ impl<T: Transport> Session<Mp127, T> {
                 self.channel
                     .send_elements(peer, MessageKind::RandomDeal, &shares[peer])?;
             }
-            mine[chunk] = std::mem::take(&mut shares[me]);
+            *own = std::mem::take(&mut shares[me]);
         }
         let mut operands: Vec<Vec<Mp127>> = vec![Vec::with_capacity(count); t + 1];
-        for chunk in 0..n {
+        for (chunk, own) in mine.iter_mut().enumerate() {
             let len = self.king_range(count, chunk).len();
             for (j, dealer) in dealers(chunk).enumerate() {
                 if dealer == me {
-                    operands[j].append(&mut mine[chunk]);
+                    operands[j].append(own);
                 } else {
                     self.channel.recv_elements_into(
                         dealer,

@@ -19,6 +19,13 @@ pub const STATISTICAL_SECURITY: u32 = 40;
 /// `2^(k−1) + a + r` must stay below p = 2^127 − 1 with room for κ bits and the dealers' sum.
 pub const MAX_COMPARISON_BITS: u32 = 80;
 
+/// Shares of `m` random bits per value, of `r' = Σ 2^i·bit_i`, and of the high random part `r''`.
+struct Masks {
+    bits: Vec<Mp127>,
+    low: Vec<Mp127>,
+    high: Vec<Mp127>,
+}
+
 /// Which end of a vector [`Session::extremum`] keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Extremum {
@@ -49,12 +56,7 @@ impl<T: Transport> Session<Mp127, T> {
 
     /// `m` shared random bits per value (least significant first) and the shares of
     /// `r' = Σ 2^i·bit_i` and of `r''`, a random integer of `k + κ − m` bits.
-    fn masks(
-        &mut self,
-        count: usize,
-        k: u32,
-        m: u32,
-    ) -> Result<(Vec<Mp127>, Vec<Mp127>, Vec<Mp127>), ProtocolError> {
+    fn masks(&mut self, count: usize, k: u32, m: u32) -> Result<Masks, ProtocolError> {
         let m_usize = m as usize;
         let bits = self.random_bits(count * m_usize)?;
         let low: Vec<Mp127> = if m_usize == 0 {
@@ -69,7 +71,7 @@ impl<T: Transport> Session<Mp127, T> {
                 .collect()
         };
         let high = self.random_bounded(count, k + STATISTICAL_SECURITY - m)?;
-        Ok((bits, low, high))
+        Ok(Masks { bits, low, high })
     }
 
     /// Opens `a + offset + 2^shift·r'' + r'` and returns the opened values as integers.
@@ -94,7 +96,7 @@ impl<T: Transport> Session<Mp127, T> {
     /// `a mod 2^m` for signed `k`-bit `a`, exactly.
     pub fn mod2m(&mut self, a: &[Mp127], k: u32, m: u32) -> Result<Vec<Mp127>, ProtocolError> {
         Self::check_bits(k, m)?;
-        let (bits, low, high) = self.masks(a.len(), k, m)?;
+        let Masks { bits, low, high } = self.masks(a.len(), k, m)?;
         let opened = self.open_masked(a, pow2(k - 1), m, &low, &high)?;
         let mask = (1u128 << m) - 1;
         let c_low: Vec<u128> = opened.iter().map(|c| c & mask).collect();
@@ -119,7 +121,7 @@ impl<T: Transport> Session<Mp127, T> {
     /// comparison.
     pub fn trunc_pr(&mut self, a: &[Mp127], k: u32, m: u32) -> Result<Vec<Mp127>, ProtocolError> {
         Self::check_bits(k, m)?;
-        let (_, low, high) = self.masks(a.len(), k, m)?;
+        let Masks { low, high, .. } = self.masks(a.len(), k, m)?;
         let opened = self.open_masked(a, pow2(k - 1), m, &low, &high)?;
         let mask = (1u128 << m) - 1;
         let inv = inverse_pow2(m);
@@ -173,7 +175,7 @@ impl<T: Transport> Session<Mp127, T> {
     pub fn eqz(&mut self, a: &[Mp127], k: u32) -> Result<Vec<Mp127>, ProtocolError> {
         Self::check_bits(k, k)?;
         let k_usize = k as usize;
-        let (bits, low, high) = self.masks(a.len(), k, k)?;
+        let Masks { bits, low, high } = self.masks(a.len(), k, k)?;
         // a + r' + 2^k·(1 + r''): positive, and ≡ a + r' (mod 2^k), which equals r' iff a = 0.
         let opened = self.open_masked(a, pow2(k), k, &low, &high)?;
         let mut level: Vec<Mp127> = Vec::with_capacity(a.len() * k_usize);
