@@ -15,9 +15,11 @@ use crate::transport::Transport;
 /// Statistical security parameter κ: opened masked values are within 2^-κ of uniform.
 pub const STATISTICAL_SECURITY: u32 = 40;
 
-/// Largest bit length of the values compared or truncated: the masked value
-/// `2^(k−1) + a + r` must stay below p = 2^127 − 1 with room for κ bits and the dealers' sum.
-pub const MAX_COMPARISON_BITS: u32 = 80;
+/// Largest bit length of the values compared or truncated, for any committee: the masked value
+/// `2^(k−1) + a + 2^m·r'' + r'` with `r'' < (t+1)·2^(k+κ−m)` must stay below p = 2^127 − 1, so
+/// `k ≤ 125 − κ − ⌈log2(t+1)⌉`; [`Session::max_comparison_bits`] gives the bound for one
+/// committee (84 at t = 1, 83 at t = 2, 3), this constant the bound for the largest one (t = 63).
+pub const MAX_COMPARISON_BITS: u32 = 125 - STATISTICAL_SECURITY - 6;
 
 /// Shares of `m` random bits per value, of `r' = Σ 2^i·bit_i`, and of the high random part `r''`.
 struct Masks {
@@ -45,10 +47,17 @@ fn inverse_pow2(e: u32) -> Mp127 {
 }
 
 impl<T: Transport> Session<Mp127, T> {
-    fn check_bits(k: u32, m: u32) -> Result<(), ProtocolError> {
-        if k == 0 || k > MAX_COMPARISON_BITS || m > k {
+    /// The largest bit length this committee can compare or truncate (see
+    /// [`MAX_COMPARISON_BITS`]).
+    pub fn max_comparison_bits(&self) -> u32 {
+        let dealers = self.t() as u32 + 1;
+        125 - STATISTICAL_SECURITY - dealers.next_power_of_two().ilog2()
+    }
+
+    fn check_bits(&self, k: u32, m: u32) -> Result<(), ProtocolError> {
+        if k == 0 || k > self.max_comparison_bits() || m > k {
             return Err(ProtocolError::Usage(
-                "comparison and truncation need 1 <= m <= k <= 80 bits",
+                "comparison and truncation need 1 <= m <= k <= max_comparison_bits()",
             ));
         }
         Ok(())
@@ -95,7 +104,7 @@ impl<T: Transport> Session<Mp127, T> {
 
     /// `a mod 2^m` for signed `k`-bit `a`, exactly.
     pub fn mod2m(&mut self, a: &[Mp127], k: u32, m: u32) -> Result<Vec<Mp127>, ProtocolError> {
-        Self::check_bits(k, m)?;
+        self.check_bits(k, m)?;
         let Masks { bits, low, high } = self.masks(a.len(), k, m)?;
         let opened = self.open_masked(a, pow2(k - 1), m, &low, &high)?;
         let mask = (1u128 << m) - 1;
@@ -120,7 +129,7 @@ impl<T: Transport> Session<Mp127, T> {
     /// dropped fraction (probabilistic truncation): `m` random bits and one opening, no bitwise
     /// comparison.
     pub fn trunc_pr(&mut self, a: &[Mp127], k: u32, m: u32) -> Result<Vec<Mp127>, ProtocolError> {
-        Self::check_bits(k, m)?;
+        self.check_bits(k, m)?;
         let Masks { low, high, .. } = self.masks(a.len(), k, m)?;
         let opened = self.open_masked(a, pow2(k - 1), m, &low, &high)?;
         let mask = (1u128 << m) - 1;
@@ -134,7 +143,7 @@ impl<T: Transport> Session<Mp127, T> {
 
     /// Shares of the bits `[a_i < 0]` for signed `k`-bit values.
     pub fn ltz(&mut self, a: &[Mp127], k: u32) -> Result<Vec<Mp127>, ProtocolError> {
-        Self::check_bits(k, 1)?;
+        self.check_bits(k, 1)?;
         let rem = self.mod2m(a, k, k - 1)?;
         let inv = inverse_pow2(k - 1);
         Ok(rem.iter().zip(a).map(|(r, a)| (*r - *a) * inv).collect())
@@ -173,7 +182,7 @@ impl<T: Transport> Session<Mp127, T> {
 
     /// Shares of `[a_i = 0]` for signed `k`-bit values.
     pub fn eqz(&mut self, a: &[Mp127], k: u32) -> Result<Vec<Mp127>, ProtocolError> {
-        Self::check_bits(k, k)?;
+        self.check_bits(k, k)?;
         let k_usize = k as usize;
         let Masks { bits, low, high } = self.masks(a.len(), k, k)?;
         // a + r' + 2^k·(1 + r''): positive, and ≡ a + r' (mod 2^k), which equals r' iff a = 0.

@@ -10,6 +10,7 @@ mod bits;
 mod channel;
 mod compare;
 mod double_random;
+mod float;
 mod input;
 mod mul;
 mod open;
@@ -26,6 +27,7 @@ use crate::transport::{Transport, TransportError, TransportStats};
 pub use channel::{Channel, MessageKind};
 pub use compare::{Extremum, MAX_COMPARISON_BITS, STATISTICAL_SECURITY};
 pub use double_random::DoubleRandomBatch;
+pub use float::{MANTISSA_BITS, SecretFloats, ZERO_EXPONENT, decode_floats};
 pub use outside::OutsideParty;
 pub use prss::Prss;
 
