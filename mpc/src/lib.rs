@@ -9,6 +9,7 @@
 //! party indices, sizes and positions only.
 
 pub mod field;
+pub mod ir;
 pub mod shamir;
 
 pub use field::{Field, FieldError, Mp127, RistrettoScalar};

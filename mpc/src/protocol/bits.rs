@@ -62,6 +62,7 @@ impl<T: Transport> Session<Mp127, T> {
 
     /// Shares of `count` uniformly random bits.
     pub fn random_bits(&mut self, count: usize) -> Result<Vec<Mp127>, ProtocolError> {
+        self.random_bits += count as u64;
         let mut operands = self
             .deal_from_rotating_dealers(count, |rng| Mp127::from_u64(rng.next_u32() as u64 & 1))?;
         // XOR the t + 1 dealt bits pairwise, one vectorised multiplication per tree level.

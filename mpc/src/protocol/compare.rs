@@ -29,7 +29,7 @@ struct Masks {
 }
 
 /// Which end of a vector [`Session::extremum`] keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Extremum {
     /// The smallest value.
     Min,

@@ -132,6 +132,10 @@ pub const AUTO_PRSS_MAX_KEY_SETS: usize = 10;
 pub struct SessionStats {
     /// Communication rounds this party took part in.
     pub rounds: u64,
+    /// Multiplication gates (an inner product counts as one).
+    pub multiplications: u64,
+    /// Shared random bits generated.
+    pub random_bits: u64,
     /// Transport counters.
     pub transport: TransportStats,
 }
@@ -145,6 +149,8 @@ pub struct Session<F: Field, T: Transport> {
     rng: StdRng,
     prss: Option<Prss<F>>,
     rounds: u64,
+    multiplications: u64,
+    random_bits: u64,
 }
 
 impl<F: Field, T: Transport> Session<F, T> {
@@ -186,6 +192,8 @@ impl<F: Field, T: Transport> Session<F, T> {
             rng,
             prss: None,
             rounds: 0,
+            multiplications: 0,
+            random_bits: 0,
         };
         let use_prss = match randomness {
             RandomnessSource::Prss => true,
@@ -222,6 +230,8 @@ impl<F: Field, T: Transport> Session<F, T> {
     pub fn stats(&self) -> SessionStats {
         SessionStats {
             rounds: self.rounds,
+            multiplications: self.multiplications,
+            random_bits: self.random_bits,
             transport: self.channel.stats(),
         }
     }

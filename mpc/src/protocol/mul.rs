@@ -58,6 +58,7 @@ impl<F: Field, T: Transport> Session<F, T> {
         masked: Vec<F>,
         randoms: &DoubleRandomBatch<F>,
     ) -> Result<Vec<F>, ProtocolError> {
+        self.multiplications += masked.len() as u64;
         let opened = self.open_via_kings(&masked)?;
         Ok(opened
             .into_iter()
