@@ -159,6 +159,8 @@ pub struct WhenArm {
     pub cond: Expr,
     /// The value when the condition holds (and no earlier one did).
     pub then: Expr,
+    /// From `WHEN` to the end of the value.
+    pub span: Span,
 }
 
 /// Prefix operators.
@@ -549,6 +551,7 @@ impl Expr {
                     .map(|a| WhenArm {
                         cond: a.cond.without_spans(),
                         then: a.then.without_spans(),
+                        span: Span::default(),
                     })
                     .collect(),
                 otherwise: Box::new(otherwise.without_spans()),

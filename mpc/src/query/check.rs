@@ -379,7 +379,15 @@ impl Checker<'_> {
             ColumnType::Integer => ValueType::Int,
             ColumnType::Fixed { scale } => numeric_of_scale(*scale),
             ColumnType::Boolean => ValueType::Bool,
-            ColumnType::Category { .. } => ValueType::Category(index),
+            // Categories with the same label list share one type, named by the first column
+            // that has that list.
+            ColumnType::Category { .. } => ValueType::Category(
+                self.schema
+                    .columns()
+                    .iter()
+                    .position(|c| c.ty == col.ty)
+                    .unwrap_or(index),
+            ),
         };
         Ok((index, ty))
     }
@@ -552,9 +560,7 @@ impl Checker<'_> {
                             true
                         }
                         (ValueType::Bool, ValueType::Bool) => true,
-                        (a @ ValueType::Category(_), b @ ValueType::Category(_)) => {
-                            self.labels(a) == self.labels(b)
-                        }
+                        (a @ ValueType::Category(_), b @ ValueType::Category(_)) => a == b,
                         _ => false,
                     };
                     if !ok {
@@ -713,8 +719,9 @@ impl Checker<'_> {
                 }
                 let labels = self.labels(c.ty);
                 let Some(index) = labels.iter().position(|l| l == label) else {
-                    let column = match c.ty {
-                        ValueType::Category(i) => self
+                    let column = match (&c.kind, c.ty) {
+                        (TypedExprKind::Column { name, .. }, _) => name.clone(),
+                        (_, ValueType::Category(i)) => self
                             .schema
                             .columns()
                             .get(i)
@@ -754,9 +761,7 @@ impl Checker<'_> {
                         Err(self.mismatch(op.symbol(), "numbers", l.ty, order_hint, span))
                     }
                     (ValueType::Bool, ValueType::Bool) => Ok(node(l, r)),
-                    (a @ ValueType::Category(_), b @ ValueType::Category(_))
-                        if self.labels(a) == self.labels(b) =>
-                    {
+                    (a @ ValueType::Category(_), b @ ValueType::Category(_)) if a == b => {
                         Ok(node(l, r))
                     }
                     _ => {

@@ -706,14 +706,19 @@ impl Parser {
         }
         let mut arms = Vec::new();
         let mut height = 0;
-        while self.eat_kw("WHEN") {
+        while self.at_kw("WHEN") {
+            let when = self.bump().span;
             let (cond, hc) = self.expr()?;
             if !self.eat_kw("THEN") {
                 return Err(self.unexpected("THEN", "write WHEN condition THEN value"));
             }
             let (then, ht) = self.expr()?;
             height = height.max(hc).max(ht);
-            arms.push(WhenArm { cond, then });
+            arms.push(WhenArm {
+                span: when.to(then.span),
+                cond,
+                then,
+            });
         }
         if !self.eat_kw("ELSE") {
             return Err(self.unexpected(

@@ -516,9 +516,15 @@ fn limits() {
         "(".repeat(500),
         ")".repeat(500)
     );
-    assert!(matches!(err(&deep), QueryError::TooDeep { .. }));
+    let e = err(&deep);
+    assert!(matches!(e, QueryError::TooDeep { limit: 100, .. }));
+    // SUM's argument is level 1; the error points at the parenthesis that opens level 101.
+    assert_eq!(at(&e), (1, 11 + 100));
     let long_chain = format!("SELECT SUM(age{}) FROM patients", " + age".repeat(5000));
-    assert!(matches!(err(&long_chain), QueryError::TooDeep { .. }));
+    let e = err(&long_chain);
+    assert!(matches!(e, QueryError::TooDeep { .. }));
+    // The 100th `+` makes the tree 101 levels tall; the error points at its right operand.
+    assert_eq!(at(&e), (1, 6 * 100 + 12));
     let nots = format!("SELECT COUNT({}smoker) FROM patients", "NOT ".repeat(500));
     assert!(matches!(err(&nots), QueryError::TooDeep { .. }));
     let negs = format!("SELECT SUM({}age) FROM patients", "- ".repeat(500));
@@ -536,7 +542,9 @@ fn limits() {
         "SELECT COUNT(*) FROM patients {}",
         "-".repeat(MAX_QUERY_BYTES)
     );
-    assert!(matches!(err(&huge), QueryError::TooLong { .. }));
+    let e = err(&huge);
+    assert!(matches!(e, QueryError::TooLong { .. }));
+    assert_eq!(at(&e), (1, MAX_QUERY_BYTES as u32 + 1));
 }
 
 // ---------------------------------------------------------------- names and schemas
@@ -791,7 +799,17 @@ fn categories_and_labels() {
         panic!()
     };
     assert!(matches!(lhs.kind, TypedExprKind::Label { index: 1, .. }));
-    assert_eq!(rhs.ty, ValueType::Category(5));
+    // `severity` has the same labels as `diagnosis`: the same type.
+    assert_eq!(rhs.ty, ValueType::Category(4));
+    assert!(matches!(rhs.kind, TypedExprKind::Column { index: 5, .. }));
+    let e = err("SELECT COUNT(*) FROM patients WHERE severity = 'mild'");
+    assert!(matches!(e, QueryError::UnknownLabel { ref column, .. } if column == "severity"));
+    let e = err("SELECT COUNT(*) FROM patients WHERE diagnosis = sex");
+    assert!(
+        e.to_string()
+            .ends_with("expects CATEGORY('flu', 'cold', 'covid') (the type of the left side), found CATEGORY('f', 'm')"),
+        "{e}"
+    );
     let e = err("SELECT COUNT(*) FROM patients\nWHERE diagnosis = 'Flu'");
     match &e {
         QueryError::UnknownLabel {
@@ -1237,7 +1255,11 @@ fn arb_expr() -> impl Strategy<Value = Expr> {
                 .prop_map(move |(arms, otherwise)| e(ExprKind::Case {
                     arms: arms
                         .into_iter()
-                        .map(|(cond, then)| WhenArm { cond, then })
+                        .map(|(cond, then)| WhenArm {
+                            cond,
+                            then,
+                            span: Span::default()
+                        })
                         .collect(),
                     otherwise: Box::new(otherwise)
                 })),
@@ -1416,4 +1438,219 @@ fn lexer_tokens() {
             Tok::Eof
         ]
     );
+}
+
+// ---------------------------------------------------------------- well-typed queries
+
+/// The promotion rules, written independently of the checker.
+fn model_common(a: ValueType, b: ValueType) -> ValueType {
+    match (a, b) {
+        (ValueType::Int, ValueType::Int) => ValueType::Int,
+        _ => ValueType::Fixed(a.scale().unwrap().max(b.scale().unwrap())),
+    }
+}
+
+fn model_div(a: ValueType, b: ValueType) -> ValueType {
+    ValueType::Fixed(a.scale().unwrap().max(b.scale().unwrap()).max(6))
+}
+
+/// Numeric expressions over the test schema with their expected type.
+fn typed_num(depth: u32) -> BoxedStrategy<(String, ValueType)> {
+    use ValueType::*;
+    let leaf = prop_oneof![
+        Just(("age".to_string(), Int)),
+        Just(("bmi".to_string(), Fixed(2))),
+        Just(("weight".to_string(), Fixed(1))),
+        Just(("\"order\"".to_string(), Int)),
+        (0i64..1000).prop_map(|v| (v.to_string(), Int)),
+        (0i64..1000, 1u8..=4)
+            .prop_map(|(units, scale)| (Number { units, scale }.to_string(), Fixed(scale))),
+    ];
+    if depth == 0 {
+        return leaf.boxed();
+    }
+    let n = || typed_num(depth - 1);
+    // A literal zero divisor is refused even where a guard would make it unreachable.
+    let divisor = || {
+        typed_num(depth - 1).prop_filter("literal zero", |(b, _)| {
+            !b.chars().all(|c| c == '0' || c == '.')
+        })
+    };
+    prop_oneof![
+        leaf,
+        (n(), n(), prop::sample::select(vec!["+", "-", "*"]))
+            .prop_map(|((a, ta), (b, tb), op)| (format!("({a} {op} {b})"), model_common(ta, tb))),
+        (n(), 1i64..50).prop_map(|((a, ta), d)| (format!("({a} / {d})"), model_div(ta, Int))),
+        (n(), divisor()).prop_map(|((a, ta), (b, tb))| (
+            format!("CASE WHEN {b} <> 0 THEN {a} / ({b}) ELSE 0 END"),
+            model_common(model_div(ta, tb), Int)
+        )),
+        (n(), divisor()).prop_map(|((a, ta), (b, tb))| (
+            format!("CASE WHEN {b} = 0.0 THEN -1 ELSE ({a}) / {b} END"),
+            model_common(Int, model_div(ta, tb))
+        )),
+        n().prop_map(|(a, ta)| (format!("(- {a})"), ta)),
+        (typed_bool(depth - 1), n(), n()).prop_map(|(c, (a, ta), (b, tb))| (
+            format!("CASE WHEN {c} THEN {a} ELSE {b} END"),
+            model_common(ta, tb)
+        )),
+    ]
+    .boxed()
+}
+
+/// Boolean expressions over the test schema.
+fn typed_bool(depth: u32) -> BoxedStrategy<String> {
+    let leaf = prop::sample::select(vec![
+        "smoker",
+        "TRUE",
+        "diagnosis = 'flu'",
+        "'cold' <> severity",
+        "diagnosis = severity",
+        "sex <> 'm'",
+    ])
+    .prop_map(str::to_string);
+    if depth == 0 {
+        return leaf.boxed();
+    }
+    let b = || typed_bool(depth - 1);
+    let n = || typed_num(depth - 1);
+    prop_oneof![
+        leaf,
+        (
+            n(),
+            n(),
+            prop::sample::select(vec!["=", "<>", "!=", "<", "<=", ">", ">="])
+        )
+            .prop_map(|((a, _), (c, _), op)| format!("{a} {op} {c}")),
+        (b(), b(), prop::sample::select(vec!["AND", "OR"]))
+            .prop_map(|(x, y, op)| format!("({x}) {op} ({y})")),
+        b().prop_map(|x| format!("NOT ({x})")),
+        (b(), b(), b()).prop_map(|(c, x, y)| format!("CASE WHEN {c} THEN {x} ELSE {y} END")),
+        (b(), b()).prop_map(|(x, y)| format!("({x}) = ({y})")),
+    ]
+    .boxed()
+}
+
+/// The invariants the compiler relies on, checked on every node.
+fn well_formed(e: &TypedExpr) {
+    use TypedExprKind as K;
+    match &e.kind {
+        K::Column { .. } | K::Bool(_) => {}
+        K::Int(_) => assert_eq!(e.ty, ValueType::Int),
+        K::Fixed { scale, .. } => assert_eq!(e.ty, ValueType::Fixed(*scale)),
+        K::Label { .. } => assert!(matches!(e.ty, ValueType::Category(_))),
+        K::Convert(inner) => {
+            well_formed(inner);
+            match (inner.ty, e.ty) {
+                (ValueType::Bool, ValueType::Int) | (ValueType::Int, ValueType::Fixed(_)) => {}
+                (ValueType::Fixed(a), ValueType::Fixed(b)) => assert!(b > a),
+                other => panic!("bad conversion {other:?}"),
+            }
+        }
+        K::Neg(inner) => {
+            well_formed(inner);
+            assert!(inner.ty.is_numeric());
+            assert_eq!(inner.ty, e.ty);
+        }
+        K::Arith { op, lhs, rhs } => {
+            well_formed(lhs);
+            well_formed(rhs);
+            assert!(lhs.ty.is_numeric() && rhs.ty.is_numeric());
+            match op {
+                ArithOp::Add | ArithOp::Sub => {
+                    assert_eq!(lhs.ty, rhs.ty);
+                    assert_eq!(lhs.ty, e.ty);
+                }
+                ArithOp::Mul => assert_eq!(e.ty, model_common(lhs.ty, rhs.ty)),
+                ArithOp::Div => assert_eq!(e.ty, model_div(lhs.ty, rhs.ty)),
+            }
+        }
+        K::Compare { op, lhs, rhs } => {
+            well_formed(lhs);
+            well_formed(rhs);
+            assert_eq!(e.ty, ValueType::Bool);
+            assert_eq!(lhs.ty, rhs.ty);
+            if !lhs.ty.is_numeric() {
+                assert!(matches!(op, CmpOp::Eq | CmpOp::Ne));
+            }
+        }
+        K::And(a, b) | K::Or(a, b) => {
+            well_formed(a);
+            well_formed(b);
+            assert_eq!(
+                (a.ty, b.ty, e.ty),
+                (ValueType::Bool, ValueType::Bool, ValueType::Bool)
+            );
+        }
+        K::Not(a) => {
+            well_formed(a);
+            assert_eq!((a.ty, e.ty), (ValueType::Bool, ValueType::Bool));
+        }
+        K::Case { arms, otherwise } => {
+            for (c, v) in arms {
+                well_formed(c);
+                well_formed(v);
+                assert_eq!(c.ty, ValueType::Bool);
+                assert_eq!(v.ty, e.ty);
+            }
+            well_formed(otherwise);
+            assert_eq!(otherwise.ty, e.ty);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn well_typed_queries_are_accepted_with_the_expected_types(
+        (num, ty) in typed_num(3),
+        cond in typed_bool(2),
+        (x, _) in typed_num(1),
+        grouped in any::<bool>(),
+    ) {
+        let group = if grouped { " GROUP BY diagnosis" } else { "" };
+        let key = if grouped { "diagnosis, " } else { "" };
+        let text = format!(
+            "SELECT {key}SUM({num}), AVG({num}) AS mean, COUNT({cond}) AS n, \
+             LINREG(bmi * 1000000 ~ ({num} + age) + smoker) AS fit, HISTOGRAM({x}, 1, 2.5) AS h \
+             FROM patients, clinic_b WHERE {cond}{group}"
+        );
+        let q = match compile_front_end(&text, &catalog()) {
+            Ok(q) => q,
+            Err(e) => return Err(TestCaseError::fail(e.render(&text))),
+        };
+        let base = usize::from(grouped);
+        let items = &q.items[base..];
+        prop_assert_eq!(aggregate_arg(&q, base).ty, ty);
+        prop_assert_eq!(&items[0].output, &OutputType::Scalar(ty));
+        prop_assert_eq!(
+            &items[1].output,
+            &OutputType::Scalar(ValueType::Fixed(ty.scale().unwrap().max(6)))
+        );
+        for item in items {
+            match &item.kind {
+                TypedItemKind::Aggregate(TypedAggregate::Unary { arg, .. })
+                | TypedItemKind::Aggregate(TypedAggregate::Histogram { arg, .. }) => well_formed(arg),
+                TypedItemKind::Aggregate(TypedAggregate::LinReg(m)) => {
+                    well_formed(&m.target);
+                    m.features.iter().for_each(well_formed);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        well_formed(q.filter.as_ref().unwrap());
+        let mut kinds = vec![QueryKind::Aggregate, QueryKind::Histogram, QueryKind::LinReg];
+        if grouped {
+            kinds.push(QueryKind::GroupBy);
+        }
+        prop_assert_eq!(&q.kinds, &kinds.into_iter().collect());
+        // The canonical text type-checks to the same result.
+        let again = compile_front_end(&q.canonical_text, &catalog()).unwrap();
+        prop_assert_eq!(&again.canonical_text, &q.canonical_text);
+        prop_assert_eq!(
+            again.items.iter().map(|i| &i.output).collect::<Vec<_>>(),
+            q.items.iter().map(|i| &i.output).collect::<Vec<_>>()
+        );
+    }
 }

@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::ast::{BinaryAggregate, Span, UnaryAggregate};
-use super::schema::Schema;
+use super::schema::{ColumnType, Schema};
 
 /// The scale given to the result of `/` when both operands have a smaller one, and the minimum
 /// scale of statistical results (AVG, variances, standard deviations, covariances, correlation,
@@ -35,8 +35,9 @@ pub enum ValueType {
     Fixed(u8),
     /// 0 / 1.
     Bool,
-    /// A label index of the category column at this position of the union schema (two category
-    /// types are compatible when their columns have identical label lists).
+    /// A label index. The category type is its label list, named by the position in the union
+    /// schema of the **first** column that has exactly this label list: columns with identical
+    /// label lists have the same type (and can be compared), others do not.
     Category(usize),
 }
 
@@ -55,15 +56,22 @@ impl ValueType {
         self.scale().is_some()
     }
 
-    /// How the type is shown to a person (category columns by name).
+    /// How the type is shown to a person (a category by its first labels).
     pub fn describe(self, schema: &Schema) -> String {
         match self {
             ValueType::Int => "INTEGER".into(),
             ValueType::Fixed(s) => format!("FIXED({s})"),
             ValueType::Bool => "BOOLEAN".into(),
-            ValueType::Category(c) => match schema.columns().get(c) {
-                Some(col) => format!("CATEGORY `{}`", col.name),
-                None => "CATEGORY".into(),
+            ValueType::Category(c) => match schema.columns().get(c).map(|c| &c.ty) {
+                Some(ColumnType::Category { labels }) => {
+                    let mut shown: Vec<String> =
+                        labels.iter().take(5).map(|l| format!("'{l}'")).collect();
+                    if labels.len() > 5 {
+                        shown.push("...".into());
+                    }
+                    format!("CATEGORY({})", shown.join(", "))
+                }
+                _ => "CATEGORY".into(),
             },
         }
     }
