@@ -154,8 +154,12 @@ pub enum TypedExprKind {
     /// quotient can influence the result: either it is a nonzero literal, or the division sits
     /// under a guard (a CASE arm, or the other side of AND/OR) that makes the quotient irrelevant
     /// when the divisor is zero. Both CASE branches and both AND/OR operands are evaluated
-    /// obliviously on every row, so the division gadget **must** tolerate a zero divisor
-    /// (produce any value, never abort or open anything).
+    /// obliviously on every row, so a secret divisor **can be zero** on rows whose quotient is
+    /// discarded. Do not run the reciprocal iteration on a zero: its truncations open masked
+    /// values whose statistical hiding assumes in-range inputs. Divide by `d + eqz(d)` instead (one
+    /// equality test per row; the quotient is then discarded anyway), and compile AND, OR and CASE
+    /// as arithmetic selections (`a·b`, `a + b − a·b`, `c·(t − e) + e`) so that the discarded
+    /// value cannot leak into the result.
     Arith {
         /// The operator.
         op: ArithOp,
