@@ -15,5 +15,6 @@ pub mod shamir;
 pub use field::{Field, FieldError, Mp127, RistrettoScalar};
 mod prf;
 pub mod protocol;
+pub mod query;
 pub mod transport;
 pub mod vss;
