@@ -24,6 +24,7 @@
 
 pub mod ast;
 mod check;
+pub mod compile;
 mod error;
 mod lexer;
 mod parser;
@@ -33,6 +34,9 @@ pub mod typed;
 
 pub use ast::{Query, Span};
 pub use check::{MAX_FEATURES, MAX_HISTOGRAM_EDGES, check};
+pub use compile::{
+    Cell, CompileError, CompileOptions, CompiledQuery, ItemLayout, QueryResult, assemble, compile,
+};
 pub use error::QueryError;
 pub use lexer::MAX_LITERAL_SCALE;
 pub use parser::{MAX_DEPTH, MAX_QUERY_BYTES, parse};

@@ -1,0 +1,1304 @@
+//! The compiler from a type-checked query to the IR, and the assembly of what the receiver opens
+//! into a result table.
+//!
+//! Row expressions become vectorised integer nodes over the union of the datasets' rows: decimal
+//! values are exact integers with a decimal scale tracked here, WHERE becomes a secret 0/1 mask,
+//! GROUP BY a secret 0/1 indicator per group, and every aggregate a masked sum or inner product
+//! (the cost of one multiplication however many rows). What needs division or square roots (AVG,
+//! variances, correlation, regression) finishes in secret floating point on those few sums.
+//! Every group's row count is compared with the minimum cohort size inside the MPC; only that
+//! bit is opened, and a group below it releases nothing else.
+//!
+//! Magnitudes are tracked as bit bounds (`|v| < 2^bits`) from each column's declared width, so a
+//! query whose intermediate values could exceed what the protocols handle is refused here, before
+//! anything runs.
+
+use std::collections::BTreeMap;
+
+use super::ast::{BinaryAggregate, Span, UnaryAggregate};
+use super::schema::ColumnType;
+use super::typed::{
+    ArithOp, CmpOp, OutputType, TypedAggregate, TypedExpr, TypedExprKind, TypedItemKind,
+    TypedModel, TypedQuery, ValueType,
+};
+use crate::ir::{Cost, Decode, IrError, NodeId, Op, Output, Program, ReceivedOutput, estimate};
+use crate::protocol::Extremum;
+
+/// Default bit width of INTEGER and FIXED columns: `|value × 10^scale| < 2^31`.
+pub const DEFAULT_NUMERIC_BITS: u32 = 31;
+
+/// Default minimum cohort size: a group with fewer matching rows releases nothing.
+pub const DEFAULT_MIN_COHORT: u64 = 10;
+
+/// Why a checked query cannot be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompileError {
+    /// An intermediate value could exceed what comparisons or conversions handle.
+    #[error(
+        "{span}: {what} may reach 2^{bits}, beyond the 2^{max} this committee can compare or convert; declare a smaller bit width for the columns involved or narrow the expression"
+    )]
+    TooLarge {
+        /// Where.
+        span: Span,
+        /// What value.
+        what: String,
+        /// Its bit bound.
+        bits: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// A construct the compiler does not support yet.
+    #[error("{span}: {what} is not supported yet; {hint}")]
+    Unsupported {
+        /// Where.
+        span: Span,
+        /// What.
+        what: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// The options do not fit the query.
+    #[error("{0}")]
+    Options(String),
+    /// An internal inconsistency while building the program.
+    #[error("internal error while building the program: {0}")]
+    Ir(#[from] IrError),
+}
+
+/// Settings of a compilation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Minimum number of matching rows per group for a result to be released (at least 1).
+    pub min_cohort: u64,
+    /// Bit width of each column of the schema (`None`: the default for its type).
+    pub column_bits: Vec<Option<u32>>,
+    /// The largest bit length the committee can compare (`Session::max_comparison_bits`).
+    pub max_bits: u32,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            min_cohort: DEFAULT_MIN_COHORT,
+            column_bits: Vec::new(),
+            max_bits: 83,
+        }
+    }
+}
+
+/// How one select item's result is read from the opened outputs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemLayout {
+    /// The group's label.
+    GroupKey,
+    /// One value per group: IR output `output`, divided by `10^scale`.
+    Scalar {
+        /// Index of the IR output.
+        output: usize,
+        /// Decimal scale of the opened value.
+        scale: i32,
+    },
+    /// `bins` counts per group.
+    Histogram {
+        /// Index of the IR output.
+        output: usize,
+        /// Bins per group.
+        bins: usize,
+        /// Bin labels.
+        labels: Vec<String>,
+    },
+    /// Coefficients (and R²) per group.
+    Coefficients {
+        /// Index of the IR output (terms, then R² if present, per group).
+        output: usize,
+        /// Term names (`intercept` first).
+        terms: Vec<String>,
+        /// Decimal scale of each term.
+        scales: Vec<i32>,
+        /// Whether R² follows the terms.
+        r_squared: bool,
+    },
+}
+
+/// A compiled query: the program, which schema column feeds each program input, and how to read
+/// the result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledQuery {
+    /// The program every committee member runs.
+    pub program: Program,
+    /// For each program input, the schema column it reads (rows of the union, FROM order).
+    pub inputs: Vec<usize>,
+    /// Result columns (select-list names).
+    pub columns: Vec<String>,
+    /// Group labels (one row per group), or `None` for a single row.
+    pub groups: Option<Vec<String>>,
+    /// How each item is read.
+    pub items: Vec<ItemLayout>,
+}
+
+impl CompiledQuery {
+    /// The predicted cost for a committee of `n` with threshold `t`.
+    pub fn cost(&self, n: usize, t: usize) -> Cost {
+        estimate(&self.program, n, t)
+    }
+
+    /// A human-readable EXPLAIN.
+    pub fn explain(&self, n: usize, t: usize) -> String {
+        let c = self.cost(n, t);
+        let groups = self.groups.as_ref().map_or(1, Vec::len);
+        format!(
+            "plan: {} rows x {} input columns, {} group(s), {} IR nodes\n\
+             cost for n = {n}, t = {t} (per party, excluding session set-up and input loading):\n  \
+             rounds            {}\n  multiplications   {}\n  comparisons       {}\n  \
+             random bits       {}\n  bytes sent        {}",
+            self.program.rows,
+            self.program.columns,
+            groups,
+            self.program.nodes.len(),
+            c.rounds,
+            c.multiplications,
+            c.comparisons,
+            c.random_bits,
+            c.bytes_per_party
+        )
+    }
+}
+
+/// One cell of a result table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// A group label.
+    Label(String),
+    /// A number.
+    Number(f64),
+    /// Histogram counts with their bin labels.
+    Counts(Vec<(String, f64)>),
+    /// Regression terms and R².
+    Model {
+        /// `(term, coefficient)`.
+        coefficients: Vec<(String, f64)>,
+        /// R², for linear regression.
+        r_squared: Option<f64>,
+    },
+    /// The group has fewer matching rows than the minimum cohort size: nothing released.
+    CohortTooSmall,
+}
+
+/// A query's result as the receiver sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// One row per group (one row without GROUP BY).
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl std::fmt::Display for QueryResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.columns.join(" | "))?;
+        for row in &self.rows {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| match c {
+                    Cell::Label(l) => l.clone(),
+                    Cell::Number(v) => format_number(*v),
+                    Cell::Counts(bins) => bins
+                        .iter()
+                        .map(|(l, v)| format!("{l}: {}", format_number(*v)))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    Cell::Model {
+                        coefficients,
+                        r_squared,
+                    } => {
+                        let mut parts: Vec<String> = coefficients
+                            .iter()
+                            .map(|(t, v)| format!("{t} = {}", format_number(*v)))
+                            .collect();
+                        if let Some(r2) = r_squared {
+                            parts.push(format!("R² = {}", format_number(*r2)));
+                        }
+                        parts.join(", ")
+                    }
+                    Cell::CohortTooSmall => "(cohort too small)".into(),
+                })
+                .collect();
+            writeln!(f, "{}", cells.join(" | "))?;
+        }
+        Ok(())
+    }
+}
+
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.6}")
+    }
+}
+
+/// Puts the opened outputs (from [`crate::ir::receive`]) into a result table.
+pub fn assemble(compiled: &CompiledQuery, received: &[ReceivedOutput]) -> QueryResult {
+    let groups = compiled.groups.as_ref().map_or(1, Vec::len);
+    let mut rows = vec![Vec::with_capacity(compiled.items.len()); groups];
+    let value = |output: usize, index: usize| -> Option<f64> {
+        received
+            .get(output)
+            .and_then(|o| o.values.get(index).copied().flatten())
+    };
+    for item in &compiled.items {
+        for (g, row) in rows.iter_mut().enumerate() {
+            let cell = match item {
+                ItemLayout::GroupKey => Cell::Label(
+                    compiled
+                        .groups
+                        .as_ref()
+                        .and_then(|l| l.get(g).cloned())
+                        .unwrap_or_default(),
+                ),
+                ItemLayout::Scalar { output, scale } => match value(*output, g) {
+                    Some(v) => Cell::Number(v / 10f64.powi(*scale)),
+                    None => Cell::CohortTooSmall,
+                },
+                ItemLayout::Histogram {
+                    output,
+                    bins,
+                    labels,
+                } => {
+                    let counts: Option<Vec<(String, f64)>> = (0..*bins)
+                        .map(|b| value(*output, g * bins + b).map(|v| (labels[b].clone(), v)))
+                        .collect();
+                    counts.map_or(Cell::CohortTooSmall, Cell::Counts)
+                }
+                ItemLayout::Coefficients {
+                    output,
+                    terms,
+                    scales,
+                    r_squared,
+                } => {
+                    let per_group = terms.len() + usize::from(*r_squared);
+                    let coefficients: Option<Vec<(String, f64)>> = terms
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| {
+                            value(*output, g * per_group + i)
+                                .map(|v| (t.clone(), v / 10f64.powi(scales[i])))
+                        })
+                        .collect();
+                    match coefficients {
+                        Some(coefficients) => Cell::Model {
+                            coefficients,
+                            r_squared: if *r_squared {
+                                value(*output, g * per_group + terms.len())
+                            } else {
+                                None
+                            },
+                        },
+                        None => Cell::CohortTooSmall,
+                    }
+                }
+            };
+            row.push(cell);
+        }
+    }
+    QueryResult {
+        columns: compiled.columns.clone(),
+        rows,
+    }
+}
+
+/// A compiled integer expression: its node, decimal scale and bit bound (`|v| < 2^bits`).
+#[derive(Debug, Clone, Copy)]
+struct Val {
+    node: NodeId,
+    scale: u8,
+    bits: u32,
+}
+
+/// A float node with the decimal scale of the value it holds.
+#[derive(Debug, Clone, Copy)]
+struct FloatVal {
+    node: NodeId,
+    scale: i32,
+}
+
+fn bits_of(v: i128) -> u32 {
+    128 - v.unsigned_abs().leading_zeros()
+}
+
+fn pow10(e: u32) -> i128 {
+    10i128.pow(e)
+}
+
+/// Bits needed for the factor `10^e`.
+fn pow10_bits(e: u32) -> u32 {
+    bits_of(pow10(e))
+}
+
+struct Compiler<'q> {
+    query: &'q TypedQuery,
+    p: Program,
+    inputs: Vec<usize>,
+    input_nodes: BTreeMap<usize, NodeId>,
+    column_bits: Vec<u32>,
+    row_bits: u32,
+    max_bits: u32,
+    consts: BTreeMap<i128, NodeId>,
+    outputs: usize,
+}
+
+impl<'q> Compiler<'q> {
+    fn constant(&mut self, v: i128) -> Result<Val, CompileError> {
+        let node = match self.consts.get(&v) {
+            Some(n) => *n,
+            None => {
+                let n = self.p.push(Op::Const { value: v })?;
+                self.consts.insert(v, n);
+                n
+            }
+        };
+        Ok(Val {
+            node,
+            scale: 0,
+            bits: bits_of(v),
+        })
+    }
+
+    fn column(&mut self, index: usize, ty: ValueType) -> Result<Val, CompileError> {
+        let node = match self.input_nodes.get(&index) {
+            Some(n) => *n,
+            None => {
+                let n = self.p.push(Op::Input {
+                    column: self.inputs.len(),
+                })?;
+                self.inputs.push(index);
+                self.input_nodes.insert(index, n);
+                n
+            }
+        };
+        Ok(Val {
+            node,
+            scale: ty.scale().unwrap_or(0),
+            bits: self
+                .column_bits
+                .get(index)
+                .copied()
+                .unwrap_or(DEFAULT_NUMERIC_BITS),
+        })
+    }
+
+    fn linear(
+        &mut self,
+        terms: &[(Val, i128)],
+        constant: i128,
+        bits: u32,
+        scale: u8,
+    ) -> Result<Val, CompileError> {
+        let node = self.p.push(Op::Linear {
+            terms: terms.iter().map(|(v, c)| (v.node, *c)).collect(),
+            constant,
+        })?;
+        Ok(Val { node, scale, bits })
+    }
+
+    fn rescale(&mut self, v: Val, to: u8) -> Result<Val, CompileError> {
+        if to <= v.scale {
+            return Ok(v);
+        }
+        let e = u32::from(to - v.scale);
+        self.linear(&[(v, pow10(e))], 0, v.bits + pow10_bits(e), to)
+    }
+
+    fn mul(&mut self, a: Val, b: Val, scale: u8) -> Result<Val, CompileError> {
+        let node = self.p.push(Op::Mul(a.node, b.node))?;
+        Ok(Val {
+            node,
+            scale,
+            bits: a.bits + b.bits,
+        })
+    }
+
+    fn check_bits(&self, span: Span, what: &str, bits: u32) -> Result<(), CompileError> {
+        if bits > self.max_bits {
+            return Err(CompileError::TooLarge {
+                span,
+                what: what.to_string(),
+                bits,
+                max: self.max_bits,
+            });
+        }
+        Ok(())
+    }
+
+    fn not(&mut self, v: Val) -> Result<Val, CompileError> {
+        self.linear(&[(v, -1)], 1, 1, 0)
+    }
+
+    fn expr(&mut self, e: &TypedExpr) -> Result<Val, CompileError> {
+        match &e.kind {
+            TypedExprKind::Column { index, .. } => self.column(*index, e.ty),
+            TypedExprKind::Int(v) => self.constant(i128::from(*v)),
+            TypedExprKind::Fixed { units, scale } => {
+                let c = self.constant(i128::from(*units))?;
+                Ok(Val { scale: *scale, ..c })
+            }
+            TypedExprKind::Bool(b) => self.constant(i128::from(*b)),
+            TypedExprKind::Label { index, .. } => self.constant(*index as i128),
+            TypedExprKind::Convert(inner) => {
+                let v = self.expr(inner)?;
+                match e.ty {
+                    ValueType::Fixed(s) => self.rescale(v, s),
+                    _ => Ok(v),
+                }
+            }
+            TypedExprKind::Neg(inner) => {
+                let v = self.expr(inner)?;
+                self.linear(&[(v, -1)], 0, v.bits, v.scale)
+            }
+            TypedExprKind::Arith { op, lhs, rhs } => self.arith(e, *op, lhs, rhs),
+            TypedExprKind::Compare { op, lhs, rhs } => self.compare(e.span, *op, lhs, rhs),
+            TypedExprKind::And(a, b) => {
+                let (a, b) = (self.expr(a)?, self.expr(b)?);
+                let node = self.p.push(Op::Mul(a.node, b.node))?;
+                Ok(Val {
+                    node,
+                    scale: 0,
+                    bits: 1,
+                })
+            }
+            TypedExprKind::Or(a, b) => {
+                let (a, b) = (self.expr(a)?, self.expr(b)?);
+                let ab = self.mul(a, b, 0)?;
+                self.linear(&[(a, 1), (b, 1), (ab, -1)], 0, 1, 0)
+            }
+            TypedExprKind::Not(a) => {
+                let a = self.expr(a)?;
+                self.not(a)
+            }
+            TypedExprKind::Case { arms, otherwise } => {
+                let mut values = Vec::with_capacity(arms.len());
+                for (cond, value) in arms {
+                    values.push((self.expr(cond)?, self.expr(value)?));
+                }
+                let other = self.expr(otherwise)?;
+                let scale = values
+                    .iter()
+                    .map(|(_, v)| v.scale)
+                    .chain([other.scale])
+                    .max()
+                    .unwrap_or(0);
+                let mut result = self.rescale(other, scale)?;
+                // Innermost arm last: r = r + c_i·(v_i − r), from the last arm to the first.
+                for (cond, value) in values.into_iter().rev() {
+                    let value = self.rescale(value, scale)?;
+                    let bits = value.bits.max(result.bits) + 1;
+                    let diff = self.linear(&[(value, 1), (result, -1)], 0, bits, scale)?;
+                    let picked = self.mul(cond, diff, scale)?;
+                    result = self.linear(&[(result, 1), (picked, 1)], 0, bits, scale)?;
+                }
+                Ok(result)
+            }
+        }
+    }
+
+    fn arith(
+        &mut self,
+        e: &TypedExpr,
+        op: ArithOp,
+        lhs: &TypedExpr,
+        rhs: &TypedExpr,
+    ) -> Result<Val, CompileError> {
+        match op {
+            ArithOp::Add | ArithOp::Sub => {
+                let (a, b) = (self.expr(lhs)?, self.expr(rhs)?);
+                let scale = a.scale.max(b.scale);
+                let (a, b) = (self.rescale(a, scale)?, self.rescale(b, scale)?);
+                let sign = if op == ArithOp::Add { 1 } else { -1 };
+                self.linear(&[(a, 1), (b, sign)], 0, a.bits.max(b.bits) + 1, scale)
+            }
+            ArithOp::Mul => {
+                let (a, b) = (self.expr(lhs)?, self.expr(rhs)?);
+                // The exact product keeps scale sa + sb; no rounding.
+                let v = self.mul(a, b, a.scale + b.scale)?;
+                self.check_bits(e.span, "a product", v.bits + 1)?;
+                Ok(v)
+            }
+            ArithOp::Div => {
+                let Some((units, c_scale)) = literal(rhs) else {
+                    return Err(CompileError::Unsupported {
+                        span: e.span,
+                        what: "division by a column value",
+                        hint: "divide by a literal, or compute the aggregates separately",
+                    });
+                };
+                if units == 0 {
+                    return Err(CompileError::Unsupported {
+                        span: e.span,
+                        what: "division by zero",
+                        hint: "divide by a nonzero literal",
+                    });
+                }
+                let a = self.expr(lhs)?;
+                let target = e.ty.scale().unwrap_or(a.scale).max(a.scale);
+                // a/c in scale T: round(A·10^(sc + T − sa) / C).
+                let up = u32::from(c_scale) + u32::from(target) - u32::from(a.scale);
+                let numerator =
+                    self.linear(&[(a, pow10(up))], 0, a.bits + pow10_bits(up), target)?;
+                let c = i128::from(units);
+                // Multiply by ⌊2^s/|C|⌉ and drop s bits: s as large as the bound allows.
+                let head = numerator.bits + 2;
+                if head + 8 > self.max_bits {
+                    return Err(CompileError::TooLarge {
+                        span: e.span,
+                        what: "the dividend".into(),
+                        bits: head + 8,
+                        max: self.max_bits,
+                    });
+                }
+                let s = (self.max_bits - head).min(60) + bits_of(c) - 1;
+                let factor = ((1i128 << s) + c.abs() / 2) / c.abs() * c.signum();
+                let product = self.linear(
+                    &[(numerator, factor)],
+                    0,
+                    numerator.bits + bits_of(factor),
+                    target,
+                )?;
+                let node = self.p.push(Op::TruncPr {
+                    a: product.node,
+                    bits: product.bits + 1,
+                    shift: s,
+                })?;
+                Ok(Val {
+                    node,
+                    scale: target,
+                    bits: numerator.bits.saturating_sub(bits_of(c)) + 2,
+                })
+            }
+        }
+    }
+
+    fn compare(
+        &mut self,
+        span: Span,
+        op: CmpOp,
+        lhs: &TypedExpr,
+        rhs: &TypedExpr,
+    ) -> Result<Val, CompileError> {
+        let (a, b) = (self.expr(lhs)?, self.expr(rhs)?);
+        if lhs.ty == ValueType::Bool {
+            // Booleans: a = b is 1 − (a XOR b), one multiplication.
+            let ab = self.mul(a, b, 0)?;
+            let xor = self.linear(&[(a, 1), (b, 1), (ab, -2)], 0, 1, 0)?;
+            return match op {
+                CmpOp::Ne => Ok(xor),
+                _ => self.not(xor),
+            };
+        }
+        let scale = a.scale.max(b.scale);
+        let (a, b) = (self.rescale(a, scale)?, self.rescale(b, scale)?);
+        let bits = a.bits.max(b.bits);
+        self.check_bits(span, "a compared value", bits + 1)?;
+        let lt = |c: &mut Self, x: Val, y: Val| -> Result<Val, CompileError> {
+            let node = c.p.push(Op::Lt {
+                a: x.node,
+                b: y.node,
+                bits,
+            })?;
+            Ok(Val {
+                node,
+                scale: 0,
+                bits: 1,
+            })
+        };
+        match op {
+            CmpOp::Lt => lt(self, a, b),
+            CmpOp::Gt => lt(self, b, a),
+            CmpOp::Le => {
+                let v = lt(self, b, a)?;
+                self.not(v)
+            }
+            CmpOp::Ge => {
+                let v = lt(self, a, b)?;
+                self.not(v)
+            }
+            CmpOp::Eq | CmpOp::Ne => {
+                let node = self.p.push(Op::Eq {
+                    a: a.node,
+                    b: b.node,
+                    bits,
+                })?;
+                let v = Val {
+                    node,
+                    scale: 0,
+                    bits: 1,
+                };
+                if op == CmpOp::Ne { self.not(v) } else { Ok(v) }
+            }
+        }
+    }
+
+    /// Σ over the rows of a group: `Dot(mask, v)`, or `Sum(v)` without a mask.
+    fn group_sum(&mut self, mask: Option<Val>, v: Val) -> Result<Val, CompileError> {
+        let node = match mask {
+            Some(m) => self.p.push(Op::Dot(m.node, v.node))?,
+            None => self.p.push(Op::Sum(v.node))?,
+        };
+        Ok(Val {
+            node,
+            scale: v.scale,
+            bits: v.bits + self.row_bits,
+        })
+    }
+
+    fn float_of(&mut self, span: Span, what: &str, v: Val) -> Result<FloatVal, CompileError> {
+        self.check_bits(span, what, v.bits + 1)?;
+        let node = self.p.push(Op::ToFloat {
+            a: v.node,
+            bits: v.bits.max(1),
+        })?;
+        Ok(FloatVal {
+            node,
+            scale: i32::from(v.scale),
+        })
+    }
+
+    fn fop(&mut self, op: Op, scale: i32) -> Result<FloatVal, CompileError> {
+        Ok(FloatVal {
+            node: self.p.push(op)?,
+            scale,
+        })
+    }
+
+    fn output(
+        &mut self,
+        name: &str,
+        node: NodeId,
+        decode: Decode,
+        gate: NodeId,
+    ) -> Result<usize, CompileError> {
+        self.p.output(Output {
+            name: name.to_string(),
+            node,
+            decode,
+            gate: Some(gate),
+        })?;
+        self.outputs += 1;
+        Ok(self.outputs - 1)
+    }
+
+    /// The gate vector repeated `times` per group (group-major).
+    fn repeat_gates(&mut self, gates: &[NodeId], times: usize) -> Result<NodeId, CompileError> {
+        let mut parts = Vec::with_capacity(gates.len() * times);
+        for g in gates {
+            for _ in 0..times {
+                parts.push(*g);
+            }
+        }
+        Ok(self.p.push(Op::Concat(parts))?)
+    }
+}
+
+/// A nonzero literal divisor (possibly converted): its units and scale.
+fn literal(e: &TypedExpr) -> Option<(i64, u8)> {
+    match &e.kind {
+        TypedExprKind::Int(v) => Some((*v, 0)),
+        TypedExprKind::Fixed { units, scale } => Some((*units, *scale)),
+        TypedExprKind::Convert(inner) => {
+            let (units, scale) = literal(inner)?;
+            let target = e.ty.scale()?;
+            let factor = 10i64.checked_pow(u32::from(target.checked_sub(scale)?))?;
+            Some((units.checked_mul(factor)?, target))
+        }
+        TypedExprKind::Neg(inner) => literal(inner).map(|(u, s)| (-u, s)),
+        _ => None,
+    }
+}
+
+/// The per-group sums a statistic needs, converted to floats.
+struct Moments {
+    count: FloatVal,
+    sum: FloatVal,
+    mean: FloatVal,
+}
+
+/// Compiles a checked query over `rows` rows (the union of its datasets, FROM order).
+pub fn compile(
+    query: &TypedQuery,
+    rows: usize,
+    options: &CompileOptions,
+) -> Result<CompiledQuery, CompileError> {
+    if options.min_cohort == 0 {
+        return Err(CompileError::Options(
+            "the minimum cohort size must be at least 1".into(),
+        ));
+    }
+    if rows == 0 {
+        return Err(CompileError::Options("the datasets have no rows".into()));
+    }
+    let column_bits: Vec<u32> = query
+        .schema
+        .columns()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let default = match &c.ty {
+                ColumnType::Integer | ColumnType::Fixed { .. } => DEFAULT_NUMERIC_BITS,
+                ColumnType::Boolean => 1,
+                ColumnType::Category { labels } => bits_of(labels.len() as i128),
+            };
+            options
+                .column_bits
+                .get(i)
+                .copied()
+                .flatten()
+                .unwrap_or(default)
+        })
+        .collect();
+    let mut c = Compiler {
+        query,
+        p: Program::new(rows, 0),
+        inputs: Vec::new(),
+        input_nodes: BTreeMap::new(),
+        column_bits,
+        row_bits: bits_of(rows as i128),
+        max_bits: options.max_bits,
+        consts: BTreeMap::new(),
+        outputs: 0,
+    };
+    let filter = match &query.filter {
+        Some(f) => Some(c.expr(f)?),
+        None => None,
+    };
+    // Group indicators and the per-group row masks.
+    let (labels, masks): (Option<Vec<String>>, Vec<Option<Val>>) = match &query.group_by {
+        None => (None, vec![filter]),
+        Some(g) => {
+            let ty = query
+                .schema
+                .columns()
+                .get(g.column)
+                .map(|col| col.ty.clone())
+                .unwrap_or(ColumnType::Boolean);
+            let key = c.column(g.column, ValueType::Int)?;
+            let mut indicators = Vec::with_capacity(g.groups.len());
+            for index in 0..g.groups.len() {
+                let ind = if ty == ColumnType::Boolean {
+                    if index == 1 { key } else { c.not(key)? }
+                } else {
+                    let label = c.constant(index as i128)?;
+                    let node = c.p.push(Op::Eq {
+                        a: key.node,
+                        b: label.node,
+                        bits: key.bits + 1,
+                    })?;
+                    Val {
+                        node,
+                        scale: 0,
+                        bits: 1,
+                    }
+                };
+                indicators.push(match filter {
+                    Some(f) => Some(c.mul(f, ind, 0)?),
+                    None => Some(ind),
+                });
+            }
+            (Some(g.groups.clone()), indicators)
+        }
+    };
+    let groups = masks.len();
+    // Cohort gates: [count_g ≥ k], one bit per group. Sample statistics need two rows and a
+    // regression with p features p + 2, so k never goes below what keeps divisors nonzero.
+    let features = query
+        .items
+        .iter()
+        .filter_map(|i| match &i.kind {
+            TypedItemKind::Aggregate(TypedAggregate::LinReg(m) | TypedAggregate::LogReg(m)) => {
+                Some(m.features.len() as u64 + 2)
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let k_effective = options.min_cohort.max(2).max(features);
+    let k = c.constant(i128::from(k_effective))?;
+    let mut counts = Vec::with_capacity(groups);
+    let mut gates = Vec::with_capacity(groups);
+    for mask in &masks {
+        let count = match mask {
+            Some(m) => {
+                let node = c.p.push(Op::Sum(m.node))?;
+                Val {
+                    node,
+                    scale: 0,
+                    bits: c.row_bits + 1,
+                }
+            }
+            None => c.constant(rows as i128)?,
+        };
+        let bits = c.row_bits.max(k.bits) + 1;
+        let small = c.p.push(Op::Lt {
+            a: count.node,
+            b: k.node,
+            bits,
+        })?;
+        let gate = c.not(Val {
+            node: small,
+            scale: 0,
+            bits: 1,
+        })?;
+        counts.push(count);
+        gates.push(gate.node);
+    }
+    let gate_vector = c.p.push(Op::Concat(gates.clone()))?;
+    let mut items = Vec::with_capacity(query.items.len());
+    let mut columns = Vec::with_capacity(query.items.len());
+    for item in &query.items {
+        columns.push(item.name.clone());
+        let layout = match &item.kind {
+            TypedItemKind::GroupKey => ItemLayout::GroupKey,
+            TypedItemKind::Aggregate(agg) => c.aggregate(
+                item.span,
+                &item.name,
+                agg,
+                &masks,
+                &counts,
+                &gates,
+                gate_vector,
+                &item.output,
+            )?,
+        };
+        items.push(layout);
+    }
+    let mut program = c.p;
+    program.columns = c.inputs.len();
+    Ok(CompiledQuery {
+        program,
+        inputs: c.inputs,
+        columns,
+        groups: labels,
+        items,
+    })
+}
+
+impl Compiler<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn aggregate(
+        &mut self,
+        span: Span,
+        name: &str,
+        agg: &TypedAggregate,
+        masks: &[Option<Val>],
+        counts: &[Val],
+        gates: &[NodeId],
+        gate_vector: NodeId,
+        output: &OutputType,
+    ) -> Result<ItemLayout, CompileError> {
+        let _ = (self.query, output);
+        match agg {
+            TypedAggregate::CountStar => {
+                let parts: Vec<NodeId> = counts.iter().map(|v| v.node).collect();
+                let node = self.p.push(Op::Concat(parts))?;
+                let out = self.output(name, node, Decode::Decimal { scale: 0 }, gate_vector)?;
+                Ok(ItemLayout::Scalar {
+                    output: out,
+                    scale: 0,
+                })
+            }
+            TypedAggregate::Unary { func, arg } => {
+                let v = self.expr(arg)?;
+                match func {
+                    UnaryAggregate::Count | UnaryAggregate::Sum => {
+                        let mut parts = Vec::with_capacity(masks.len());
+                        for mask in masks {
+                            parts.push(self.group_sum(*mask, v)?.node);
+                        }
+                        let node = self.p.push(Op::Concat(parts))?;
+                        let out = self.output(
+                            name,
+                            node,
+                            Decode::Decimal {
+                                scale: u32::from(v.scale),
+                            },
+                            gate_vector,
+                        )?;
+                        Ok(ItemLayout::Scalar {
+                            output: out,
+                            scale: 0,
+                        })
+                    }
+                    UnaryAggregate::Min | UnaryAggregate::Max => {
+                        // Rows outside the group become the neutral element ±2^bits.
+                        let which = if *func == UnaryAggregate::Min {
+                            Extremum::Min
+                        } else {
+                            Extremum::Max
+                        };
+                        let neutral: i128 = if which == Extremum::Min {
+                            1i128 << v.bits
+                        } else {
+                            -(1i128 << v.bits)
+                        };
+                        let bits = v.bits + 2;
+                        self.check_bits(span, "MIN/MAX operand", bits + 1)?;
+                        let mut parts = Vec::with_capacity(masks.len());
+                        for mask in masks {
+                            let operand = match mask {
+                                Some(m) => {
+                                    let shifted =
+                                        self.linear(&[(v, 1)], -neutral, bits, v.scale)?;
+                                    let kept = self.mul(*m, shifted, v.scale)?;
+                                    self.linear(&[(kept, 1)], neutral, bits, v.scale)?
+                                }
+                                None => v,
+                            };
+                            parts.push(self.p.push(Op::Extremum {
+                                a: operand.node,
+                                bits,
+                                which,
+                            })?);
+                        }
+                        let node = self.p.push(Op::Concat(parts))?;
+                        let out = self.output(
+                            name,
+                            node,
+                            Decode::Decimal {
+                                scale: u32::from(v.scale),
+                            },
+                            gate_vector,
+                        )?;
+                        Ok(ItemLayout::Scalar {
+                            output: out,
+                            scale: 0,
+                        })
+                    }
+                    _ => {
+                        let mut parts = Vec::with_capacity(masks.len());
+                        let mut scale = 0;
+                        for (mask, count) in masks.iter().zip(counts) {
+                            let f = self.statistic(span, *func, *mask, *count, v)?;
+                            scale = f.scale;
+                            parts.push(f.node);
+                        }
+                        let node = self.p.push(Op::Concat(parts))?;
+                        let out = self.output(name, node, Decode::Float, gate_vector)?;
+                        Ok(ItemLayout::Scalar { output: out, scale })
+                    }
+                }
+            }
+            TypedAggregate::Binary { func, a, b } => {
+                let (va, vb) = (self.expr(a)?, self.expr(b)?);
+                let mut parts = Vec::with_capacity(masks.len());
+                let mut scale = 0;
+                for (mask, count) in masks.iter().zip(counts) {
+                    let f = self.binary_statistic(span, *func, *mask, *count, va, vb)?;
+                    scale = f.scale;
+                    parts.push(f.node);
+                }
+                let node = self.p.push(Op::Concat(parts))?;
+                let out = self.output(name, node, Decode::Float, gate_vector)?;
+                Ok(ItemLayout::Scalar { output: out, scale })
+            }
+            TypedAggregate::Histogram { arg, edges } => {
+                let v = self.expr(arg)?;
+                let mut below = Vec::with_capacity(edges.len());
+                let bits = v.bits.max(
+                    edges
+                        .iter()
+                        .map(|e| bits_of(i128::from(*e)))
+                        .max()
+                        .unwrap_or(0),
+                );
+                self.check_bits(span, "a histogram value", bits + 1)?;
+                for e in edges {
+                    let edge = self.constant(i128::from(*e))?;
+                    let node = self.p.push(Op::Lt {
+                        a: v.node,
+                        b: edge.node,
+                        bits,
+                    })?;
+                    below.push(Val {
+                        node,
+                        scale: 0,
+                        bits: 1,
+                    });
+                }
+                let mut parts = Vec::new();
+                for (mask, count) in masks.iter().zip(counts) {
+                    let mut cumulative = Vec::with_capacity(below.len());
+                    for b in &below {
+                        cumulative.push(self.group_sum(*mask, *b)?);
+                    }
+                    // bin 0 = C_1, bin j = C_(j+1) − C_j, last bin = count − C_k.
+                    let mut previous: Option<Val> = None;
+                    for cum in cumulative.iter().chain(std::iter::once(count)) {
+                        let bin = match previous {
+                            None => *cum,
+                            Some(p) => self.linear(&[(*cum, 1), (p, -1)], 0, cum.bits, 0)?,
+                        };
+                        parts.push(bin.node);
+                        previous = Some(*cum);
+                    }
+                }
+                let bins = edges.len() + 1;
+                let node = self.p.push(Op::Concat(parts))?;
+                let gate = self.repeat_gates(gates, bins)?;
+                let out = self.output(name, node, Decode::Decimal { scale: 0 }, gate)?;
+                let scale = i32::from(v.scale);
+                let show = |e: i64| format_number(e as f64 / 10f64.powi(scale));
+                let mut labels = Vec::with_capacity(bins);
+                labels.push(format!("< {}", show(edges[0])));
+                for w in edges.windows(2) {
+                    labels.push(format!("[{}, {})", show(w[0]), show(w[1])));
+                }
+                labels.push(format!(">= {}", show(edges[edges.len() - 1])));
+                Ok(ItemLayout::Histogram {
+                    output: out,
+                    bins,
+                    labels,
+                })
+            }
+            TypedAggregate::LinReg(model) => self.linreg(span, name, model, masks, counts, gates),
+            TypedAggregate::LogReg(_) => Err(CompileError::Unsupported {
+                span,
+                what: "LOGREG",
+                hint: "use LINREG for now; logistic regression is being built",
+            }),
+        }
+    }
+
+    fn moments(
+        &mut self,
+        span: Span,
+        mask: Option<Val>,
+        count: Val,
+        v: Val,
+    ) -> Result<Moments, CompileError> {
+        let sum = self.group_sum(mask, v)?;
+        let count = self.float_of(span, "a row count", count)?;
+        let sum = self.float_of(span, "a sum", sum)?;
+        let mean = self.fop(Op::FloatDiv(sum.node, count.node), sum.scale)?;
+        Ok(Moments { count, sum, mean })
+    }
+
+    /// `Σ mask·a·b` over the group's rows.
+    fn cross_sum(&mut self, mask: Option<Val>, a: Val, b: Val) -> Result<Val, CompileError> {
+        let masked = match mask {
+            Some(m) => self.mul(m, a, a.scale)?,
+            None => a,
+        };
+        let node = self.p.push(Op::Dot(masked.node, b.node))?;
+        Ok(Val {
+            node,
+            scale: a.scale + b.scale,
+            bits: a.bits + b.bits + self.row_bits,
+        })
+    }
+
+    /// Population or sample covariance of `a` and `b` in floats: (Σab − Σa·Σb/N) / (N or N − 1).
+    fn covariance(
+        &mut self,
+        span: Span,
+        mask: Option<Val>,
+        count: Val,
+        a: Val,
+        b: Val,
+        sample: bool,
+    ) -> Result<(FloatVal, Moments, Moments), CompileError> {
+        let ma = self.moments(span, mask, count, a)?;
+        let mb = self.moments(span, mask, count, b)?;
+        let sab = self.cross_sum(mask, a, b)?;
+        let sab = self.float_of(span, "a sum of products", sab)?;
+        let scale = ma.sum.scale + mb.sum.scale;
+        let correction = self.fop(Op::FloatMul(ma.sum.node, mb.mean.node), scale)?;
+        let centered = self.fop(Op::FloatSub(sab.node, correction.node), scale)?;
+        let divisor = if sample {
+            let one = self.fop(Op::FloatConst { values: vec![1.0] }, 0)?;
+            self.fop(Op::FloatSub(ma.count.node, one.node), 0)?
+        } else {
+            ma.count
+        };
+        let cov = self.fop(Op::FloatDiv(centered.node, divisor.node), scale)?;
+        Ok((cov, ma, mb))
+    }
+
+    fn statistic(
+        &mut self,
+        span: Span,
+        func: UnaryAggregate,
+        mask: Option<Val>,
+        count: Val,
+        v: Val,
+    ) -> Result<FloatVal, CompileError> {
+        match func {
+            UnaryAggregate::Avg => Ok(self.moments(span, mask, count, v)?.mean),
+            UnaryAggregate::VarPop
+            | UnaryAggregate::VarSamp
+            | UnaryAggregate::StddevPop
+            | UnaryAggregate::StddevSamp => {
+                let sample = matches!(func, UnaryAggregate::VarSamp | UnaryAggregate::StddevSamp);
+                let (var, _, _) = self.covariance(span, mask, count, v, v, sample)?;
+                if matches!(func, UnaryAggregate::StddevPop | UnaryAggregate::StddevSamp) {
+                    self.fop(Op::FloatSqrt(var.node), var.scale / 2)
+                } else {
+                    Ok(var)
+                }
+            }
+            _ => Err(CompileError::Unsupported {
+                span,
+                what: "this aggregate",
+                hint: "use COUNT, SUM, AVG, VAR_POP, VAR_SAMP, STDDEV, MIN or MAX",
+            }),
+        }
+    }
+
+    fn binary_statistic(
+        &mut self,
+        span: Span,
+        func: BinaryAggregate,
+        mask: Option<Val>,
+        count: Val,
+        a: Val,
+        b: Val,
+    ) -> Result<FloatVal, CompileError> {
+        match func {
+            BinaryAggregate::CovarPop | BinaryAggregate::CovarSamp => Ok(self
+                .covariance(span, mask, count, a, b, func == BinaryAggregate::CovarSamp)?
+                .0),
+            BinaryAggregate::Corr => {
+                let (cov, ma, mb) = self.covariance(span, mask, count, a, b, false)?;
+                let var_a = self.variance_from(span, mask, &ma, a)?;
+                let var_b = self.variance_from(span, mask, &mb, b)?;
+                let product = self.fop(Op::FloatMul(var_a.node, var_b.node), 0)?;
+                let root = self.fop(Op::FloatSqrt(product.node), 0)?;
+                self.fop(Op::FloatDiv(cov.node, root.node), 0)
+            }
+        }
+    }
+
+    fn variance_from(
+        &mut self,
+        span: Span,
+        mask: Option<Val>,
+        m: &Moments,
+        v: Val,
+    ) -> Result<FloatVal, CompileError> {
+        let s2 = self.cross_sum(mask, v, v)?;
+        let s2 = self.float_of(span, "a sum of squares", s2)?;
+        let correction = self.fop(Op::FloatMul(m.sum.node, m.mean.node), 2 * m.sum.scale)?;
+        let centered = self.fop(Op::FloatSub(s2.node, correction.node), 2 * m.sum.scale)?;
+        self.fop(Op::FloatDiv(centered.node, m.count.node), 2 * m.sum.scale)
+    }
+
+    // Elimination reads one row while it writes another: index loops say that most plainly.
+    #[allow(clippy::needless_range_loop)]
+    /// Least squares on centred sums: solve C·β = c with C the features' covariance matrix and c
+    /// their covariances with the target; intercept = ȳ − Σβ_i·x̄_i; R² = βᵀc / var(y).
+    fn linreg(
+        &mut self,
+        span: Span,
+        name: &str,
+        model: &TypedModel,
+        masks: &[Option<Val>],
+        counts: &[Val],
+        gates: &[NodeId],
+    ) -> Result<ItemLayout, CompileError> {
+        let y = self.expr(&model.target)?;
+        let xs: Vec<Val> = model
+            .features
+            .iter()
+            .map(|f| self.expr(f))
+            .collect::<Result<_, _>>()?;
+        let p = xs.len();
+        let mut parts = Vec::new();
+        for (mask, count) in masks.iter().zip(counts) {
+            let (mask, count) = (*mask, *count);
+            let my = self.moments(span, mask, count, y)?;
+            let mut mx = Vec::with_capacity(p);
+            for x in &xs {
+                mx.push(self.moments(span, mask, count, *x)?);
+            }
+            // Centred sums divided by N: cov(x_i, x_j) and cov(x_i, y), in floats.
+            let mut cov = vec![vec![None; p]; p];
+            let mut cy = Vec::with_capacity(p);
+            for i in 0..p {
+                for j in i..p {
+                    let s = self.cross_sum(mask, xs[i], xs[j])?;
+                    let s = self.float_of(span, "a sum of feature products", s)?;
+                    let corr = self.fop(Op::FloatMul(mx[i].sum.node, mx[j].mean.node), s.scale)?;
+                    let centred = self.fop(Op::FloatSub(s.node, corr.node), s.scale)?;
+                    let c = self.fop(Op::FloatDiv(centred.node, my.count.node), s.scale)?;
+                    cov[i][j] = Some(c);
+                    cov[j][i] = Some(c);
+                }
+                let s = self.cross_sum(mask, xs[i], y)?;
+                let s = self.float_of(span, "a sum of feature-target products", s)?;
+                let corr = self.fop(Op::FloatMul(mx[i].sum.node, my.mean.node), s.scale)?;
+                let centred = self.fop(Op::FloatSub(s.node, corr.node), s.scale)?;
+                cy.push(self.fop(Op::FloatDiv(centred.node, my.count.node), s.scale)?);
+            }
+            let var_y = self.variance_from(span, mask, &my, y)?;
+            let mut a: Vec<Vec<FloatVal>> = cov
+                .into_iter()
+                .map(|row| row.into_iter().flatten().collect())
+                .collect();
+            let mut rhs = cy.clone();
+            // Gaussian elimination (C is symmetric positive definite: no pivoting).
+            for k in 0..p {
+                for i in k + 1..p {
+                    let f = self.fop(Op::FloatDiv(a[i][k].node, a[k][k].node), 0)?;
+                    for j in k + 1..p {
+                        let t = self.fop(Op::FloatMul(f.node, a[k][j].node), 0)?;
+                        a[i][j] = self.fop(Op::FloatSub(a[i][j].node, t.node), 0)?;
+                    }
+                    let t = self.fop(Op::FloatMul(f.node, rhs[k].node), 0)?;
+                    rhs[i] = self.fop(Op::FloatSub(rhs[i].node, t.node), 0)?;
+                }
+            }
+            let mut beta: Vec<Option<FloatVal>> = vec![None; p];
+            for i in (0..p).rev() {
+                let mut acc = rhs[i];
+                for j in i + 1..p {
+                    if let Some(bj) = beta[j] {
+                        let t = self.fop(Op::FloatMul(a[i][j].node, bj.node), 0)?;
+                        acc = self.fop(Op::FloatSub(acc.node, t.node), 0)?;
+                    }
+                }
+                beta[i] = Some(self.fop(Op::FloatDiv(acc.node, a[i][i].node), 0)?);
+            }
+            let beta: Vec<FloatVal> = beta.into_iter().flatten().collect();
+            // Intercept ȳ − Σ β_i·x̄_i and R² = Σ β_i·cov(x_i, y) / var(y).
+            let mut intercept = my.mean;
+            let mut explained: Option<FloatVal> = None;
+            for i in 0..p {
+                let t = self.fop(Op::FloatMul(beta[i].node, mx[i].mean.node), 0)?;
+                intercept = self.fop(Op::FloatSub(intercept.node, t.node), 0)?;
+                let e = self.fop(Op::FloatMul(beta[i].node, cy[i].node), 0)?;
+                explained = Some(match explained {
+                    None => e,
+                    Some(acc) => self.fop(Op::FloatAdd(acc.node, e.node), 0)?,
+                });
+            }
+            let r2 = match explained {
+                Some(e) => self.fop(Op::FloatDiv(e.node, var_y.node), 0)?,
+                None => self.fop(Op::FloatConst { values: vec![0.0] }, 0)?,
+            };
+            parts.push(intercept.node);
+            parts.extend(beta.iter().map(|b| b.node));
+            parts.push(r2.node);
+        }
+        let node = self.p.push(Op::Concat(parts))?;
+        let gate = self.repeat_gates(gates, p + 2)?;
+        let out = self.output(name, node, Decode::Float, gate)?;
+        let mut terms = vec!["intercept".to_string()];
+        terms.extend(model.feature_names.iter().cloned());
+        let mut scales = vec![i32::from(y.scale)];
+        scales.extend(xs.iter().map(|x| i32::from(y.scale) - i32::from(x.scale)));
+        Ok(ItemLayout::Coefficients {
+            output: out,
+            terms,
+            scales,
+            r_squared: true,
+        })
+    }
+}
