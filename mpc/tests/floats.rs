@@ -148,3 +148,38 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn conversion_to_fixed_point() {
+    let ints = [0i64, 1, -1, 1000, -123_456, 1 << 30, 7];
+    let values: Vec<Mp127> = ints.iter().map(|v| Mp127::from_i64(*v)).collect();
+    let results = run_in_memory(3, |tr| {
+        let me = tr.me();
+        let mut s = Session::with_rng(
+            3,
+            1,
+            tr,
+            RandomnessSource::Auto,
+            StdRng::seed_from_u64(me as u64),
+        )
+        .unwrap();
+        let shares = s
+            .input(0, (me == 0).then_some(values.as_slice()), values.len())
+            .unwrap();
+        let f = s.float_from_int(&shares, 40).unwrap();
+        // x / 1024 in fixed point with 16 fractional bits: round(x·64).
+        let scaled = s
+            .float_mul(&f, &s.float_constants(&[1.0 / 1024.0; 7]))
+            .unwrap();
+        let fixed = s.float_to_fixed(&scaled, 16, 40).unwrap();
+        s.open(&fixed).unwrap()
+    });
+    for (got, v) in results[0].iter().zip(&ints) {
+        let want = *v as f64 * 64.0;
+        assert!(
+            (got.to_signed() as f64 - want).abs() <= 1.0,
+            "{v}: {}",
+            got.to_signed()
+        );
+    }
+}

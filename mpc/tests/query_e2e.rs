@@ -1,7 +1,12 @@
 //! Queries end to end inside one process: parse, type-check, compile, run on a committee over the
 //! in-memory transport with the data dealt by an outside owner, open to an outside receiver, and
 //! compare every result with a plaintext f64 computation on the same tables.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::needless_range_loop)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::needless_range_loop
+)]
 
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -56,6 +61,18 @@ fn catalog() -> Catalog {
 /// Runs `query` over the union of the tables on an (n, t) committee; the data is dealt by an
 /// outside owner and the result opened to an outside receiver.
 fn run(query: &str, tables: &[&[Row]], n: usize, t: usize, min_cohort: u64) -> QueryResult {
+    run_measured(query, tables, n, t, min_cohort).0
+}
+
+/// [`run`], also returning EXPLAIN's prediction and party 0's measured (rounds,
+/// multiplications, random bits).
+fn run_measured(
+    query: &str,
+    tables: &[&[Row]],
+    n: usize,
+    t: usize,
+    min_cohort: u64,
+) -> (QueryResult, (u64, u64, u64), (u64, u64, u64)) {
     let typed =
         compile_front_end(query, &catalog()).unwrap_or_else(|e| panic!("{}", e.render(query)));
     let union: Vec<Row> = tables.iter().flat_map(|t| t.iter().copied()).collect();
@@ -77,11 +94,11 @@ fn run(query: &str, tables: &[&[Row]], n: usize, t: usize, min_cohort: u64) -> Q
             for col in &columns {
                 o.deal(col).unwrap();
             }
-            return None;
+            return (None, None);
         }
         if me == receiver {
             let mut r = OutsideParty::<Mp127, _>::new(n, t, tr).unwrap();
-            return Some(receive(&mut r, &compiled.program).unwrap());
+            return (Some(receive(&mut r, &compiled.program).unwrap()), None);
         }
         let mut s = Session::with_rng(
             n,
@@ -94,11 +111,44 @@ fn run(query: &str, tables: &[&[Row]], n: usize, t: usize, min_cohort: u64) -> Q
         let inputs: Vec<Vec<Mp127>> = (0..columns.len())
             .map(|_| s.input(owner, None, union.len()).unwrap())
             .collect();
+        let before = s.stats();
         execute(&mut s, &compiled.program, &inputs, receiver).unwrap();
-        None
+        let after = s.stats();
+        (
+            None,
+            (me == 0).then_some((
+                after.rounds - before.rounds,
+                after.multiplications - before.multiplications,
+                after.random_bits - before.random_bits,
+            )),
+        )
     });
-    let received = results.into_iter().flatten().next().unwrap();
-    assemble(&compiled, &received)
+    let mut received = None;
+    let mut measured = (0, 0, 0);
+    for (r, m) in results {
+        received = received.or(r);
+        if let Some(m) = m {
+            measured = m;
+        }
+    }
+    let cost = compiled.cost(n, t);
+    (
+        assemble(&compiled, &received.unwrap()),
+        (cost.rounds, cost.multiplications, cost.random_bits),
+        measured,
+    )
+}
+
+#[test]
+fn explain_matches_real_runs_of_compiled_queries() {
+    let a = patients(64, 8);
+    for q in [
+        "SELECT sex, COUNT(*), AVG(cost), CORR(age, bp), HISTOGRAM(bmi, 20, 30) FROM clinic_a WHERE bp > 100 GROUP BY sex",
+        "SELECT LINREG(cost ~ age + bmi), LOGREG(diabetic ~ bmi) FROM clinic_a",
+    ] {
+        let (_, predicted, measured) = run_measured(q, &[&a], 3, 1, 2);
+        assert_eq!(predicted, measured, "{q}");
+    }
 }
 
 fn number(cell: &Cell) -> f64 {
@@ -353,4 +403,80 @@ proptest! {
         assert_close(number(&row[3]), stats(&age).var_pop, 1.0, "VAR_POP(age)");
         prop_assert_eq!(number(&row[4]), matching.iter().map(|r| r[5]).max().unwrap() as f64 / 100.0);
     }
+}
+
+/// LOGREG's algorithm in f64: standardise, the same number of gradient steps with the same
+/// piecewise-linear sigmoid, map back to the features' units.
+fn logreg_reference(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
+    use sharenet_mpc::query::compile::{LOGREG_ITERATIONS, sigmoid_approximation};
+    let n = y.len() as f64;
+    let p = x[0].len();
+    let means: Vec<f64> = (0..p)
+        .map(|j| x.iter().map(|r| r[j]).sum::<f64>() / n)
+        .collect();
+    let stds: Vec<f64> = (0..p)
+        .map(|j| (x.iter().map(|r| (r[j] - means[j]).powi(2)).sum::<f64>() / n).sqrt())
+        .collect();
+    let z: Vec<Vec<f64>> = x
+        .iter()
+        .map(|r| (0..p).map(|j| (r[j] - means[j]) / stds[j]).collect())
+        .collect();
+    let mut beta = vec![0.0; p + 1];
+    for _ in 0..LOGREG_ITERATIONS {
+        let mut grad = vec![0.0; p + 1];
+        for (zi, yi) in z.iter().zip(y) {
+            let eta = beta[0] + (0..p).map(|j| beta[j + 1] * zi[j]).sum::<f64>();
+            let r = sigmoid_approximation(eta) - yi;
+            grad[0] += r;
+            for j in 0..p {
+                grad[j + 1] += r * zi[j];
+            }
+        }
+        for j in 0..=p {
+            beta[j] -= grad[j] / n;
+        }
+    }
+    let mut out = vec![
+        beta[0]
+            - (0..p)
+                .map(|j| beta[j + 1] * means[j] / stds[j])
+                .sum::<f64>(),
+    ];
+    out.extend((0..p).map(|j| beta[j + 1] / stds[j]));
+    out
+}
+
+#[test]
+fn logistic_regression_matches_the_same_algorithm_in_f64() {
+    let a = patients(200, 6);
+    let result = run(
+        "SELECT LOGREG(diabetic ~ bmi + age) FROM clinic_a",
+        &[&a],
+        3,
+        1,
+        10,
+    );
+    let Cell::Model {
+        coefficients,
+        r_squared,
+    } = &result.rows[0][0]
+    else {
+        panic!("{:?}", result.rows[0][0])
+    };
+    assert!(r_squared.is_none());
+    let x: Vec<Vec<f64>> = a
+        .iter()
+        .map(|r| vec![r[2] as f64 / 10.0, r[0] as f64])
+        .collect();
+    let y: Vec<f64> = a.iter().map(|r| r[4] as f64).collect();
+    let want = logreg_reference(&x, &y);
+    for ((name, got), want) in coefficients.iter().zip(&want) {
+        // Fixed point with 16 fractional bits over 20 steps: 1e-3 relative (documented).
+        assert!(
+            (got - want).abs() <= 1e-3 * want.abs().max(0.1),
+            "{name}: got {got}, want {want}"
+        );
+    }
+    // The model separates the classes: diabetes rises with BMI.
+    assert!(coefficients[1].1 > 0.0);
 }

@@ -190,6 +190,15 @@ impl Model {
         self.canonical_zero(len);
     }
 
+    fn float_to_fixed(&mut self, len: u64, bits: u32) {
+        // The shift's one-hot spans bits + (K + 1) + 1 − K positions, plus one comparison.
+        let span = bits + 2;
+        self.ltz(len * u64::from(span + 1), EXPONENT_BITS + 2);
+        self.mul(len);
+        self.trunc_pr(len, MANTISSA_BITS + 1);
+        self.mul(len);
+    }
+
     fn float_add(&mut self, len: u64) {
         let k = MANTISSA_BITS;
         self.ltz(len, k + EXPONENT_BITS + 2);
@@ -231,6 +240,7 @@ pub fn estimate(program: &Program, n: usize, t: usize) -> Cost {
         let mut extrema: std::collections::BTreeMap<(u32, bool, u64), u64> = Default::default();
         let mut to_float: std::collections::BTreeMap<u32, u64> = Default::default();
         let mut floats = [0u64; 5];
+        let mut to_fixed: std::collections::BTreeMap<(u32, u32), u64> = Default::default();
         for (id, node) in program.nodes.iter().enumerate() {
             if levels[id] != level || !is_interactive(&node.op) {
                 continue;
@@ -258,6 +268,11 @@ pub fn estimate(program: &Program, n: usize, t: usize) -> Cost {
                 Op::FloatAdd(..) => floats[2] += len,
                 Op::FloatSub(..) => floats[3] += len,
                 Op::FloatSqrt(..) => floats[4] += len,
+                Op::FloatToFixed {
+                    fraction_bits,
+                    bits,
+                    ..
+                } => *to_fixed.entry((*bits, *fraction_bits)).or_default() += len,
                 _ => {}
             }
         }
@@ -299,6 +314,9 @@ pub fn estimate(program: &Program, n: usize, t: usize) -> Cost {
         }
         if floats[4] > 0 {
             model.float_sqrt(floats[4]);
+        }
+        for ((bits, _), len) in to_fixed {
+            model.float_to_fixed(len, bits);
         }
     }
     let mut gates: Vec<usize> = Vec::new();

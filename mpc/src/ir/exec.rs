@@ -199,6 +199,11 @@ impl<T: Transport> Runner<'_, T> {
                 Op::FloatAdd(..) => (9, 0, 0, 0),
                 Op::FloatSub(..) => (10, 0, 0, 0),
                 Op::FloatSqrt(..) => (11, 0, 0, 0),
+                Op::FloatToFixed {
+                    fraction_bits,
+                    bits,
+                    ..
+                } => (12, *bits, *fraction_bits, 0),
                 _ => continue,
             };
             batches.entry(key).or_default().push(id);
@@ -358,6 +363,16 @@ impl<T: Transport> Runner<'_, T> {
                     _ => self.session.float_sub(&a, &b)?,
                 };
                 self.scatter_floats(batch, out);
+            }
+            12 => {
+                let mut all = SecretFloats::default();
+                for &id in batch {
+                    if let Op::FloatToFixed { a, .. } = &self.program.nodes[id].op {
+                        all = all.concat(self.floats(*a)?);
+                    }
+                }
+                let out = self.session.float_to_fixed(&all, extra, bits)?;
+                self.scatter_ints(batch, out);
             }
             _ => {
                 let mut all = SecretFloats::default();

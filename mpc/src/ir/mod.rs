@@ -105,6 +105,15 @@ pub enum Op {
     FloatSub(NodeId, NodeId),
     /// Float `√a`.
     FloatSqrt(NodeId),
+    /// Floats to fixed point: `round(a·2^fraction_bits)` for `|a·2^fraction_bits| < 2^bits`.
+    FloatToFixed {
+        /// Operand.
+        a: NodeId,
+        /// Fractional bits of the result.
+        fraction_bits: u32,
+        /// Bit bound of the result.
+        bits: u32,
+    },
     /// Elements `[start, start+len)` of a vector (free).
     Slice {
         /// Operand.
@@ -346,6 +355,10 @@ impl Program {
                 self.expect_kind(id, *a, Float)?;
                 (self.len_of(*a), Float)
             }
+            Op::FloatToFixed { a, .. } => {
+                self.expect_kind(id, *a, Float)?;
+                (self.len_of(*a), Int)
+            }
             Op::Slice { a, start } => {
                 let len = self.len_of(*a);
                 if *start >= len {
@@ -448,6 +461,7 @@ pub fn inputs(op: &Op) -> Vec<NodeId> {
         | Op::Extremum { a, .. }
         | Op::ToFloat { a, .. }
         | Op::FloatSqrt(a)
+        | Op::FloatToFixed { a, .. }
         | Op::Slice { a, .. } => vec![*a],
         Op::Concat(parts) => parts.clone(),
     }

@@ -485,6 +485,54 @@ impl<T: Transport> Session<Mp127, T> {
         })
     }
 
+    /// `round(x·2^f)` as signed integers (fixed point with `f` fractional bits), for values with
+    /// `|x·2^f| < 2^bits`, `1 ≤ bits ≤ max_comparison_bits − K − 3`. Smaller values round towards
+    /// the nearest representable value (probabilistically), below `2^-(f+1)` to 0.
+    pub fn float_to_fixed(
+        &mut self,
+        x: &SecretFloats,
+        f: u32,
+        bits: u32,
+    ) -> Result<Vec<Mp127>, ProtocolError> {
+        let k = MANTISSA_BITS;
+        let down = k + 1;
+        if bits == 0 || bits + down + 2 > self.max_comparison_bits() {
+            return Err(ProtocolError::Usage(
+                "float_to_fixed: bits out of range for this committee",
+            ));
+        }
+        let len = x.len();
+        // P = m·2^(e + f + down) with the shift e + f + down ∈ [0, span) picked by a one-hot
+        // (0 when the value is below the smallest representable step), then drop `down` bits.
+        let span = bits + down + 1 - k;
+        let offset = Mp127::from_u64(u64::from(f + down));
+        // c_j = [shift < j] for j = 0..=span; the one-hot of the shift is c_(j+1) − c_j.
+        let mut shifted = Vec::with_capacity(len * (span as usize + 1));
+        for e in &x.exponent {
+            for j in 0..=span {
+                shifted.push(*e + offset - Mp127::from_u64(u64::from(j)));
+            }
+        }
+        let below = self.ltz(&shifted, EXPONENT_BITS + 2)?;
+        let factor: Vec<Mp127> = below
+            .chunks_exact(span as usize + 1)
+            .map(|c| {
+                (0..span as usize).fold(Mp127::ZERO, |acc, j| {
+                    acc + (c[j + 1] - c[j]) * pow2(j as u32)
+                })
+            })
+            .collect();
+        let p = self.mul(&x.mantissa, &factor)?;
+        let magnitude = self.trunc_pr(&p, bits + down + 1, down)?;
+        // Apply the sign: v·(1 − 2s).
+        let signed = self.mul(&x.sign, &magnitude)?;
+        Ok(magnitude
+            .iter()
+            .zip(&signed)
+            .map(|(v, sv)| *v - *sv - *sv)
+            .collect())
+    }
+
     /// `x − y` element-wise.
     pub fn float_sub(
         &mut self,

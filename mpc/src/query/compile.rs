@@ -30,6 +30,31 @@ pub const DEFAULT_NUMERIC_BITS: u32 = 31;
 /// Default minimum cohort size: a group with fewer matching rows releases nothing.
 pub const DEFAULT_MIN_COHORT: u64 = 10;
 
+/// Gradient steps of LOGREG.
+pub const LOGREG_ITERATIONS: usize = 20;
+
+/// Fractional bits of LOGREG's fixed-point gradient descent.
+pub const LOGREG_FRACTION_BITS: u32 = 16;
+
+/// Breakpoints of the piecewise-linear sigmoid used by LOGREG: it interpolates σ between them and
+/// is constant outside (maximum error 0.025).
+pub const SIGMOID_BREAKPOINTS: [f64; 6] = [-5.0, -2.5, -1.0, 1.0, 2.5, 5.0];
+
+/// The sigmoid approximation LOGREG evaluates inside the MPC, in plain f64 (for references).
+pub fn sigmoid_approximation(z: f64) -> f64 {
+    let b = SIGMOID_BREAKPOINTS;
+    let s = |x: f64| 1.0 / (1.0 + (-x).exp());
+    if z <= b[0] {
+        return s(b[0]);
+    }
+    for w in b.windows(2) {
+        if z <= w[1] {
+            return s(w[0]) + (s(w[1]) - s(w[0])) * (z - w[0]) / (w[1] - w[0]);
+        }
+    }
+    s(b[b.len() - 1])
+}
+
 /// Why a checked query cannot be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -1059,11 +1084,7 @@ impl Compiler<'_> {
                 })
             }
             TypedAggregate::LinReg(model) => self.linreg(span, name, model, masks, counts, gates),
-            TypedAggregate::LogReg(_) => Err(CompileError::Unsupported {
-                span,
-                what: "LOGREG",
-                hint: "use LINREG for now; logistic regression is being built",
-            }),
+            TypedAggregate::LogReg(model) => self.logreg(span, name, model, masks, counts, gates),
         }
     }
 
@@ -1299,6 +1320,235 @@ impl Compiler<'_> {
             terms,
             scales,
             r_squared: true,
+        })
+    }
+
+    /// Logistic regression by gradient descent on standardised features, in fixed point:
+    /// `β ← β − (1/N)·Σ_i (σ̂(β·x̃_i) − y_i)·x̃_i` for [`LOGREG_ITERATIONS`] steps with the
+    /// piecewise-linear σ̂ of [`sigmoid_approximation`]; the coefficients are then mapped back to
+    /// the features' own units in floats.
+    fn logreg(
+        &mut self,
+        span: Span,
+        name: &str,
+        model: &TypedModel,
+        masks: &[Option<Val>],
+        counts: &[Val],
+        gates: &[NodeId],
+    ) -> Result<ItemLayout, CompileError> {
+        const MEAN_BITS: u32 = 8;
+        const WEIGHT_BITS: u32 = 24;
+        const BETA_BITS: u32 = 7;
+        let f = LOGREG_FRACTION_BITS;
+        let fixed = |v: f64, bits: u32| (v * 2f64.powi(bits as i32)).round() as i128;
+        let y = self.expr(&model.target)?;
+        let xs: Vec<Val> = model
+            .features
+            .iter()
+            .map(|x| self.expr(x))
+            .collect::<Result<_, _>>()?;
+        let p = xs.len();
+        let half_rows = self.row_bits.div_ceil(2);
+        let x_bits = f + half_rows + 3;
+        let z_bits = f + BETA_BITS + half_rows + 3 + bits_of(p as i128 + 1);
+        self.check_bits(
+            span,
+            "a standardised feature product",
+            MEAN_BITS + WEIGHT_BITS + half_rows + 4,
+        )?;
+        self.check_bits(span, "a linear predictor", z_bits + f + 1)?;
+        self.check_bits(
+            span,
+            "a gradient sum",
+            2 * f + x_bits + 2 * self.row_bits + 3,
+        )?;
+        let mut parts = Vec::new();
+        for (mask, count) in masks.iter().zip(counts) {
+            let (mask, count) = (*mask, *count);
+            // Standardise: x̃ = (x − μ)/σ with μ and 1/σ from floats, in fixed point.
+            let mut standard = Vec::with_capacity(p);
+            let mut means = Vec::with_capacity(p);
+            let mut inverse_stds = Vec::with_capacity(p);
+            for x in &xs {
+                let m = self.moments(span, mask, count, *x)?;
+                let var = self.variance_from(span, mask, &m, *x)?;
+                let std = self.fop(Op::FloatSqrt(var.node), 0)?;
+                let one = self.fop(Op::FloatConst { values: vec![1.0] }, 0)?;
+                let inv = self.fop(Op::FloatDiv(one.node, std.node), 0)?;
+                let mean_fixed = self.p.push(Op::FloatToFixed {
+                    a: m.mean.node,
+                    fraction_bits: MEAN_BITS,
+                    bits: x.bits + MEAN_BITS + 1,
+                })?;
+                let inv_fixed = self.p.push(Op::FloatToFixed {
+                    a: inv.node,
+                    fraction_bits: WEIGHT_BITS,
+                    bits: WEIGHT_BITS + half_rows + 2,
+                })?;
+                let centred = self.p.push(Op::Linear {
+                    terms: vec![(x.node, 1i128 << MEAN_BITS), (mean_fixed, -1)],
+                    constant: 0,
+                })?;
+                let scaled = self.p.push(Op::Mul(centred, inv_fixed))?;
+                let node = self.p.push(Op::TruncPr {
+                    a: scaled,
+                    bits: MEAN_BITS + WEIGHT_BITS + half_rows + 4,
+                    shift: MEAN_BITS + WEIGHT_BITS - f,
+                })?;
+                standard.push(Val {
+                    node,
+                    scale: 0,
+                    bits: x_bits,
+                });
+                means.push(m.mean);
+                inverse_stds.push(inv);
+            }
+            // 2^(f + row_bits)/N in fixed point, for the mean gradient.
+            let n_float = self.float_of(span, "a row count", count)?;
+            let inv_n = {
+                let one = self.fop(
+                    Op::FloatConst {
+                        values: vec![2f64.powi(self.row_bits as i32)],
+                    },
+                    0,
+                )?;
+                let q = self.fop(Op::FloatDiv(one.node, n_float.node), 0)?;
+                self.p.push(Op::FloatToFixed {
+                    a: q.node,
+                    fraction_bits: f,
+                    bits: f + self.row_bits + 1,
+                })?
+            };
+            let target = match mask {
+                Some(m) => self.mul(m, y, 0)?,
+                None => y,
+            };
+            let zero = self.constant(0)?;
+            let mut beta: Vec<NodeId> = vec![zero.node; p + 1];
+            let b = SIGMOID_BREAKPOINTS;
+            let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+            let slopes: Vec<f64> = b
+                .windows(2)
+                .map(|w| (sig(w[1]) - sig(w[0])) / (w[1] - w[0]))
+                .collect();
+            for _ in 0..LOGREG_ITERATIONS {
+                // z = β0 + Σ β_j·x̃_j (fixed point, f bits).
+                let mut terms = vec![(beta[0], 1i128 << f)];
+                for (j, x) in standard.iter().enumerate() {
+                    terms.push((self.p.push(Op::Mul(x.node, beta[j + 1]))?, 1));
+                }
+                let z2 = self.p.push(Op::Linear { terms, constant: 0 })?;
+                let z = self.p.push(Op::TruncPr {
+                    a: z2,
+                    bits: z_bits + f + 1,
+                    shift: f,
+                })?;
+                // σ̂(z) = σ(b0) + Σ_k Δslope_k·relu(z − b_k).
+                let mut sigma_terms = Vec::with_capacity(b.len());
+                for (k, bk) in b.iter().enumerate() {
+                    let before = if k == 0 { 0.0 } else { slopes[k - 1] };
+                    let after = slopes.get(k).copied().unwrap_or(0.0);
+                    let edge = self.constant(fixed(*bk, f))?;
+                    let below = self.p.push(Op::Lt {
+                        a: z,
+                        b: edge.node,
+                        bits: z_bits,
+                    })?;
+                    let above = self.p.push(Op::Linear {
+                        terms: vec![(below, -1)],
+                        constant: 1,
+                    })?;
+                    let shifted = self.p.push(Op::Linear {
+                        terms: vec![(z, 1)],
+                        constant: -fixed(*bk, f),
+                    })?;
+                    let relu = self.p.push(Op::Mul(above, shifted))?;
+                    sigma_terms.push((relu, fixed(after - before, f)));
+                }
+                let sigma2 = self.p.push(Op::Linear {
+                    terms: sigma_terms,
+                    constant: fixed(sig(b[0]), 2 * f),
+                })?;
+                let sigma = self.p.push(Op::TruncPr {
+                    a: sigma2,
+                    bits: z_bits + f + 2,
+                    shift: f,
+                })?;
+                // r = mask·(σ̂ − y), fixed f.
+                let diff = self.p.push(Op::Linear {
+                    terms: vec![(sigma, 1), (target.node, -(1i128 << f))],
+                    constant: 0,
+                })?;
+                let r = match mask {
+                    Some(m) => self.p.push(Op::Mul(m.node, diff))?,
+                    None => diff,
+                };
+                // Gradients: Σ r (f bits) and Σ r·x̃_j (2f bits, truncated to f), times 2^row_bits/N.
+                let mut grads = Vec::with_capacity(p + 1);
+                let g0 = self.p.push(Op::Sum(r))?;
+                grads.push(g0);
+                for x in &standard {
+                    let g = self.p.push(Op::Dot(r, x.node))?;
+                    grads.push(self.p.push(Op::TruncPr {
+                        a: g,
+                        bits: f + 1 + x_bits + self.row_bits + 1,
+                        shift: f,
+                    })?);
+                }
+                for (j, g) in grads.into_iter().enumerate() {
+                    let scaled = self.p.push(Op::Mul(g, inv_n))?;
+                    let mean_grad = self.p.push(Op::TruncPr {
+                        a: scaled,
+                        bits: 2 * f + x_bits + 2 * self.row_bits + 3,
+                        shift: f + self.row_bits,
+                    })?;
+                    beta[j] = self.p.push(Op::Linear {
+                        terms: vec![(beta[j], 1), (mean_grad, -1)],
+                        constant: 0,
+                    })?;
+                }
+            }
+            // Back to the features' units: β_j/σ_j, intercept β0 − Σ β_j·μ_j/σ_j.
+            let unscale = self.fop(
+                Op::FloatConst {
+                    values: vec![2f64.powi(-(f as i32))],
+                },
+                0,
+            )?;
+            let to_float = |c: &mut Self, node: NodeId| -> Result<FloatVal, CompileError> {
+                let fl = c.fop(
+                    Op::ToFloat {
+                        a: node,
+                        bits: f + BETA_BITS + 1,
+                    },
+                    0,
+                )?;
+                c.fop(Op::FloatMul(fl.node, unscale.node), 0)
+            };
+            let mut intercept = to_float(self, beta[0])?;
+            let mut coefficients = Vec::with_capacity(p);
+            for j in 0..p {
+                let bj = to_float(self, beta[j + 1])?;
+                let cj = self.fop(Op::FloatMul(bj.node, inverse_stds[j].node), 0)?;
+                let shift = self.fop(Op::FloatMul(cj.node, means[j].node), 0)?;
+                intercept = self.fop(Op::FloatSub(intercept.node, shift.node), 0)?;
+                coefficients.push(cj);
+            }
+            parts.push(intercept.node);
+            parts.extend(coefficients.iter().map(|c| c.node));
+        }
+        let node = self.p.push(Op::Concat(parts))?;
+        let gate = self.repeat_gates(gates, p + 1)?;
+        let out = self.output(name, node, Decode::Float, gate)?;
+        let mut terms = vec!["intercept".to_string()];
+        terms.extend(model.feature_names.iter().cloned());
+        let mut scales = vec![0];
+        scales.extend(xs.iter().map(|x| -i32::from(x.scale)));
+        Ok(ItemLayout::Coefficients {
+            output: out,
+            terms,
+            scales,
+            r_squared: false,
         })
     }
 }
