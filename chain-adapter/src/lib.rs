@@ -6,4 +6,17 @@
 //! This crate must never put a secret, a share or a plaintext value on chain: the chain is trusted
 //! for integrity and ordering, not for secrecy.
 //!
-//! Status: not yet built (issue 3). This crate holds only this description for now.
+//! Status: in progress (issue 3).
+
+pub mod backend;
+pub mod bindings;
+pub mod embedded;
+pub mod error;
+pub mod ledger;
+pub mod types;
+
+pub use backend::Backend;
+pub use embedded::{EmbeddedBackend, EmbeddedChain, EmbeddedLedger};
+pub use error::{ChainError, ChainResult, ContractError, RevertReason};
+pub use ledger::{Client, Ledger, deploy};
+pub use types::*;
