@@ -10,13 +10,16 @@
 
 pub mod backend;
 pub mod bindings;
+pub mod devchain;
 pub mod embedded;
 pub mod error;
 pub mod ledger;
+pub mod rpc;
 pub mod types;
 
 pub use backend::Backend;
 pub use embedded::{EmbeddedBackend, EmbeddedChain, EmbeddedLedger};
 pub use error::{ChainError, ChainResult, ContractError, RevertReason};
 pub use ledger::{Client, Ledger, deploy};
+pub use rpc::{RpcBackend, RpcConfig, RpcLedger};
 pub use types::*;

@@ -1373,3 +1373,33 @@ async fn event_stream_resumes_from_a_persisted_cursor_without_gaps_or_repeats() 
         ChainEventKind::Grant(AccessGrants::AccessGrantsEvents::QueryConsumed(_))
     )));
 }
+
+// ------------------------------------------------------------------------------------------
+// the life cycle shared with the anvil tests
+
+struct EmbeddedClock(EmbeddedChain);
+
+impl TestClock for EmbeddedClock {
+    async fn advance(&self, seconds: u64) {
+        self.0.advance_time(seconds).unwrap();
+    }
+    async fn now(&self) -> u64 {
+        self.0.timestamp().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn full_life_cycle() {
+    let w = world_with(DeployParams {
+        unbonding_period: LIFE_CYCLE_UNBONDING,
+        ..params()
+    })
+    .await;
+    let cast = Cast {
+        nodes: w.nodes.clone(),
+        owner: w.owner.clone(),
+        researcher: w.researcher.clone(),
+        reporter: w.reporter.clone(),
+    };
+    life_cycle(&cast, &EmbeddedClock(w.chain.clone())).await;
+}
