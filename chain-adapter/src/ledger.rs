@@ -72,6 +72,20 @@ pub trait Ledger: Send + Sync {
     ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
     /// Retires a dataset.
     fn retire_dataset(&self, id: B256) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// As a committee node, confirms holding verified shares of a dataset (`receipt_hash`: hash of
+    /// the upload receipt). Required before the node can be slashed on, or sign evidence about,
+    /// that dataset's committee.
+    fn acknowledge_dataset(
+        &self,
+        id: B256,
+        receipt_hash: B256,
+    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Whether `node` acknowledged dataset `id`.
+    fn has_acknowledged(
+        &self,
+        id: B256,
+        node: Address,
+    ) -> impl Future<Output = ChainResult<bool>> + Send;
     /// A dataset's record (`owner == 0` if unknown).
     fn dataset_info(&self, id: B256) -> impl Future<Output = ChainResult<DatasetInfo>> + Send;
 
@@ -409,6 +423,27 @@ impl<B: Backend> Ledger for Client<B> {
             U256::ZERO,
         )
         .await
+    }
+
+    async fn acknowledge_dataset(&self, id: B256, receipt_hash: B256) -> ChainResult<TxReceipt> {
+        let call = DatasetRegistry::acknowledgeDatasetCall {
+            datasetId: id,
+            receiptHash: receipt_hash,
+        };
+        self.tx(
+            self.addresses.dataset_registry,
+            call.abi_encode(),
+            U256::ZERO,
+        )
+        .await
+    }
+
+    async fn has_acknowledged(&self, id: B256, node: Address) -> ChainResult<bool> {
+        let call = DatasetRegistry::hasAcknowledgedCall {
+            datasetId: id,
+            node,
+        };
+        self.view(self.addresses.dataset_registry, call).await
     }
 
     async fn dataset_info(&self, id: B256) -> ChainResult<DatasetInfo> {

@@ -74,6 +74,7 @@ async fn ready() -> (World, U256) {
         .register_dataset(&new_dataset(1, w.node_accounts(), 2))
         .await
         .unwrap();
+    acknowledge_all(&w.nodes, dataset_id(1)).await;
     let (_, gid) = w
         .owner
         .grant(&new_grant(
@@ -508,6 +509,7 @@ async fn slash_caps_at_stake_and_pays_treasury() {
         .register_dataset(&new_dataset(1, w.node_accounts(), 2))
         .await
         .unwrap();
+    acknowledge_all(&w.nodes, dataset_id(1)).await;
     let ev = evidence(&w, 4, ether(5), 2);
     let s = sigs(&w, &ev, &[0, 1, 2]).await;
     w.reporter.slash(&ev, s).await.unwrap();
@@ -1402,4 +1404,81 @@ async fn full_life_cycle() {
         reporter: w.reporter.clone(),
     };
     life_cycle(&cast, &EmbeddedClock(w.chain.clone())).await;
+}
+
+#[tokio::test]
+async fn acknowledgements_gate_slashing() {
+    let (w, _) = ready().await;
+    let o = &w.owner;
+    assert!(
+        o.has_acknowledged(dataset_id(1), w.nodes[0].account())
+            .await
+            .unwrap()
+    );
+    assert_revert!(
+        w.nodes[0]
+            .acknowledge_dataset(dataset_id(1), B256::ZERO)
+            .await,
+        ContractError::AlreadyAcknowledged(_)
+    );
+    assert_revert!(
+        w.outsider
+            .acknowledge_dataset(dataset_id(1), B256::ZERO)
+            .await,
+        ContractError::NotCommitteeMember(_)
+    );
+    assert_revert!(
+        w.nodes[0]
+            .acknowledge_dataset(dataset_id(9), B256::ZERO)
+            .await,
+        ContractError::UnknownDataset(_)
+    );
+    // Dataset 2: same committee, only nodes 1..=3 acknowledged.
+    o.register_dataset(&new_dataset(2, w.node_accounts(), 2))
+        .await
+        .unwrap();
+    let r = w.nodes[1]
+        .acknowledge_dataset(dataset_id(2), B256::repeat_byte(5))
+        .await
+        .unwrap();
+    assert!(r.events.iter().any(|e| matches!(
+        &e.kind,
+        ChainEventKind::Dataset(
+            sharenet_chain_adapter::bindings::DatasetRegistry::DatasetRegistryEvents::DatasetAcknowledged(_)
+        )
+    )));
+    w.nodes[2]
+        .acknowledge_dataset(dataset_id(2), B256::ZERO)
+        .await
+        .unwrap();
+    w.nodes[3]
+        .acknowledge_dataset(dataset_id(2), B256::ZERO)
+        .await
+        .unwrap();
+    let ev = SlashEvidence {
+        dataset_id: dataset_id(2),
+        ..evidence(&w, 0, ether(1), 1)
+    };
+    let s = sigs(&w, &ev, &[1, 2, 3]).await;
+    assert_revert!(
+        w.reporter.slash(&ev, s.clone()).await,
+        ContractError::AccusedHasNotAcknowledged(_)
+    );
+    w.nodes[0]
+        .acknowledge_dataset(dataset_id(2), B256::ZERO)
+        .await
+        .unwrap();
+    let s4 = sigs(&w, &ev, &[1, 2, 4]).await;
+    assert_revert!(
+        w.reporter.slash(&ev, s4).await,
+        ContractError::SignerHasNotAcknowledged(_)
+    );
+    w.reporter.slash(&ev, s).await.unwrap();
+    o.retire_dataset(dataset_id(2)).await.unwrap();
+    assert_revert!(
+        w.nodes[4]
+            .acknowledge_dataset(dataset_id(2), B256::ZERO)
+            .await,
+        ContractError::DatasetIsRetired(_)
+    );
 }

@@ -34,6 +34,7 @@ contract DatasetRegistry is ISharenetErrors {
     INodeRegistryView public immutable nodes;
     mapping(bytes32 => Dataset) private datasets;
     mapping(bytes32 => mapping(address => bool)) private inCommittee;
+    mapping(bytes32 => mapping(address => bool)) private acknowledged;
 
     /// @notice A dataset was registered with the committee holding its shares.
     event DatasetRegistered(
@@ -49,6 +50,9 @@ contract DatasetRegistry is ISharenetErrors {
     );
     /// @notice Rows were appended to a dataset.
     event DatasetAppended(bytes32 indexed datasetId, uint64 rows, bytes32 manifestHash);
+    /// @notice A committee node confirmed it holds its shares of a dataset (`receiptHash` is the
+    ///         hash of its upload receipt, e.g. its commitment to its share vector).
+    event DatasetAcknowledged(bytes32 indexed datasetId, address indexed node, bytes32 receiptHash);
     /// @notice A dataset was retired: no new grant or job may use it.
     event DatasetRetired(bytes32 indexed datasetId);
 
@@ -111,6 +115,19 @@ contract DatasetRegistry is ISharenetErrors {
         emit DatasetRetired(datasetId);
     }
 
+    /// @notice A committee node confirms it received and verified its shares. Only a node that
+    ///         acknowledged a dataset can be slashed on, or sign, evidence about its committee: the
+    ///         owner picks the committee, and must not be able to put a victim next to puppets.
+    function acknowledgeDataset(bytes32 datasetId, bytes32 receiptHash) external {
+        Dataset storage d = datasets[datasetId];
+        if (d.owner == address(0)) revert UnknownDataset(datasetId);
+        if (d.retired) revert DatasetIsRetired(datasetId);
+        if (!inCommittee[datasetId][msg.sender]) revert NotCommitteeMember(datasetId, msg.sender);
+        if (acknowledged[datasetId][msg.sender]) revert AlreadyAcknowledged(datasetId, msg.sender);
+        acknowledged[datasetId][msg.sender] = true;
+        emit DatasetAcknowledged(datasetId, msg.sender, receiptHash);
+    }
+
     function _owned(bytes32 datasetId) private view returns (Dataset storage d) {
         d = datasets[datasetId];
         if (d.owner == address(0)) revert UnknownDataset(datasetId);
@@ -138,6 +155,11 @@ contract DatasetRegistry is ISharenetErrors {
         Dataset storage d = datasets[datasetId];
         if (d.owner == address(0)) revert UnknownDataset(datasetId);
         return (d.committee, d.threshold);
+    }
+
+    /// @notice Whether `node` acknowledged holding its shares of `datasetId`.
+    function hasAcknowledged(bytes32 datasetId, address node) external view returns (bool) {
+        return acknowledged[datasetId][node];
     }
 
     /// @notice Whether `node` is in the committee of `datasetId`.

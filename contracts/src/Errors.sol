@@ -34,12 +34,14 @@ interface ISharenetErrors {
     error NothingToSlash(address node);
     error EvidenceAlreadyUsed(bytes32 digest);
     error AccusedNotInCommittee(address node, bytes32 datasetId);
+    error AccusedHasNotAcknowledged(address node, bytes32 datasetId);
     error BadSignatureLength(uint256 index, uint256 length);
     error BadSignatureV(uint256 index, uint8 v);
     error SignatureSUpperHalf(uint256 index);
     error InvalidSignature(uint256 index);
     error DuplicateSigner(uint256 index, address signer);
     error SignerNotInCommittee(uint256 index, address signer);
+    error SignerHasNotAcknowledged(uint256 index, address signer);
     error SignerIsAccused(uint256 index);
     error InsufficientSignatures(uint256 valid, uint256 required);
 
@@ -56,6 +58,8 @@ interface ISharenetErrors {
     error BadThreshold(uint8 threshold, uint256 committeeSize);
     error CommitteeMemberNotActive(address member);
     error DuplicateCommitteeMember(address member);
+    error NotCommitteeMember(bytes32 datasetId, address caller);
+    error AlreadyAcknowledged(bytes32 datasetId, address node);
 
     // ---- access grants ----
     error ZeroGrantee();

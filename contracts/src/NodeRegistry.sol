@@ -9,6 +9,8 @@ interface IDatasetCommittees {
     function committeeOf(bytes32 datasetId) external view returns (address[] memory, uint8);
     /// @notice Whether `node` is in the committee of `datasetId`.
     function isCommitteeMember(bytes32 datasetId, address node) external view returns (bool);
+    /// @notice Whether `node` acknowledged holding its shares of `datasetId`.
+    function hasAcknowledged(bytes32 datasetId, address node) external view returns (bool);
 }
 
 /// @title Node registry: identities, deposits, unbonding, slashing, the active set and its epoch.
@@ -169,7 +171,9 @@ contract NodeRegistry is PullPayments {
     }
 
     /// @notice Slash `node` by `amount` (capped at its stake) on evidence signed (EIP-712) by at
-    ///         least threshold+1 other members of the committee of `datasetId`.
+    ///         least threshold+1 other members of the committee of `datasetId`. The accused and
+    ///         the signers must have acknowledged the dataset: with at most t corrupt members,
+    ///         t+1 signers include an honest one.
     function slash(
         address node,
         uint256 amount,
@@ -187,6 +191,7 @@ contract NodeRegistry is PullPayments {
         if (evidenceUsed[digest]) revert EvidenceAlreadyUsed(digest);
         (address[] memory committee, uint8 threshold) = ds.committeeOf(datasetId);
         if (!ds.isCommitteeMember(datasetId, node)) revert AccusedNotInCommittee(node, datasetId);
+        if (!ds.hasAcknowledged(datasetId, node)) revert AccusedHasNotAcknowledged(node, datasetId);
         address[] memory signers = _checkSignatures(digest, node, datasetId, committee.length, signatures);
         uint256 required = uint256(threshold) + 1;
         if (signers.length < required) revert InsufficientSignatures(signers.length, required);
@@ -221,6 +226,7 @@ contract NodeRegistry is PullPayments {
             address s = _recover(digest, signatures[i], i);
             if (s == accused) revert SignerIsAccused(i);
             if (!datasets.isCommitteeMember(datasetId, s)) revert SignerNotInCommittee(i, s);
+            if (!datasets.hasAcknowledged(datasetId, s)) revert SignerHasNotAcknowledged(i, s);
             for (uint256 j = 0; j < i; j++) {
                 if (signers[j] == s) revert DuplicateSigner(i, s);
             }

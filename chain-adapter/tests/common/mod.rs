@@ -90,6 +90,15 @@ pub async fn register_nodes<L: Ledger>(nodes: &[L], first_key: u8, deposit: U256
     }
 }
 
+/// Every ledger acknowledges holding its shares of dataset `id`.
+pub async fn acknowledge_all<L: Ledger>(nodes: &[L], id: B256) {
+    for n in nodes {
+        n.acknowledge_dataset(id, B256::repeat_byte(0x0c))
+            .await
+            .unwrap();
+    }
+}
+
 /// The clock of a test chain (embedded: advance the state; anvil: `evm_increaseTime`).
 pub trait TestClock {
     fn advance(&self, seconds: u64) -> impl std::future::Future<Output = ()>;
@@ -141,6 +150,7 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
         .register_dataset(&new_dataset(1, committee.clone(), 2))
         .await
         .unwrap();
+    acknowledge_all(&c.nodes, dataset_id(1)).await;
     let (_, gid) = c
         .owner
         .grant(&new_grant(
