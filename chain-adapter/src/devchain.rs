@@ -1,5 +1,6 @@
-//! A local anvil process for tests and the devnet: the binary from the pinned npm package
-//! `@foundry-rs/anvil` (in `contracts/node_modules`), on a free loopback port, killed on drop.
+//! A local anvil process for tests and the devnet: the binary from the pinned npm platform package
+//! `@foundry-rs/anvil-<os>-<arch>` (in `contracts/node_modules`), on a free loopback port, killed on
+//! drop.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -42,7 +43,9 @@ pub fn anvil_binary() -> ChainResult<PathBuf> {
         return Ok(launcher);
     }
     Err(ChainError::DevChain(format!(
-        "anvil not found under {}: run `npm ci` in contracts/ (or set SHARENET_ANVIL)",
+        "anvil not found under {}: run `npm ci` in contracts/ (on a platform other than linux-amd64, \
+         add its @foundry-rs/anvil-<os>-<arch> package to contracts/package.json), or set \
+         SHARENET_ANVIL to an anvil binary",
         modules.display()
     )))
 }

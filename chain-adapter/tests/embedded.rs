@@ -834,6 +834,16 @@ async fn grant_revoke_and_may_run() {
             .unwrap(),
         GrantVerdict::UnknownGrant
     );
+    // Two queries used: exhausted.
+    for _ in 0..2 {
+        r.submit_job(&new_job(gid, ds.to_vec(), w.now(), ether(1)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        may(r.account(), 1, B256::ZERO).await,
+        GrantVerdict::Exhausted
+    );
     w.chain.advance_time(3600).unwrap();
     assert_eq!(may(r.account(), 1, B256::ZERO).await, GrantVerdict::Expired);
 
