@@ -1,6 +1,7 @@
 //! The JSON-RPC back-end: alloy with a local private-key signer, for anvil and any EVM chain.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::eips::BlockNumberOrTag;
@@ -53,6 +54,9 @@ pub struct RpcBackend {
     provider: DynProvider,
     signer: PrivateKeySigner,
     config: RpcConfig,
+    // Held from nonce lookup until the node has the transaction: two concurrent sends of one
+    // account (clones share this) would otherwise read the same pending nonce.
+    send_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for RpcBackend {
@@ -93,6 +97,7 @@ impl RpcBackend {
             provider,
             signer,
             config,
+            send_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -209,7 +214,10 @@ impl Backend for RpcBackend {
             .timed("transaction receipt", async {
                 // Gas estimation runs the call first: a revert is refused here, with its data,
                 // and nothing is mined (the embedded chain behaves the same).
-                let pending = self.provider.send_transaction(req).await.map_err(rpc_err)?;
+                let pending = {
+                    let _guard = self.send_lock.lock().await;
+                    self.provider.send_transaction(req).await.map_err(rpc_err)?
+                };
                 pending
                     .with_timeout(Some(timeout))
                     .get_receipt()

@@ -103,3 +103,20 @@ async fn bad_input_reverts_decode_the_same_over_json_rpc() {
         Err(ChainError::Rpc(_) | ChainError::Timeout { .. })
     ));
 }
+
+#[tokio::test]
+async fn concurrent_sends_of_one_account_get_distinct_nonces() {
+    let (_anvil, l, _) = setup(2).await;
+    let a = l[1].clone();
+    let b = l[1].clone();
+    a.register_node(peer_key(1), &multiaddr(1), ether(1))
+        .await
+        .unwrap();
+    let (x, y) = tokio::join!(a.top_up(ether(1)), b.top_up(ether(2)));
+    x.unwrap();
+    y.unwrap();
+    assert_eq!(
+        l[0].node_info(l[1].account()).await.unwrap().stake,
+        ether(4)
+    );
+}

@@ -1492,3 +1492,25 @@ async fn acknowledgements_gate_slashing() {
         ContractError::DatasetIsRetired(_)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledgers_are_usable_from_concurrent_tokio_tasks() {
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+    assert_send_sync::<EmbeddedLedger>();
+    assert_send_sync::<EmbeddedChain>();
+    assert_send_sync::<sharenet_chain_adapter::RpcLedger>();
+    let w = world().await;
+    let mut tasks = Vec::new();
+    for (i, n) in w.nodes.iter().enumerate() {
+        let n = n.clone();
+        let k = u8::try_from(i + 1).unwrap();
+        tasks.push(tokio::spawn(async move {
+            n.register_node(peer_key(k), &multiaddr(k), ether(1)).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(w.owner.active_nodes().await.unwrap().len(), 5);
+    assert_eq!(w.owner.epoch().await.unwrap(), 5);
+}
