@@ -11,7 +11,8 @@ use common::*;
 use sharenet_chain_adapter::devchain::Anvil;
 use sharenet_chain_adapter::embedded::dev_key;
 use sharenet_chain_adapter::{
-    ChainError, ContractError, DeployParams, Ledger, RpcBackend, RpcConfig, RpcLedger, deploy,
+    ChainError, ContractError, DeployParams, EventCursor, Ledger, RpcBackend, RpcConfig, RpcLedger,
+    deploy,
 };
 
 struct AnvilClock(RpcBackend);
@@ -119,4 +120,40 @@ async fn concurrent_sends_of_one_account_get_distinct_nonces() {
         l[0].node_info(l[1].account()).await.unwrap().stake,
         ether(4)
     );
+}
+
+#[tokio::test]
+async fn event_stream_pages_through_small_log_ranges_without_gaps() {
+    let (anvil, l, _) = setup(4).await;
+    for (i, n) in l[1..=3].iter().enumerate() {
+        let k = u8::try_from(i + 1).unwrap();
+        n.register_node(peer_key(k), &multiaddr(k), ether(1))
+            .await
+            .unwrap();
+        n.top_up(ether(1)).await.unwrap();
+    }
+    let (all, _) = l[0].events_since(EventCursor::default()).await.unwrap();
+    assert!(all.len() >= 9);
+    // A reader that may only ask for 2 blocks at a time, persisting its cursor after each page.
+    let cfg = RpcConfig {
+        max_log_range: 2,
+        ..RpcConfig::local(anvil.endpoint())
+    };
+    let reader = RpcBackend::connect(cfg, dev_key(0).unwrap())
+        .unwrap()
+        .into_ledger(*l[0].addresses());
+    let head = reader.backend().block_number().await.unwrap();
+    let mut saved = serde_json::to_string(&EventCursor::default()).unwrap();
+    let mut got = Vec::new();
+    loop {
+        let cursor: EventCursor = serde_json::from_str(&saved).unwrap();
+        if cursor.block > head {
+            break;
+        }
+        let (page, next) = reader.events_since(cursor).await.unwrap();
+        assert!(next > cursor, "the cursor always moves forward");
+        got.extend(page);
+        saved = serde_json::to_string(&next).unwrap();
+    }
+    assert_eq!(got, all);
 }

@@ -1514,3 +1514,24 @@ async fn ledgers_are_usable_from_concurrent_tokio_tasks() {
     assert_eq!(w.owner.active_nodes().await.unwrap().len(), 5);
     assert_eq!(w.owner.epoch().await.unwrap(), 5);
 }
+
+#[tokio::test]
+async fn sending_more_than_the_balance_is_rejected_before_execution() {
+    let w = world().await;
+    let poor = w
+        .chain
+        .ledger_with_signer(alloy::signers::local::PrivateKeySigner::random());
+    let r = poor
+        .register_node(peer_key(1), &multiaddr(1), ether(1))
+        .await;
+    assert!(
+        matches!(r, Err(sharenet_chain_adapter::ChainError::Rejected(_))),
+        "{r:?}"
+    );
+    w.chain.set_balance(poor.account(), ether(2)).unwrap();
+    poor.register_node(peer_key(1), &multiaddr(1), ether(1))
+        .await
+        .unwrap();
+    assert_eq!(poor.eth_balance(poor.account()).await.unwrap(), ether(1));
+    assert!(w.chain.block_number().unwrap() > 0);
+}
