@@ -101,7 +101,10 @@ impl EmbeddedChain {
             logs: Vec::new(),
         };
         let state = Arc::new(Mutex::new(state));
-        let deployer_key = keys.first().cloned().ok_or(ChainError::Poisoned)?;
+        let deployer_key = keys
+            .first()
+            .cloned()
+            .ok_or_else(|| ChainError::InvalidArgument("need at least one dev account".into()))?;
         let deployer = EmbeddedBackend {
             state: Arc::clone(&state),
             signer: deployer_key,
