@@ -122,6 +122,13 @@ pub trait Ledger: Send + Sync {
     fn claim_refund(&self, job_id: U256) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
     /// A job's record (status 0 if unknown).
     fn job_info(&self, job_id: U256) -> impl Future<Output = ChainResult<JobInfo>> + Send;
+    /// The commitment `node` attested for a job (zero if none): lets a restarted node see whether
+    /// it already attested.
+    fn attestation(
+        &self,
+        job_id: U256,
+        node: Address,
+    ) -> impl Future<Output = ChainResult<B256>> + Send;
     /// How many times `node` attested a result that differed from the quorum.
     fn dissent_count(&self, node: Address) -> impl Future<Output = ChainResult<U256>> + Send;
 
@@ -561,6 +568,14 @@ impl<B: Backend> Ledger for Client<B> {
             JobMarket::getJobCall { jobId: job_id },
         )
         .await
+    }
+
+    async fn attestation(&self, job_id: U256, node: Address) -> ChainResult<B256> {
+        let call = JobMarket::attestationCall {
+            jobId: job_id,
+            node,
+        };
+        self.view(self.addresses.job_market, call).await
     }
 
     async fn dissent_count(&self, node: Address) -> ChainResult<U256> {

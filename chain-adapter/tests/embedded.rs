@@ -986,6 +986,20 @@ async fn job_completes_with_quorum_and_pays_attesters_without_dust() {
         JobStatus::Completed
     );
     assert_eq!(info.result, good);
+    assert_eq!(
+        w.researcher
+            .attestation(job, w.nodes[3].account())
+            .await
+            .unwrap(),
+        bad
+    );
+    assert_eq!(
+        w.researcher
+            .attestation(job, w.nodes[4].account())
+            .await
+            .unwrap(),
+        B256::ZERO
+    );
 
     let share = fee / U256::from(3);
     let rem = fee - share * U256::from(3);
