@@ -5,6 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Contracts (issue 3): the pinned solc and anvil from contracts/package-lock.json. `npm ci` only
+# when node_modules is missing or older than the lock file, so repeated runs stay offline and fast.
+echo "== contracts: npm ci (if needed)"
+if [ ! -f contracts/node_modules/.package-lock.json ] \
+    || [ contracts/package-lock.json -nt contracts/node_modules/.package-lock.json ]; then
+    (cd contracts && npm ci --no-audit --no-fund)
+fi
+
+echo "== contracts: committed artifacts are up to date"
+node contracts/build.mjs --check
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 

@@ -6,4 +6,21 @@
 //! This crate must never put a secret, a share or a plaintext value on chain: the chain is trusted
 //! for integrity and ordering, not for secrecy.
 //!
-//! Status: not yet built (issue 3). This crate holds only this description for now.
+//! Status: contracts, both back-ends (embedded revm and JSON-RPC over alloy), the `Ledger` trait and
+//! the resumable event stream are built and tested (issue 3); see `docs/contracts.md`.
+
+pub mod backend;
+pub mod bindings;
+pub mod devchain;
+pub mod embedded;
+pub mod error;
+pub mod ledger;
+pub mod rpc;
+pub mod types;
+
+pub use backend::Backend;
+pub use embedded::{EmbeddedBackend, EmbeddedChain, EmbeddedLedger};
+pub use error::{ChainError, ChainResult, ContractError, RevertReason};
+pub use ledger::{Client, Ledger, deploy};
+pub use rpc::{RpcBackend, RpcConfig, RpcLedger};
+pub use types::*;

@@ -1,0 +1,631 @@
+//! The [`Ledger`] interface and its single implementation over any [`Backend`].
+
+use std::future::Future;
+
+use alloy::primitives::{Address, B256, Bytes, U256};
+use alloy::sol_types::{SolCall, SolConstructor};
+
+use crate::backend::Backend;
+use crate::bindings::{AccessGrants, DatasetRegistry, JobMarket, NodeRegistry};
+use crate::error::{ChainError, ChainResult};
+use crate::types::{
+    ChainEvent, ChainEventKind, ContractAddresses, DatasetInfo, DeployParams, EventCursor,
+    GrantInfo, GrantVerdict, JobInfo, NewDataset, NewGrant, NewJob, NodeInfo, RawReceipt,
+    SlashEvidence, TxReceipt, Vault,
+};
+
+/// Everything nodes and clients do on chain, as one account.
+///
+/// Every method's future is `Send`, so a ledger can be used from any tokio task.
+pub trait Ledger: Send + Sync {
+    /// The account this ledger acts as.
+    fn account(&self) -> Address;
+    /// The contracts it talks to.
+    fn addresses(&self) -> &ContractAddresses;
+
+    // ---- node registry ----
+
+    /// Registers this account as a node with its ed25519 peer key and multiaddr, staking `deposit`.
+    fn register_node(
+        &self,
+        peer_key: B256,
+        network_address: &str,
+        deposit: U256,
+    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Adds `amount` to this node's deposit.
+    fn top_up(&self, amount: U256) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Leaves the active set; the deposit is released after the unbonding period.
+    fn request_exit(&self) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// After unbonding, moves the deposit to this account's registry balance (then [`Ledger::withdraw`]).
+    fn withdraw_stake(&self) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Signs slashing evidence (EIP-712) as a committee member.
+    fn sign_slash(
+        &self,
+        evidence: &SlashEvidence,
+    ) -> impl Future<Output = ChainResult<Bytes>> + Send;
+    /// Submits slashing evidence with the committee's signatures (65 bytes each, r‖s‖v).
+    fn slash(
+        &self,
+        evidence: &SlashEvidence,
+        signatures: Vec<Bytes>,
+    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// The active nodes' accounts.
+    fn active_nodes(&self) -> impl Future<Output = ChainResult<Vec<Address>>> + Send;
+    /// The current epoch (changes whenever the active set changes).
+    fn epoch(&self) -> impl Future<Output = ChainResult<u64>> + Send;
+    /// A node's record (`registered == false` if unknown).
+    fn node_info(&self, node: Address) -> impl Future<Output = ChainResult<NodeInfo>> + Send;
+
+    // ---- datasets ----
+
+    /// Registers a dataset with its committee.
+    fn register_dataset(
+        &self,
+        d: &NewDataset,
+    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Records appended rows: the new total and manifest hash.
+    fn append_rows(
+        &self,
+        id: B256,
+        rows: u64,
+        manifest_hash: B256,
+    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Retires a dataset.
+    fn retire_dataset(&self, id: B256) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// As a committee node, confirms holding verified shares of a dataset (`receipt_hash`: hash of
+    /// the upload receipt). Required before the node can be slashed on, or sign evidence about,
+    /// that dataset's committee.
+    fn acknowledge_dataset(
+        &self,
+        id: B256,
+        receipt_hash: B256,
+    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Whether `node` acknowledged dataset `id`.
+    fn has_acknowledged(
+        &self,
+        id: B256,
+        node: Address,
+    ) -> impl Future<Output = ChainResult<bool>> + Send;
+    /// A dataset's record (`owner == 0` if unknown).
+    fn dataset_info(&self, id: B256) -> impl Future<Output = ChainResult<DatasetInfo>> + Send;
+
+    // ---- grants ----
+
+    /// Grants access; returns the receipt and the new grant id.
+    fn grant(&self, g: &NewGrant) -> impl Future<Output = ChainResult<(TxReceipt, U256)>> + Send;
+    /// Revokes a grant.
+    fn revoke(&self, grant_id: U256) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// May `who` run a query of `kind` / program `program_hash` on `datasets` under `grant_id` now?
+    fn may_run(
+        &self,
+        grant_id: U256,
+        who: Address,
+        datasets: &[B256],
+        kind: u8,
+        program_hash: B256,
+    ) -> impl Future<Output = ChainResult<GrantVerdict>> + Send;
+    /// A grant's record (`owner == 0` if unknown).
+    fn grant_info(&self, grant_id: U256) -> impl Future<Output = ChainResult<GrantInfo>> + Send;
+
+    // ---- jobs ----
+
+    /// Submits a job, paying its fee into escrow; returns the receipt and the job id.
+    fn submit_job(&self, j: &NewJob)
+    -> impl Future<Output = ChainResult<(TxReceipt, U256)>> + Send;
+    /// Attests a job's result commitment as a committee node.
+    fn attest(
+        &self,
+        job_id: U256,
+        commitment: B256,
+    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// After the deadline without a quorum, credits the fee back to the requester.
+    fn claim_refund(&self, job_id: U256) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// A job's record (status 0 if unknown).
+    fn job_info(&self, job_id: U256) -> impl Future<Output = ChainResult<JobInfo>> + Send;
+    /// The commitment `node` attested for a job (zero if none): lets a restarted node see whether
+    /// it already attested.
+    fn attestation(
+        &self,
+        job_id: U256,
+        node: Address,
+    ) -> impl Future<Output = ChainResult<B256>> + Send;
+    /// How many times `node` attested a result that differed from the quorum.
+    fn dissent_count(&self, node: Address) -> impl Future<Output = ChainResult<U256>> + Send;
+
+    // ---- balances ----
+
+    /// Pull balance of `who` in a contract.
+    fn balance_of(
+        &self,
+        vault: Vault,
+        who: Address,
+    ) -> impl Future<Output = ChainResult<U256>> + Send;
+    /// Withdraws this account's whole balance from a contract.
+    fn withdraw(&self, vault: Vault) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Ether balance of an account.
+    fn eth_balance(&self, who: Address) -> impl Future<Output = ChainResult<U256>> + Send;
+
+    // ---- audit trail ----
+
+    /// All events of our contracts at or after `cursor`, and the cursor to resume from.
+    fn events_since(
+        &self,
+        cursor: EventCursor,
+    ) -> impl Future<Output = ChainResult<(Vec<ChainEvent>, EventCursor)>> + Send;
+}
+
+/// The [`Ledger`] over a [`Backend`]: encodes calls with the generated bindings, decodes results,
+/// reverts and events. Both back-ends share it, so they behave identically.
+#[derive(Debug, Clone)]
+pub struct Client<B> {
+    backend: B,
+    addresses: ContractAddresses,
+}
+
+impl<B: Backend> Client<B> {
+    /// A client acting through `backend` on the contracts at `addresses`.
+    pub fn new(backend: B, addresses: ContractAddresses) -> Self {
+        Self { backend, addresses }
+    }
+
+    /// The back-end.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    async fn tx(&self, to: Address, data: Vec<u8>, value: U256) -> ChainResult<TxReceipt> {
+        let raw = self.backend.send(Some(to), data.into(), value).await?;
+        decode_receipt(raw, &self.addresses)
+    }
+
+    async fn view<C: SolCall>(&self, to: Address, call: C) -> ChainResult<C::Return> {
+        let out = self.backend.call(to, call.abi_encode().into()).await?;
+        C::abi_decode_returns(&out).map_err(|e| ChainError::decode(C::SIGNATURE, e))
+    }
+}
+
+pub(crate) fn decode_receipt(raw: RawReceipt, a: &ContractAddresses) -> ChainResult<TxReceipt> {
+    let mut events = Vec::with_capacity(raw.logs.len());
+    for l in &raw.logs {
+        if let Some(e) = l.decode(a)? {
+            events.push(e);
+        }
+    }
+    Ok(TxReceipt {
+        tx_hash: raw.tx_hash,
+        block: raw.block,
+        gas_used: raw.gas_used,
+        events,
+    })
+}
+
+/// Deploys the four contracts as `backend`'s account and links them (the deploy order:
+/// NodeRegistry, DatasetRegistry(nodes), AccessGrants(datasets), JobMarket(datasets, grants),
+/// then `NodeRegistry.linkDatasets` and `AccessGrants.linkJobMarket`). Returns their addresses
+/// and the gas each step used.
+pub async fn deploy<B: Backend>(
+    backend: &B,
+    params: &DeployParams,
+) -> ChainResult<(ContractAddresses, Vec<(&'static str, u64)>)> {
+    let mut gas = Vec::new();
+    let create = |code: &[u8], args: Vec<u8>| {
+        let mut d = code.to_vec();
+        d.extend_from_slice(&args);
+        Bytes::from(d)
+    };
+    let created = |r: &RawReceipt, what: &'static str| {
+        r.contract_address.ok_or(ChainError::Decode {
+            what,
+            detail: "no contract address".into(),
+        })
+    };
+
+    let args = NodeRegistry::constructorCall {
+        minDeposit_: params.min_deposit,
+        unbondingPeriod_: params.unbonding_period,
+        reporterRewardBps_: U256::from(params.reporter_reward_bps),
+        treasury_: params.treasury,
+    }
+    .abi_encode();
+    let r = backend
+        .send(None, create(&NodeRegistry::BYTECODE, args), U256::ZERO)
+        .await?;
+    gas.push(("deploy NodeRegistry", r.gas_used));
+    let node_registry = created(&r, "NodeRegistry deployment")?;
+
+    let args = DatasetRegistry::constructorCall {
+        nodes_: node_registry,
+    }
+    .abi_encode();
+    let r = backend
+        .send(None, create(&DatasetRegistry::BYTECODE, args), U256::ZERO)
+        .await?;
+    gas.push(("deploy DatasetRegistry", r.gas_used));
+    let dataset_registry = created(&r, "DatasetRegistry deployment")?;
+
+    let args = AccessGrants::constructorCall {
+        datasets_: dataset_registry,
+    }
+    .abi_encode();
+    let r = backend
+        .send(None, create(&AccessGrants::BYTECODE, args), U256::ZERO)
+        .await?;
+    gas.push(("deploy AccessGrants", r.gas_used));
+    let access_grants = created(&r, "AccessGrants deployment")?;
+
+    let args = JobMarket::constructorCall {
+        datasets_: dataset_registry,
+        grants_: access_grants,
+    }
+    .abi_encode();
+    let r = backend
+        .send(None, create(&JobMarket::BYTECODE, args), U256::ZERO)
+        .await?;
+    gas.push(("deploy JobMarket", r.gas_used));
+    let job_market = created(&r, "JobMarket deployment")?;
+
+    let call = NodeRegistry::linkDatasetsCall {
+        datasets_: dataset_registry,
+    }
+    .abi_encode();
+    let r = backend
+        .send(Some(node_registry), call.into(), U256::ZERO)
+        .await?;
+    gas.push(("NodeRegistry.linkDatasets", r.gas_used));
+    let call = AccessGrants::linkJobMarketCall {
+        jobMarket_: job_market,
+    }
+    .abi_encode();
+    let r = backend
+        .send(Some(access_grants), call.into(), U256::ZERO)
+        .await?;
+    gas.push(("AccessGrants.linkJobMarket", r.gas_used));
+
+    Ok((
+        ContractAddresses {
+            node_registry,
+            dataset_registry,
+            access_grants,
+            job_market,
+        },
+        gas,
+    ))
+}
+
+impl<B: Backend> Ledger for Client<B> {
+    fn account(&self) -> Address {
+        self.backend.account()
+    }
+
+    fn addresses(&self) -> &ContractAddresses {
+        &self.addresses
+    }
+
+    async fn register_node(
+        &self,
+        peer_key: B256,
+        network_address: &str,
+        deposit: U256,
+    ) -> ChainResult<TxReceipt> {
+        let call = NodeRegistry::registerCall {
+            peerKey: peer_key,
+            networkAddress: network_address.to_owned(),
+        };
+        self.tx(self.addresses.node_registry, call.abi_encode(), deposit)
+            .await
+    }
+
+    async fn top_up(&self, amount: U256) -> ChainResult<TxReceipt> {
+        let call = NodeRegistry::topUpCall {};
+        self.tx(self.addresses.node_registry, call.abi_encode(), amount)
+            .await
+    }
+
+    async fn request_exit(&self) -> ChainResult<TxReceipt> {
+        let call = NodeRegistry::requestExitCall {};
+        self.tx(self.addresses.node_registry, call.abi_encode(), U256::ZERO)
+            .await
+    }
+
+    async fn withdraw_stake(&self) -> ChainResult<TxReceipt> {
+        let call = NodeRegistry::withdrawStakeCall {};
+        self.tx(self.addresses.node_registry, call.abi_encode(), U256::ZERO)
+            .await
+    }
+
+    async fn sign_slash(&self, ev: &SlashEvidence) -> ChainResult<Bytes> {
+        // The digest comes from the contract itself, so the domain (chain id, address) is
+        // always the one the contract will check.
+        let digest = self
+            .view(
+                self.addresses.node_registry,
+                NodeRegistry::slashDigestCall {
+                    node: ev.node,
+                    amount: ev.amount,
+                    evidenceHash: ev.evidence_hash,
+                    datasetId: ev.dataset_id,
+                },
+            )
+            .await?;
+        let sig = self.backend.sign_hash(digest)?;
+        Ok(Bytes::from(sig.as_bytes().to_vec()))
+    }
+
+    async fn slash(&self, ev: &SlashEvidence, signatures: Vec<Bytes>) -> ChainResult<TxReceipt> {
+        let call = NodeRegistry::slashCall {
+            node: ev.node,
+            amount: ev.amount,
+            evidenceHash: ev.evidence_hash,
+            datasetId: ev.dataset_id,
+            signatures,
+        };
+        self.tx(self.addresses.node_registry, call.abi_encode(), U256::ZERO)
+            .await
+    }
+
+    async fn active_nodes(&self) -> ChainResult<Vec<Address>> {
+        self.view(
+            self.addresses.node_registry,
+            NodeRegistry::activeNodesCall {},
+        )
+        .await
+    }
+
+    async fn epoch(&self) -> ChainResult<u64> {
+        self.view(self.addresses.node_registry, NodeRegistry::epochCall {})
+            .await
+    }
+
+    async fn node_info(&self, node: Address) -> ChainResult<NodeInfo> {
+        self.view(
+            self.addresses.node_registry,
+            NodeRegistry::getNodeCall { account: node },
+        )
+        .await
+    }
+
+    async fn register_dataset(&self, d: &NewDataset) -> ChainResult<TxReceipt> {
+        let call = DatasetRegistry::registerDatasetCall {
+            datasetId: d.id,
+            poolKey: d.pool_key,
+            pool: d.pool.clone(),
+            schemaHash: d.schema_hash,
+            manifestHash: d.manifest_hash,
+            rows: d.rows,
+            committee: d.committee.clone(),
+            threshold: d.threshold,
+        };
+        self.tx(
+            self.addresses.dataset_registry,
+            call.abi_encode(),
+            U256::ZERO,
+        )
+        .await
+    }
+
+    async fn append_rows(
+        &self,
+        id: B256,
+        rows: u64,
+        manifest_hash: B256,
+    ) -> ChainResult<TxReceipt> {
+        let call = DatasetRegistry::appendRowsCall {
+            datasetId: id,
+            newRows: rows,
+            newManifestHash: manifest_hash,
+        };
+        self.tx(
+            self.addresses.dataset_registry,
+            call.abi_encode(),
+            U256::ZERO,
+        )
+        .await
+    }
+
+    async fn retire_dataset(&self, id: B256) -> ChainResult<TxReceipt> {
+        let call = DatasetRegistry::retireDatasetCall { datasetId: id };
+        self.tx(
+            self.addresses.dataset_registry,
+            call.abi_encode(),
+            U256::ZERO,
+        )
+        .await
+    }
+
+    async fn acknowledge_dataset(&self, id: B256, receipt_hash: B256) -> ChainResult<TxReceipt> {
+        let call = DatasetRegistry::acknowledgeDatasetCall {
+            datasetId: id,
+            receiptHash: receipt_hash,
+        };
+        self.tx(
+            self.addresses.dataset_registry,
+            call.abi_encode(),
+            U256::ZERO,
+        )
+        .await
+    }
+
+    async fn has_acknowledged(&self, id: B256, node: Address) -> ChainResult<bool> {
+        let call = DatasetRegistry::hasAcknowledgedCall {
+            datasetId: id,
+            node,
+        };
+        self.view(self.addresses.dataset_registry, call).await
+    }
+
+    async fn dataset_info(&self, id: B256) -> ChainResult<DatasetInfo> {
+        self.view(
+            self.addresses.dataset_registry,
+            DatasetRegistry::getDatasetCall { datasetId: id },
+        )
+        .await
+    }
+
+    async fn grant(&self, g: &NewGrant) -> ChainResult<(TxReceipt, U256)> {
+        let call = AccessGrants::grantCall {
+            grantee: g.grantee,
+            datasetIds: g.datasets.clone(),
+            kinds: g.kinds,
+            programHashes: g.program_hashes.clone(),
+            expiry: g.expiry,
+            maxQueries: g.max_queries,
+        };
+        let r = self
+            .tx(self.addresses.access_grants, call.abi_encode(), U256::ZERO)
+            .await?;
+        let id = r
+            .events
+            .iter()
+            .find_map(|e| match &e.kind {
+                ChainEventKind::Grant(AccessGrants::AccessGrantsEvents::AccessGranted(g)) => {
+                    Some(g.grantId)
+                }
+                _ => None,
+            })
+            .ok_or(ChainError::MissingEvent("AccessGranted"))?;
+        Ok((r, id))
+    }
+
+    async fn revoke(&self, grant_id: U256) -> ChainResult<TxReceipt> {
+        let call = AccessGrants::revokeCall { grantId: grant_id };
+        self.tx(self.addresses.access_grants, call.abi_encode(), U256::ZERO)
+            .await
+    }
+
+    async fn may_run(
+        &self,
+        grant_id: U256,
+        who: Address,
+        datasets: &[B256],
+        kind: u8,
+        program_hash: B256,
+    ) -> ChainResult<GrantVerdict> {
+        let r = self
+            .view(
+                self.addresses.access_grants,
+                AccessGrants::checkCall {
+                    grantId: grant_id,
+                    who,
+                    datasetIds: datasets.to_vec(),
+                    kind,
+                    programHash: program_hash,
+                },
+            )
+            .await?;
+        GrantVerdict::from_parts(r.verdict, r.offendingDataset)
+    }
+
+    async fn grant_info(&self, grant_id: U256) -> ChainResult<GrantInfo> {
+        self.view(
+            self.addresses.access_grants,
+            AccessGrants::getGrantCall { grantId: grant_id },
+        )
+        .await
+    }
+
+    async fn submit_job(&self, j: &NewJob) -> ChainResult<(TxReceipt, U256)> {
+        let call = JobMarket::submitJobCall {
+            grantId: j.grant_id,
+            datasetIds: j.datasets.clone(),
+            kind: j.kind,
+            programHash: j.program_hash,
+            program: j.program.clone(),
+            outputKey: j.output_key.clone(),
+            deadline: j.deadline,
+        };
+        let r = self
+            .tx(self.addresses.job_market, call.abi_encode(), j.fee)
+            .await?;
+        let id = r
+            .events
+            .iter()
+            .find_map(|e| match &e.kind {
+                ChainEventKind::Job(JobMarket::JobMarketEvents::JobSubmitted(s)) => Some(s.jobId),
+                _ => None,
+            })
+            .ok_or(ChainError::MissingEvent("JobSubmitted"))?;
+        Ok((r, id))
+    }
+
+    async fn attest(&self, job_id: U256, commitment: B256) -> ChainResult<TxReceipt> {
+        let call = JobMarket::attestCall {
+            jobId: job_id,
+            commitment,
+        };
+        self.tx(self.addresses.job_market, call.abi_encode(), U256::ZERO)
+            .await
+    }
+
+    async fn claim_refund(&self, job_id: U256) -> ChainResult<TxReceipt> {
+        let call = JobMarket::claimRefundCall { jobId: job_id };
+        self.tx(self.addresses.job_market, call.abi_encode(), U256::ZERO)
+            .await
+    }
+
+    async fn job_info(&self, job_id: U256) -> ChainResult<JobInfo> {
+        self.view(
+            self.addresses.job_market,
+            JobMarket::getJobCall { jobId: job_id },
+        )
+        .await
+    }
+
+    async fn attestation(&self, job_id: U256, node: Address) -> ChainResult<B256> {
+        let call = JobMarket::attestationCall {
+            jobId: job_id,
+            node,
+        };
+        self.view(self.addresses.job_market, call).await
+    }
+
+    async fn dissent_count(&self, node: Address) -> ChainResult<U256> {
+        self.view(self.addresses.job_market, JobMarket::dissentCountCall(node))
+            .await
+    }
+
+    async fn balance_of(&self, vault: Vault, who: Address) -> ChainResult<U256> {
+        match vault {
+            Vault::Registry => {
+                self.view(
+                    self.addresses.node_registry,
+                    NodeRegistry::balanceOfCall(who),
+                )
+                .await
+            }
+            Vault::Jobs => {
+                self.view(self.addresses.job_market, JobMarket::balanceOfCall(who))
+                    .await
+            }
+        }
+    }
+
+    async fn withdraw(&self, vault: Vault) -> ChainResult<TxReceipt> {
+        let to = match vault {
+            Vault::Registry => self.addresses.node_registry,
+            Vault::Jobs => self.addresses.job_market,
+        };
+        self.tx(to, NodeRegistry::withdrawCall {}.abi_encode(), U256::ZERO)
+            .await
+    }
+
+    async fn eth_balance(&self, who: Address) -> ChainResult<U256> {
+        self.backend.balance(who).await
+    }
+
+    async fn events_since(
+        &self,
+        cursor: EventCursor,
+    ) -> ChainResult<(Vec<ChainEvent>, EventCursor)> {
+        let (raw, next) = self
+            .backend
+            .logs(cursor, self.addresses.all().to_vec())
+            .await?;
+        let mut out = Vec::with_capacity(raw.len());
+        for l in &raw {
+            if let Some(e) = l.decode(&self.addresses)? {
+                out.push(e);
+            }
+        }
+        Ok((out, next))
+    }
+}
