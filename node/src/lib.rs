@@ -5,4 +5,7 @@
 //! The node must never log, print or return in an error a secret, a share, a key or a plaintext
 //! value; it must never accept protocol messages from a peer that is not registered on chain.
 //!
-//! Status: not yet built (issue 4). This crate holds only this description for now.
+//! Status: being built (issue 4): the networking layer ([`net`]) exists; storage, uploads,
+//! services and the CLI are next.
+
+pub mod net;

@@ -1,0 +1,81 @@
+//! The node's network behaviour: identify, ping, Kademlia (server mode), and one request-response
+//! protocol per kind of traffic, each with its own size limits.
+
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::kad::{self, store::MemoryStore};
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{StreamProtocol, identify, ping};
+
+use super::codec::BytesCodec;
+
+/// Share upload, client → node.
+pub const UPLOAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/upload/1");
+/// MPC protocol messages, node ↔ node.
+pub const MPC_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/mpc/1");
+/// Output shares, node → client.
+pub const OUTPUT_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/output/1");
+/// Kademlia protocol name of the sharenet DHT.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/kad/1");
+
+/// Largest upload request (one batch of shares): 64 MiB.
+pub const MAX_UPLOAD_REQUEST: usize = 64 << 20;
+/// Largest MPC message: a 2^16-element chunk of 16-byte elements plus headers, with room.
+pub const MAX_MPC_MESSAGE: usize = (1 << 20) + (1 << 12) + 64;
+/// Largest output message.
+pub const MAX_OUTPUT_MESSAGE: usize = 16 << 20;
+/// Largest response of any protocol (acks, receipts).
+pub const MAX_RESPONSE: usize = 64 << 10;
+
+/// All behaviours of a sharenet node.
+#[derive(NetworkBehaviour)]
+pub struct Behaviour {
+    /// Exchanges listen addresses and keys.
+    pub identify: identify::Behaviour,
+    /// Liveness.
+    pub ping: ping::Behaviour,
+    /// Peer routing and small signed records.
+    pub kad: kad::Behaviour<MemoryStore>,
+    /// Share uploads.
+    pub upload: request_response::Behaviour<BytesCodec>,
+    /// MPC messages.
+    pub mpc: request_response::Behaviour<BytesCodec>,
+    /// Output delivery.
+    pub output: request_response::Behaviour<BytesCodec>,
+}
+
+impl Behaviour {
+    /// Builds the behaviour for `key`'s identity.
+    pub fn new(key: &Keypair, request_timeout: Duration) -> Self {
+        let peer = key.public().to_peer_id();
+        let rr = |protocol: StreamProtocol, max_request: usize| {
+            request_response::Behaviour::with_codec(
+                BytesCodec {
+                    max_request,
+                    max_response: MAX_RESPONSE,
+                },
+                [(protocol, ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(request_timeout)
+                    .with_max_concurrent_streams(256),
+            )
+        };
+        let mut kad_config = kad::Config::new(KAD_PROTOCOL);
+        kad_config.set_query_timeout(Duration::from_secs(30));
+        let mut kad = kad::Behaviour::with_config(peer, MemoryStore::new(peer), kad_config);
+        kad.set_mode(Some(kad::Mode::Server));
+        Behaviour {
+            identify: identify::Behaviour::new(identify::Config::new(
+                "/sharenet/1".into(),
+                key.public(),
+            )),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            kad,
+            upload: rr(UPLOAD_PROTOCOL, MAX_UPLOAD_REQUEST),
+            mpc: rr(MPC_PROTOCOL, MAX_MPC_MESSAGE),
+            output: rr(OUTPUT_PROTOCOL, MAX_OUTPUT_MESSAGE),
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The event loop: the only owner of the `Swarm`. It executes [`Command`]s, routes MPC envelopes
+//! from allowed peers to their sessions, hands other requests to the node's services through a
+//! bounded channel, and keeps counters. Nothing here blocks: no disk, no MPC computation.
+
+use std::collections::{HashMap, HashSet};
+
+use futures::StreamExt;
+use libp2p::request_response::{self, OutboundRequestId};
+use libp2p::swarm::SwarmEvent;
+use libp2p::{PeerId, Swarm, identify};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use super::NetError;
+use super::behaviour::{Behaviour, BehaviourEvent};
+use super::client::{Command, InboundRequest, NetCounters, Protocol};
+use super::mpc::MpcRouter;
+
+const UPLOAD: usize = 0;
+const MPC: usize = 1;
+const OUTPUT: usize = 2;
+
+pub(crate) struct EventLoop {
+    pub(crate) swarm: Swarm<Behaviour>,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) inbound: mpsc::Sender<InboundRequest>,
+    pub(crate) router: MpcRouter,
+    pub(crate) allowed: HashSet<PeerId>,
+    pub(crate) pending_requests:
+        HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetError>>>,
+    pub(crate) pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NetError>>>>,
+    /// MPC envelopes in flight, kept until acknowledged so that a failed send can be retried.
+    pub(crate) pending_mpc: HashMap<OutboundRequestId, (PeerId, Vec<u8>, u32)>,
+    /// A sender to this loop's own command queue, for delayed retries.
+    pub(crate) retry: mpsc::Sender<Command>,
+    pub(crate) counters: NetCounters,
+}
+
+/// Attempts at delivering one MPC envelope before giving up (the session then times out).
+const MPC_ATTEMPTS: u32 = 8;
+
+impl EventLoop {
+    pub(crate) async fn run(mut self) {
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                command = self.commands.recv() => match command {
+                    None | Some(Command::Shutdown) => break,
+                    Some(command) => self.on_command(command),
+                },
+            }
+        }
+        debug!("network event loop stopped");
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Dial { peer, addr, reply } => {
+                if self.swarm.is_connected(&peer) {
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .add_address(&peer, addr.clone());
+                match self.swarm.dial(addr) {
+                    Ok(()) => self.pending_dials.entry(peer).or_default().push(reply),
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dial {
+                            peer,
+                            reason: e.to_string(),
+                        }));
+                    }
+                }
+            }
+            Command::Request {
+                protocol,
+                peer,
+                payload,
+                reply,
+            } => {
+                let (index, behaviour) = match protocol {
+                    Protocol::Upload => (UPLOAD, &mut self.swarm.behaviour_mut().upload),
+                    Protocol::Output => (OUTPUT, &mut self.swarm.behaviour_mut().output),
+                };
+                self.counters.bytes_out[index] += payload.len() as u64;
+                let id = behaviour.send_request(&peer, payload);
+                self.pending_requests.insert(id, reply);
+            }
+            Command::Respond {
+                protocol,
+                channel,
+                payload,
+            } => {
+                let behaviour = match protocol {
+                    Protocol::Upload => &mut self.swarm.behaviour_mut().upload,
+                    Protocol::Output => &mut self.swarm.behaviour_mut().output,
+                };
+                if behaviour.send_response(channel, payload).is_err() {
+                    self.counters.outbound_failures += 1;
+                }
+            }
+            Command::SendMpc { peer, envelope } => {
+                self.counters.bytes_out[MPC] += envelope.len() as u64;
+                self.send_mpc(peer, envelope, 1);
+            }
+            Command::RetryMpc {
+                peer,
+                envelope,
+                attempt,
+            } => self.send_mpc(peer, envelope, attempt),
+            Command::SetAllowed(peers) => self.allowed = peers,
+            Command::ListenAddrs(reply) => {
+                let _ = reply.send(self.swarm.listeners().cloned().collect());
+            }
+            Command::Counters(reply) => {
+                let mut c = self.counters;
+                c.peers = self.swarm.connected_peers().count() as u64;
+                let _ = reply.send(c);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn send_mpc(&mut self, peer: PeerId, envelope: Vec<u8>, attempt: u32) {
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .mpc
+            .send_request(&peer, envelope.clone());
+        self.pending_mpc.insert(id, (peer, envelope, attempt));
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                for reply in self.pending_dials.remove(&peer).unwrap_or_default() {
+                    let _ = reply.send(Err(NetError::Dial {
+                        peer,
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                for addr in info.listen_addrs {
+                    self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Mpc(event)) => self.on_mpc(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Upload(event)) => {
+                self.on_request_response(Protocol::Upload, UPLOAD, event)
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Output(event)) => {
+                self.on_request_response(Protocol::Output, OUTPUT, event)
+            }
+            _ => {}
+        }
+    }
+
+    fn on_mpc(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                if !self.allowed.contains(&peer) {
+                    // Not an active node on chain: no answer, nothing routed.
+                    self.counters.refused_unregistered += 1;
+                    warn!(%peer, "refused an MPC message from a peer that is not an active node");
+                    return;
+                }
+                self.counters.bytes_in[MPC] += request.len() as u64;
+                if self.router.deliver(peer, request).is_err() {
+                    self.counters.dropped += 1;
+                }
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .mpc
+                    .send_response(channel, Vec::new());
+            }
+            request_response::Event::Message {
+                message: request_response::Message::Response { request_id, .. },
+                ..
+            } => {
+                self.pending_mpc.remove(&request_id);
+            }
+            request_response::Event::OutboundFailure {
+                peer,
+                error,
+                request_id,
+                ..
+            } => {
+                self.counters.outbound_failures += 1;
+                let Some((peer_id, envelope, attempt)) = self.pending_mpc.remove(&request_id)
+                else {
+                    return;
+                };
+                let transient = matches!(
+                    error,
+                    request_response::OutboundFailure::DialFailure
+                        | request_response::OutboundFailure::ConnectionClosed
+                );
+                if !transient || attempt >= MPC_ATTEMPTS {
+                    warn!(%peer, %error, "MPC message not delivered; giving up");
+                    return;
+                }
+                debug!(%peer, %error, attempt, "MPC message not delivered; retrying");
+                // Typically the peer's side of a fresh connection is not set up yet: retry
+                // after a short, growing delay (the receiver reorders and drops duplicates).
+                let retry = self.retry.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6)))
+                        .await;
+                    let _ = retry
+                        .send(Command::RetryMpc {
+                            peer: peer_id,
+                            envelope,
+                            attempt: attempt + 1,
+                        })
+                        .await;
+                });
+            }
+            request_response::Event::InboundFailure { .. } => self.counters.dropped += 1,
+            _ => {}
+        }
+    }
+
+    fn on_request_response(
+        &mut self,
+        protocol: Protocol,
+        index: usize,
+        event: request_response::Event<Vec<u8>, Vec<u8>>,
+    ) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    self.counters.bytes_in[index] += request.len() as u64;
+                    let inbound = InboundRequest {
+                        protocol,
+                        peer,
+                        payload: request,
+                        channel,
+                    };
+                    if self.inbound.try_send(inbound).is_err() {
+                        self.counters.dropped += 1;
+                    }
+                }
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(reply) = self.pending_requests.remove(&request_id) {
+                        let _ = reply.send(Ok(response));
+                    }
+                }
+            },
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                self.counters.outbound_failures += 1;
+                if let Some(reply) = self.pending_requests.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Request {
+                        peer,
+                        reason: error.to_string(),
+                    }));
+                }
+            }
+            request_response::Event::InboundFailure { .. } => self.counters.dropped += 1,
+            request_response::Event::ResponseSent { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The node's libp2p networking (rust-libp2p's Client/EventLoop pattern): TCP + Noise + Yamux and
+//! QUIC, identify, ping, Kademlia in server mode, and request-response protocols for share
+//! uploads, MPC messages and output delivery, each with its own size limit. The [`EventLoop`]
+//! task owns the `Swarm`; everything else holds a [`Client`]. Every channel between them is
+//! bounded. MPC messages are accepted only from peers on the allow-list, which the node keeps
+//! equal to the active nodes on chain.
+
+mod behaviour;
+mod client;
+mod codec;
+mod event_loop;
+pub mod mpc;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use libp2p::{Multiaddr, PeerId, SwarmBuilder, noise, tcp, yamux};
+use tokio::sync::mpsc;
+
+pub use behaviour::{
+    KAD_PROTOCOL, MAX_MPC_MESSAGE, MAX_OUTPUT_MESSAGE, MAX_RESPONSE, MAX_UPLOAD_REQUEST,
+    MPC_PROTOCOL, OUTPUT_PROTOCOL, UPLOAD_PROTOCOL,
+};
+pub use client::{Client, Command, InboundRequest, NetCounters, Protocol};
+use event_loop::EventLoop;
+
+/// Commands queued to the event loop before senders wait.
+pub const COMMAND_QUEUE: usize = 1024;
+/// Inbound requests queued for the node's services before new ones are dropped (and counted).
+pub const INBOUND_QUEUE: usize = 256;
+
+/// Why a network operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// The transport could not be built.
+    #[error("could not build the libp2p transport: {0}")]
+    Transport(String),
+    /// A listen address could not be used.
+    #[error("could not listen: {0}")]
+    Listen(String),
+    /// A peer could not be reached.
+    #[error("could not connect to {peer}: {reason}")]
+    Dial {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+    /// A request failed.
+    #[error("request to {peer} failed: {reason}")]
+    Request {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+    /// The event loop has stopped.
+    #[error("the network event loop has stopped")]
+    Closed,
+}
+
+/// How to start the swarm.
+#[derive(Debug, Clone)]
+pub struct NetworkConfig {
+    /// The node's identity.
+    pub keypair: Keypair,
+    /// Addresses to listen on (e.g. `/ip4/127.0.0.1/tcp/0`, `/ip4/127.0.0.1/udp/0/quic-v1`).
+    pub listen: Vec<Multiaddr>,
+    /// Peers to connect to at start.
+    pub bootstrap: Vec<(PeerId, Multiaddr)>,
+    /// How long a request waits for its response.
+    pub request_timeout: Duration,
+}
+
+/// Starts the swarm on the current tokio runtime. Returns the client and the stream of inbound
+/// upload and output requests for the node's services.
+pub fn start(config: NetworkConfig) -> Result<(Client, mpsc::Receiver<InboundRequest>), NetError> {
+    let timeout = config.request_timeout;
+    let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(|e| NetError::Transport(e.to_string()))?
+        .with_quic()
+        .with_behaviour(|key| behaviour::Behaviour::new(key, timeout))
+        .map_err(|e| NetError::Transport(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(600)))
+        .build();
+    for addr in config.listen {
+        swarm
+            .listen_on(addr.clone())
+            .map_err(|e| NetError::Listen(format!("{addr}: {e}")))?;
+    }
+    for (peer, addr) in &config.bootstrap {
+        swarm.behaviour_mut().kad.add_address(peer, addr.clone());
+        let _ = swarm.dial(addr.clone());
+    }
+    let local_peer = *swarm.local_peer_id();
+    let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    let router = mpc::MpcRouter::default();
+    let event_loop = EventLoop {
+        swarm,
+        commands: commands_rx,
+        inbound: inbound_tx,
+        router: router.clone(),
+        allowed: HashSet::new(),
+        pending_requests: HashMap::new(),
+        pending_dials: HashMap::new(),
+        pending_mpc: HashMap::new(),
+        retry: commands_tx.clone(),
+        counters: NetCounters::default(),
+    };
+    tokio::spawn(event_loop.run());
+    Ok((
+        Client {
+            commands: commands_tx,
+            router,
+            local_peer,
+        },
+        inbound_rx,
+    ))
+}

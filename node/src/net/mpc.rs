@@ -1,0 +1,351 @@
+//! MPC sessions over the swarm: an envelope format, a router that hands each session's messages
+//! to it in order, and a [`Transport`] that the blocking MPC code of `sharenet-mpc` runs on.
+//!
+//! Request-response opens a fresh stream per message, so two messages from one peer may arrive in
+//! either order; every envelope carries a per-(session, sender) sequence number and the router
+//! releases messages strictly in sequence. Messages may arrive before the local side of a session
+//! starts (parties start at slightly different times): the router keeps them, bounded in count
+//! per session and in the number of sessions, and forgets sessions nobody claimed in time.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
+use libp2p::PeerId;
+use sharenet_mpc::transport::{Transport, TransportError, TransportStats};
+use tokio::sync::mpsc;
+
+use super::client::Command;
+
+/// A session identifier agreed by all parties (e.g. derived from a job id).
+pub type SessionId = [u8; 32];
+
+const ENVELOPE_HEADER: usize = 32 + 8;
+/// Messages buffered per (session, peer) before the session is claimed or while out of order.
+pub const MAX_BUFFERED: usize = 4096;
+/// Sessions the router tracks at once.
+pub const MAX_SESSIONS: usize = 256;
+/// How long messages for an unclaimed session are kept.
+pub const UNCLAIMED_TTL: Duration = Duration::from_secs(120);
+
+/// Why the router refused a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// Shorter than the envelope header.
+    #[error("malformed MPC envelope")]
+    Malformed,
+    /// Too many sessions or too many buffered messages.
+    #[error("MPC router is full")]
+    Full,
+    /// A sequence number that was already delivered.
+    #[error("duplicate MPC message")]
+    Duplicate,
+}
+
+/// Encodes an envelope: session id, sequence number, payload.
+pub fn encode_envelope(session: &SessionId, seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ENVELOPE_HEADER + payload.len());
+    out.extend_from_slice(session);
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+struct PeerQueue {
+    next: u64,
+    pending: BTreeMap<u64, Vec<u8>>,
+    tx: Sender<Vec<u8>>,
+    rx: Option<Receiver<Vec<u8>>>,
+}
+
+impl PeerQueue {
+    fn new() -> Self {
+        let (tx, rx) = bounded(MAX_BUFFERED);
+        PeerQueue {
+            next: 0,
+            pending: BTreeMap::new(),
+            tx,
+            rx: Some(rx),
+        }
+    }
+}
+
+struct SessionInbox {
+    peers: HashMap<PeerId, PeerQueue>,
+    claimed: bool,
+    created: Instant,
+}
+
+/// Routes incoming MPC envelopes to sessions, in order.
+#[derive(Clone, Default)]
+pub struct MpcRouter {
+    sessions: Arc<Mutex<HashMap<SessionId, SessionInbox>>>,
+}
+
+impl std::fmt::Debug for MpcRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MpcRouter").finish_non_exhaustive()
+    }
+}
+
+impl MpcRouter {
+    /// Hands one envelope from `from` to its session.
+    pub fn deliver(&self, from: PeerId, envelope: Vec<u8>) -> Result<(), RouteError> {
+        if envelope.len() < ENVELOPE_HEADER {
+            return Err(RouteError::Malformed);
+        }
+        let mut session = [0u8; 32];
+        session.copy_from_slice(&envelope[..32]);
+        let mut seq = [0u8; 8];
+        seq.copy_from_slice(&envelope[32..ENVELOPE_HEADER]);
+        let seq = u64::from_le_bytes(seq);
+        let payload = envelope[ENVELOPE_HEADER..].to_vec();
+        let mut sessions = self.sessions.lock().map_err(|_| RouteError::Full)?;
+        if !sessions.contains_key(&session) {
+            sessions.retain(|_, s| s.claimed || s.created.elapsed() < UNCLAIMED_TTL);
+            if sessions.len() >= MAX_SESSIONS {
+                return Err(RouteError::Full);
+            }
+            sessions.insert(
+                session,
+                SessionInbox {
+                    peers: HashMap::new(),
+                    claimed: false,
+                    created: Instant::now(),
+                },
+            );
+        }
+        let inbox = sessions.get_mut(&session).ok_or(RouteError::Full)?;
+        let queue = inbox.peers.entry(from).or_insert_with(PeerQueue::new);
+        if seq < queue.next || queue.pending.contains_key(&seq) {
+            return Err(RouteError::Duplicate);
+        }
+        if queue.pending.len() >= MAX_BUFFERED {
+            return Err(RouteError::Full);
+        }
+        queue.pending.insert(seq, payload);
+        while let Some(message) = queue.pending.remove(&queue.next) {
+            match queue.tx.try_send(message) {
+                Ok(()) => queue.next += 1,
+                Err(TrySendError::Full(message)) => {
+                    // The session is not reading: keep it pending, refuse more beyond the bound.
+                    queue.pending.insert(queue.next, message);
+                    break;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    queue.next += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Claims a session's inboxes, one per peer, in the given order.
+    fn claim(&self, session: SessionId, peers: &[PeerId]) -> Vec<Option<Receiver<Vec<u8>>>> {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return peers.iter().map(|_| None).collect();
+        };
+        let inbox = sessions.entry(session).or_insert_with(|| SessionInbox {
+            peers: HashMap::new(),
+            claimed: true,
+            created: Instant::now(),
+        });
+        inbox.claimed = true;
+        peers
+            .iter()
+            .map(|p| {
+                inbox
+                    .peers
+                    .entry(*p)
+                    .or_insert_with(PeerQueue::new)
+                    .rx
+                    .take()
+            })
+            .collect()
+    }
+
+    /// Forgets a finished session.
+    pub fn release(&self, session: &SessionId) {
+        if let Ok(mut sessions) = self.sessions.lock() {
+            sessions.remove(session);
+        }
+    }
+
+    /// Sessions currently tracked.
+    pub fn sessions(&self) -> usize {
+        self.sessions.lock().map_or(0, |s| s.len())
+    }
+}
+
+/// One party's transport for one MPC session over the swarm. Runs on a blocking thread (never
+/// on the async runtime): sends go to the event loop through its bounded command channel,
+/// receives wait on the router's per-peer queues with a timeout.
+pub struct SwarmTransport {
+    session: SessionId,
+    me: usize,
+    peers: Vec<PeerId>,
+    commands: mpsc::Sender<Command>,
+    inboxes: Vec<Option<Receiver<Vec<u8>>>>,
+    next_seq: Vec<u64>,
+    timeout: Duration,
+    router: MpcRouter,
+    stats: TransportStats,
+}
+
+impl std::fmt::Debug for SwarmTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SwarmTransport")
+            .field("me", &self.me)
+            .field("endpoints", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SwarmTransport {
+    pub(crate) fn new(
+        session: SessionId,
+        me: usize,
+        peers: Vec<PeerId>,
+        commands: mpsc::Sender<Command>,
+        router: MpcRouter,
+        timeout: Duration,
+    ) -> Self {
+        let inboxes = router.claim(session, &peers);
+        let n = peers.len();
+        SwarmTransport {
+            session,
+            me,
+            peers,
+            commands,
+            inboxes,
+            next_seq: vec![0; n],
+            timeout,
+            router,
+            stats: TransportStats::default(),
+        }
+    }
+}
+
+impl Drop for SwarmTransport {
+    fn drop(&mut self) {
+        self.router.release(&self.session);
+    }
+}
+
+impl Transport for SwarmTransport {
+    fn me(&self) -> usize {
+        self.me
+    }
+
+    fn endpoints(&self) -> usize {
+        self.peers.len()
+    }
+
+    fn send(&mut self, to: usize, message: Vec<u8>) -> Result<(), TransportError> {
+        let endpoints = self.peers.len();
+        if to >= endpoints || to == self.me {
+            return Err(TransportError::BadPeer {
+                peer: to,
+                endpoints,
+            });
+        }
+        let seq = self.next_seq[to];
+        let envelope = encode_envelope(&self.session, seq, &message);
+        if envelope.len() > super::behaviour::MAX_MPC_MESSAGE {
+            return Err(TransportError::TooLarge {
+                peer: to,
+                size: envelope.len(),
+                max: super::behaviour::MAX_MPC_MESSAGE,
+            });
+        }
+        let bytes = envelope.len() as u64;
+        self.commands
+            .blocking_send(Command::SendMpc {
+                peer: self.peers[to],
+                envelope,
+            })
+            .map_err(|_| TransportError::Closed { peer: to })?;
+        self.next_seq[to] = seq + 1;
+        self.stats.messages_sent += 1;
+        self.stats.bytes_sent += bytes;
+        Ok(())
+    }
+
+    fn recv(&mut self, from: usize) -> Result<Vec<u8>, TransportError> {
+        let endpoints = self.peers.len();
+        if from >= endpoints || from == self.me {
+            return Err(TransportError::BadPeer {
+                peer: from,
+                endpoints,
+            });
+        }
+        let inbox = self.inboxes[from]
+            .as_ref()
+            .ok_or(TransportError::Closed { peer: from })?;
+        match inbox.recv_timeout(self.timeout) {
+            Ok(message) => {
+                self.stats.messages_received += 1;
+                self.stats.bytes_received += message.len() as u64;
+                Ok(message)
+            }
+            Err(RecvTimeoutError::Timeout) => Err(TransportError::Timeout {
+                peer: from,
+                timeout: self.timeout,
+            }),
+            Err(RecvTimeoutError::Disconnected) => Err(TransportError::Closed { peer: from }),
+        }
+    }
+
+    fn stats(&self) -> TransportStats {
+        self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn router_releases_messages_in_sequence_and_refuses_replays() {
+        let router = MpcRouter::default();
+        let peer = PeerId::random();
+        let session = [7u8; 32];
+        // Arrive out of order, before the session is claimed.
+        router
+            .deliver(peer, encode_envelope(&session, 1, b"second"))
+            .unwrap();
+        router
+            .deliver(peer, encode_envelope(&session, 0, b"first"))
+            .unwrap();
+        assert_eq!(
+            router.deliver(peer, encode_envelope(&session, 0, b"again")),
+            Err(RouteError::Duplicate)
+        );
+        assert_eq!(
+            router.deliver(peer, vec![1, 2, 3]),
+            Err(RouteError::Malformed)
+        );
+        let inboxes = router.claim(session, &[peer]);
+        let rx = inboxes[0].as_ref().unwrap();
+        assert_eq!(rx.try_recv().unwrap(), b"first");
+        assert_eq!(rx.try_recv().unwrap(), b"second");
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn router_bounds_the_number_of_sessions() {
+        let router = MpcRouter::default();
+        let peer = PeerId::random();
+        for i in 0..MAX_SESSIONS {
+            let mut s = [0u8; 32];
+            s[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            router.deliver(peer, encode_envelope(&s, 0, b"x")).unwrap();
+        }
+        assert_eq!(
+            router.deliver(peer, encode_envelope(&[0xff; 32], 0, b"x")),
+            Err(RouteError::Full)
+        );
+    }
+}
