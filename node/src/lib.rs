@@ -5,7 +5,11 @@
 //! The node must never log, print or return in an error a secret, a share, a key or a plaintext
 //! value; it must never accept protocol messages from a peer that is not registered on chain.
 //!
-//! Status: being built (issue 4): the networking layer ([`net`]) exists; storage, uploads,
-//! services and the CLI are next.
+//! Status: being built (issue 4): networking ([`net`]), keys, configuration, the daemon's chain
+//! registration and allow-list, and health/metrics exist; storage, uploads and jobs are next.
 
+pub mod config;
+pub mod daemon;
+pub mod http;
+pub mod keys;
 pub mod net;

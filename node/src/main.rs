@@ -1,3 +1,295 @@
-//! `sharenet`: the node daemon and client command-line tool (built in issue 4).
+//! `sharenet`: the node daemon and the command-line tool.
+//!
+//! Errors are reported for humans: what failed, where, and how to fix it; the exit code says
+//! which kind of failure it was (2: bad usage or configuration, 3: chain, 4: network, 1: other).
 
-fn main() {}
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use alloy::primitives::{Address, U256};
+use clap::{Parser, Subcommand};
+use sharenet_chain_adapter::{DeployParams, RpcBackend, RpcConfig, deploy};
+use sharenet_node::config::{self, NodeConfig};
+use sharenet_node::daemon::{self, NodeError};
+use sharenet_node::keys;
+
+#[derive(Parser)]
+#[command(
+    name = "sharenet",
+    version,
+    about = "sharenet: data no single node can read, computed on by MPC"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run and manage a node.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// Chain tools (deploy the contracts, fund accounts on a dev chain).
+    #[command(subcommand)]
+    Chain(ChainCommand),
+}
+
+#[derive(Subcommand)]
+enum NodeCommand {
+    /// Create a node: its keys (mode 0600) and a commented node.toml in DIR.
+    Init {
+        /// Directory for the node's files.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
+        listen: String,
+        /// Health and metrics address.
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        http: String,
+        /// JSON-RPC endpoint of the chain.
+        #[arg(long, default_value = "http://127.0.0.1:8545")]
+        rpc: String,
+        /// Contract address file (from `sharenet chain deploy`).
+        #[arg(long, default_value = "contracts.json")]
+        contracts: String,
+        /// Deposit to stake at registration, in wei.
+        #[arg(long, default_value = "1000000000000000000")]
+        deposit: String,
+    },
+    /// Run the node described by a configuration file until SIGINT or SIGTERM.
+    Run {
+        /// The node.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChainCommand {
+    /// Deploy the contracts and write their addresses to a JSON file.
+    Deploy {
+        /// JSON-RPC endpoint.
+        #[arg(long)]
+        rpc: String,
+        /// Key file of the deploying account.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the addresses.
+        #[arg(long)]
+        out: PathBuf,
+        /// Minimum node deposit, in wei.
+        #[arg(long, default_value = "1000000000000000000")]
+        min_deposit: String,
+    },
+    /// Set an account's balance (development chains such as anvil only).
+    Fund {
+        /// JSON-RPC endpoint.
+        #[arg(long)]
+        rpc: String,
+        /// Any key file (used only to sign nothing; the dev chain sets the balance).
+        #[arg(long)]
+        key: PathBuf,
+        /// The account.
+        #[arg(long)]
+        account: String,
+        /// The new balance, in wei.
+        #[arg(long)]
+        wei: String,
+    },
+}
+
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl Failure {
+    fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<NodeError> for Failure {
+    fn from(e: NodeError) -> Self {
+        let code = match e {
+            NodeError::Chain(_) => 3,
+            NodeError::Net(_) | NodeError::Http { .. } => 4,
+            _ => 2,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn parse_u256(what: &str, text: &str) -> Result<U256, Failure> {
+    text.parse::<U256>()
+        .map_err(|_| Failure::usage(format!("{what}: '{text}' is not a decimal amount of wei")))
+}
+
+fn init(
+    dir: &Path,
+    listen: &str,
+    http: &str,
+    rpc: &str,
+    contracts: &str,
+    deposit: &str,
+) -> Result<String, Failure> {
+    parse_u256("--deposit", deposit)?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
+    let config_path = dir.join("node.toml");
+    if config_path.exists() {
+        return Err(Failure::usage(format!(
+            "{} already exists; this directory already holds a node",
+            config_path.display()
+        )));
+    }
+    let identity =
+        keys::create_identity(&dir.join("node.key")).map_err(|e| Failure::usage(e.to_string()))?;
+    let chain = keys::create_chain_key(&dir.join("chain.key"))
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    std::fs::write(
+        &config_path,
+        config::template(listen, http, rpc, contracts, deposit),
+    )
+    .map_err(|e| Failure::usage(format!("cannot write {}: {e}", config_path.display())))?;
+    Ok(format!(
+        "created node in {}\n  peer id:       {}\n  chain account: {}\n  config:        {}\nfund the chain account with at least the deposit, then: sharenet node run --config {}",
+        dir.display(),
+        identity.public().to_peer_id(),
+        chain.address(),
+        config_path.display(),
+        config_path.display()
+    ))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+            return;
+        }
+    }
+    let _ = ctrl_c.await;
+}
+
+async fn run(cli: Cli) -> Result<Option<String>, Failure> {
+    match cli.command {
+        Command::Node(NodeCommand::Init {
+            dir,
+            listen,
+            http,
+            rpc,
+            contracts,
+            deposit,
+        }) => init(&dir, &listen, &http, &rpc, &contracts, &deposit).map(Some),
+        Command::Node(NodeCommand::Run { config }) => {
+            let config = NodeConfig::load(&config).map_err(|e| Failure::usage(e.to_string()))?;
+            daemon::run(config, shutdown_signal()).await?;
+            Ok(None)
+        }
+        Command::Chain(ChainCommand::Deploy {
+            rpc,
+            key,
+            out,
+            min_deposit,
+        }) => {
+            let signer = keys::load_chain_key(&key).map_err(|e| Failure::usage(e.to_string()))?;
+            let backend =
+                RpcBackend::connect(RpcConfig::local(rpc), signer).map_err(|e| Failure {
+                    code: 3,
+                    message: e.to_string(),
+                })?;
+            let params = DeployParams {
+                min_deposit: parse_u256("--min-deposit", &min_deposit)?,
+                ..DeployParams::default()
+            };
+            let (addresses, _gas) = deploy(&backend, &params).await.map_err(|e| Failure {
+                code: 3,
+                message: format!("deploying the contracts: {e}"),
+            })?;
+            let json = serde_json::to_string_pretty(&addresses).map_err(|e| Failure {
+                code: 1,
+                message: e.to_string(),
+            })?;
+            std::fs::write(&out, json)
+                .map_err(|e| Failure::usage(format!("cannot write {}: {e}", out.display())))?;
+            Ok(Some(format!(
+                "contracts deployed; addresses written to {}",
+                out.display()
+            )))
+        }
+        Command::Chain(ChainCommand::Fund {
+            rpc,
+            key,
+            account,
+            wei,
+        }) => {
+            let signer = keys::load_chain_key(&key).map_err(|e| Failure::usage(e.to_string()))?;
+            let who: Address = account
+                .parse()
+                .map_err(|_| Failure::usage(format!("--account: '{account}' is not an address")))?;
+            let backend =
+                RpcBackend::connect(RpcConfig::local(rpc), signer).map_err(|e| Failure {
+                    code: 3,
+                    message: e.to_string(),
+                })?;
+            backend
+                .dev_set_balance(who, parse_u256("--wei", &wei)?)
+                .await
+                .map_err(|e| Failure {
+                    code: 3,
+                    message: format!("setting the balance (a dev chain is needed): {e}"),
+                })?;
+            Ok(Some(format!("{who} now holds {wei} wei")))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sharenet: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(Some(message)) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{message}");
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("sharenet: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! `sharenet node run`: load the keys, register and stake on chain if needed, start the swarm,
+//! keep the MPC allow-list equal to the chain's active nodes, serve health and metrics, and stop
+//! cleanly on SIGINT/SIGTERM.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use alloy::primitives::B256;
+use libp2p::identity::PublicKey;
+use libp2p::multiaddr::Protocol as AddrProtocol;
+use libp2p::{Multiaddr, PeerId};
+use sharenet_chain_adapter::{ChainError, Ledger, RpcBackend, RpcConfig, RpcLedger};
+use tracing::{info, warn};
+
+use crate::config::NodeConfig;
+use crate::http::{self, NodeStatus, SharedStatus};
+use crate::keys::{self, KeyError};
+use crate::net::{self, Client, NetError, NetworkConfig};
+
+/// Why the node could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// A key file.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The chain.
+    #[error("chain: {0}")]
+    Chain(#[from] ChainError),
+    /// The network.
+    #[error("network: {0}")]
+    Net(#[from] NetError),
+    /// The health endpoint could not bind.
+    #[error("http endpoint {addr}: {source}")]
+    Http {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The identity is not an ed25519 key.
+    #[error("the node identity must be an ed25519 key")]
+    Identity,
+}
+
+/// A running node's handles (for the binary and for tests).
+#[derive(Debug, Clone)]
+pub struct RunningNode {
+    /// The swarm client.
+    pub client: Client,
+    /// The health endpoint's address.
+    pub http: SocketAddr,
+    /// The node's status.
+    pub status: SharedStatus,
+}
+
+/// The peer id bound to an ed25519 public key registered on chain.
+pub fn peer_id_from_chain_key(key: B256) -> Option<PeerId> {
+    let pk = libp2p::identity::ed25519::PublicKey::try_from_bytes(key.as_slice()).ok()?;
+    Some(PublicKey::from(pk).to_peer_id())
+}
+
+/// The active nodes on chain: their peer ids and network addresses.
+async fn active_peers(ledger: &RpcLedger) -> Result<Vec<(PeerId, Option<Multiaddr>)>, ChainError> {
+    let mut out = Vec::new();
+    for account in ledger.active_nodes().await? {
+        let info = ledger.node_info(account).await?;
+        if let Some(peer) = peer_id_from_chain_key(info.peerKey) {
+            out.push((peer, info.networkAddress.parse::<Multiaddr>().ok()));
+        }
+    }
+    Ok(out)
+}
+
+/// Starts the node and runs until `shutdown` completes.
+pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
+    let node = start(config).await?;
+    shutdown.await;
+    info!("shutting down");
+    node.client.shutdown().await?;
+    Ok(())
+}
+
+/// Starts the node's tasks and returns once it is serving.
+pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
+    let identity = keys::load_identity(&config.identity_key)?;
+    let peer_key = keys::peer_key_bytes(&identity).ok_or(NodeError::Identity)?;
+    let signer = keys::load_chain_key(&config.chain_key)?;
+    let account = signer.address();
+    let ledger = RpcBackend::connect(RpcConfig::local(config.rpc_url.clone()), signer)?
+        .into_ledger(config.contracts);
+    let (client, _inbound) = net::start(NetworkConfig {
+        keypair: identity.clone(),
+        listen: config.listen.clone(),
+        bootstrap: config
+            .bootstrap
+            .iter()
+            .filter_map(|a| {
+                a.iter().find_map(|p| match p {
+                    AddrProtocol::P2p(peer) => Some((peer, a.clone())),
+                    _ => None,
+                })
+            })
+            .collect(),
+        request_timeout: config.request_timeout,
+    })?;
+    let peer_id = client.local_peer_id();
+    let listen = client.listen_addrs().await?;
+    let announced = listen
+        .iter()
+        .find(|a| !a.iter().any(|p| matches!(p, AddrProtocol::Udp(_))))
+        .or(listen.first())
+        .cloned()
+        .map(|a| a.with(AddrProtocol::P2p(peer_id)))
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    let status: SharedStatus = Arc::new(Mutex::new(NodeStatus {
+        peer_id: peer_id.to_string(),
+        account: account.to_string(),
+        ..NodeStatus::default()
+    }));
+    // Register and stake once; a restarted node finds itself registered.
+    let info = ledger.node_info(account).await?;
+    if !info.registered {
+        info!(%account, %peer_id, "registering the node on chain");
+        ledger
+            .register_node(B256::from(peer_key), &announced, config.deposit)
+            .await?;
+    }
+    let http = http::serve(config.http, status.clone(), client.clone())
+        .await
+        .map_err(|source| NodeError::Http {
+            addr: config.http,
+            source,
+        })?;
+    info!(%peer_id, %account, http = %http, "node is up");
+    tokio::spawn(follow_chain(
+        ledger,
+        client.clone(),
+        status.clone(),
+        config.poll,
+        account,
+        peer_id,
+    ));
+    Ok(RunningNode {
+        client,
+        http,
+        status,
+    })
+}
+
+/// Keeps the allow-list and the connections in step with the chain's active set.
+async fn follow_chain(
+    ledger: RpcLedger,
+    client: Client,
+    status: SharedStatus,
+    poll: std::time::Duration,
+    account: alloy::primitives::Address,
+    me: PeerId,
+) {
+    let mut last_epoch = None;
+    loop {
+        let result: Result<(), ChainError> = async {
+            let epoch = ledger.epoch().await?;
+            let registered = ledger.node_info(account).await?.registered;
+            if last_epoch != Some(epoch) {
+                let peers = active_peers(&ledger).await?;
+                let allowed: HashSet<PeerId> = peers.iter().map(|(p, _)| *p).collect();
+                if client.set_allowed(allowed.clone()).await.is_err() {
+                    return Ok(());
+                }
+                for (peer, addr) in peers {
+                    if peer != me
+                        && let Some(addr) = addr
+                        && let Err(e) = client.dial(peer, addr).await
+                    {
+                        warn!(%peer, error = %e, "could not reach an active node");
+                    }
+                }
+                if let Ok(mut s) = status.lock() {
+                    s.active_nodes = allowed.len();
+                }
+                last_epoch = Some(epoch);
+            }
+            if let Ok(mut s) = status.lock() {
+                s.epoch = epoch;
+                s.registered = registered;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            warn!(error = %e, "chain poll failed");
+            if let Ok(mut s) = status.lock() {
+                s.chain_errors += 1;
+            }
+        }
+        tokio::time::sleep(poll).await;
+    }
+}

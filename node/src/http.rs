@@ -1,0 +1,190 @@
+//! The health and metrics endpoint: `GET /healthz` (JSON) and `GET /metrics` (Prometheus text
+//! format). A deliberately small HTTP/1.1 server: one request per connection, a bounded request
+//! head, a timeout on every read.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::net::{Client, NetCounters};
+
+/// What the node reports about itself (ids, counts; never a key, share or value).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct NodeStatus {
+    /// The node's peer id.
+    pub peer_id: String,
+    /// The node's chain account.
+    pub account: String,
+    /// Whether the node is registered and staked on chain.
+    pub registered: bool,
+    /// The chain's current epoch (changes with the active set).
+    pub epoch: u64,
+    /// Active nodes on chain (the MPC allow-list).
+    pub active_nodes: usize,
+    /// Errors talking to the chain since start.
+    pub chain_errors: u64,
+}
+
+/// Shared status, updated by the node's tasks.
+pub type SharedStatus = Arc<Mutex<NodeStatus>>;
+
+const MAX_HEAD: usize = 8 << 10;
+
+/// Serves health and metrics on `addr` until the task is dropped. Returns the bound address.
+pub async fn serve(
+    addr: SocketAddr,
+    status: SharedStatus,
+    client: Client,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let status = status.clone();
+            let client = client.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::with_capacity(512);
+                let mut buf = [0u8; 512];
+                // Read the request head (bounded, with a timeout).
+                let read = tokio::time::timeout(Duration::from_secs(5), async {
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD {
+                        let n = stream.read(&mut buf).await?;
+                        if n == 0 {
+                            break;
+                        }
+                        head.extend_from_slice(&buf[..n]);
+                    }
+                    Ok::<_, std::io::Error>(())
+                })
+                .await;
+                if !matches!(read, Ok(Ok(()))) {
+                    return;
+                }
+                let line = head.split(|b| *b == b'\r').next().unwrap_or_default();
+                let line = String::from_utf8_lossy(line);
+                let mut parts = line.split_whitespace();
+                let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                let snapshot = status.lock().map(|s| s.clone()).unwrap_or_default();
+                let counters = client.counters().await.unwrap_or_default();
+                let (code, kind, body) = match (method, path) {
+                    ("GET", "/healthz") => {
+                        let mut v = serde_json::to_value(&snapshot).unwrap_or_default();
+                        v["status"] = if snapshot.registered {
+                            "ok"
+                        } else {
+                            "starting"
+                        }
+                        .into();
+                        v["peers"] = counters.peers.into();
+                        ("200 OK", "application/json", v.to_string())
+                    }
+                    ("GET", "/metrics") => (
+                        "200 OK",
+                        "text/plain; version=0.0.4",
+                        metrics(&snapshot, &counters),
+                    ),
+                    _ => (
+                        "404 Not Found",
+                        "text/plain",
+                        "not found: try /healthz or /metrics\n".into(),
+                    ),
+                };
+                let response = format!(
+                    "HTTP/1.1 {code}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    stream.write_all(response.as_bytes()),
+                )
+                .await;
+            });
+        }
+    });
+    Ok(bound)
+}
+
+fn metrics(s: &NodeStatus, c: &NetCounters) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, kind: &str, lines: Vec<(String, u64)>| {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, v) in lines {
+            out.push_str(&format!("{name}{labels} {v}\n"));
+        }
+    };
+    gauge(
+        "sharenet_peers",
+        "Connected peers.",
+        "gauge",
+        vec![(String::new(), c.peers)],
+    );
+    gauge(
+        "sharenet_active_nodes",
+        "Active nodes on chain (the MPC allow-list).",
+        "gauge",
+        vec![(String::new(), s.active_nodes as u64)],
+    );
+    gauge(
+        "sharenet_registered",
+        "1 if this node is registered and staked.",
+        "gauge",
+        vec![(String::new(), u64::from(s.registered))],
+    );
+    gauge(
+        "sharenet_chain_epoch",
+        "The chain's epoch.",
+        "gauge",
+        vec![(String::new(), s.epoch)],
+    );
+    gauge(
+        "sharenet_chain_errors_total",
+        "Errors talking to the chain.",
+        "counter",
+        vec![(String::new(), s.chain_errors)],
+    );
+    let per_protocol = |v: [u64; 3]| {
+        ["upload", "mpc", "output"]
+            .iter()
+            .zip(v)
+            .map(|(p, v)| (format!("{{protocol=\"{p}\"}}"), v))
+            .collect()
+    };
+    gauge(
+        "sharenet_bytes_in_total",
+        "Request bytes received, per protocol.",
+        "counter",
+        per_protocol(c.bytes_in),
+    );
+    gauge(
+        "sharenet_bytes_out_total",
+        "Request bytes sent, per protocol.",
+        "counter",
+        per_protocol(c.bytes_out),
+    );
+    gauge(
+        "sharenet_refused_unregistered_total",
+        "MPC messages refused from peers not active on chain.",
+        "counter",
+        vec![(String::new(), c.refused_unregistered)],
+    );
+    gauge(
+        "sharenet_dropped_total",
+        "Messages dropped (malformed, oversized, duplicate, full queue).",
+        "counter",
+        vec![(String::new(), c.dropped)],
+    );
+    gauge(
+        "sharenet_outbound_failures_total",
+        "Requests that could not be delivered.",
+        "counter",
+        vec![(String::new(), c.outbound_failures)],
+    );
+    out
+}
