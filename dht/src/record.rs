@@ -232,7 +232,8 @@ impl DatasetManifest {
         Key::for_dataset(&self.dataset_id)
     }
 
-    /// The canonical payload bytes (layout in `docs/dht.md`).
+    /// The canonical payload bytes (layout in `docs/dht.md`). Meaningful for a manifest that
+    /// passes [`DatasetManifest::check`] (signing checks it first).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.u8(MANIFEST_TAG);
@@ -344,7 +345,8 @@ impl NodeAnnouncement {
         Key::for_node(&self.peer_key)
     }
 
-    /// The canonical payload bytes (layout in `docs/dht.md`).
+    /// The canonical payload bytes (layout in `docs/dht.md`). Meaningful for an announcement
+    /// that passes [`NodeAnnouncement::check`] (signing checks it first).
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
         w.u8(ANNOUNCEMENT_TAG);
@@ -756,6 +758,18 @@ impl SignedRecord {
         record.publisher = Some(peer_id_of(&self.signer_public_key)?);
         record.expires = expires;
         Ok(record)
+    }
+
+    /// [`SignedRecord::to_kad_record`] with the local expiry derived from the content (an
+    /// announcement expires [`ANNOUNCEMENT_MAX_AGE_SECS`] after its timestamp, a manifest has no
+    /// local expiry), given the wall clock `now_unix` and the monotonic instant `now`.
+    pub fn to_kad_record_expiring(
+        &self,
+        now_unix: u64,
+        now: Instant,
+    ) -> Result<Record, RecordError> {
+        let expires = expiry_instant(self.content()?.expires_at(), now_unix, now);
+        self.to_kad_record(expires)
     }
 }
 

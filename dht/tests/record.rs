@@ -140,6 +140,19 @@ fn kad_record_conversion() {
     assert!(matches!(v.content, RecordContent::Announcement(_)));
     let at = std::time::Instant::now();
     assert_eq!(rec.to_kad_record(Some(at)).unwrap().expires, Some(at));
+    let exp = rec.to_kad_record_expiring(t, at).unwrap();
+    assert_eq!(
+        exp.expires,
+        Some(at + std::time::Duration::from_secs(ANNOUNCEMENT_MAX_AGE_SECS))
+    );
+    let m = manifest("ds", 1, t);
+    assert_eq!(
+        signed_manifest(&m)
+            .to_kad_record_expiring(t, at)
+            .unwrap()
+            .expires,
+        None
+    );
 }
 
 #[test]
