@@ -475,3 +475,34 @@ proptest! {
         prop_assert!(rx.try_recv().is_err());
     }
 }
+
+#[test]
+fn the_store_can_live_in_a_tokio_swarm() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<PersistentRecordStore>();
+    assert_send::<PersistOp>();
+    fn assert_sync<T: Sync>() {}
+    assert_sync::<sharenet_dht::StoreCounters>();
+}
+
+#[test]
+fn kademlia_put_record_goes_through_validation() {
+    use libp2p::kad::{Behaviour, Quorum};
+    let (tx, rx) = persist_channel(8);
+    let me = local();
+    let mut kad = Behaviour::new(me, PersistentRecordStore::new(me, config(), tx));
+    let good = announcement_record("node", now());
+    kad.put_record(good.clone(), Quorum::One).unwrap();
+    // Kademlia replaced the publisher by the local peer id; the record is still valid.
+    let stored = kad.store_mut().get(&good.key).unwrap().into_owned();
+    assert_eq!(stored.publisher, Some(me));
+    assert_eq!(stored.value, good.value);
+    let mut bad = manifest_record("ds", 1, "owner");
+    bad.value[110] ^= 1;
+    assert!(matches!(
+        kad.put_record(bad, Quorum::One),
+        Err(KadError::ValueTooLarge)
+    ));
+    assert_eq!(kad.store_mut().len(), 1);
+    assert_eq!(rx.try_iter().count(), 1);
+}
