@@ -471,7 +471,12 @@ impl PersistentRecordStore {
                 Err(Refusal::Full) => {
                     bump(&store.counters.load_skipped_invalid);
                 }
-                Err(_) => {
+                // The same key twice in the input: the record kept is the newer one and stays
+                // in the durable copy, so no `Remove`.
+                Err(Refusal::Stale | Refusal::Conflict) => {
+                    bump(&store.counters.load_skipped_invalid);
+                }
+                Err(Refusal::TooLarge | Refusal::Invalid(_)) => {
                     bump(&store.counters.load_skipped_invalid);
                     store.send(PersistOp::Remove { key });
                 }

@@ -518,6 +518,14 @@ proptest! {
     }
 
     #[test]
+    fn address_checks_never_panic(addrs in prop::collection::vec("/[ -~]{0,255}", 1..4)) {
+        let a = NodeAnnouncement { peer_key: [1; 32], addresses: addrs, epoch: 0, timestamp: 0 };
+        let _ = a.check();
+        let _ = NodeAnnouncement::decode(&a.encode());
+        let _ = a.multiaddrs();
+    }
+
+    #[test]
     fn flipping_any_byte_of_a_valid_record_is_caught(index in any::<prop::sample::Index>(), bit in 0u8..8) {
         let t = 1_800_000_000;
         let m = manifest("ds", 1, t);

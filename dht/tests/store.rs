@@ -506,3 +506,13 @@ fn kademlia_put_record_goes_through_validation() {
     assert_eq!(kad.store_mut().len(), 1);
     assert_eq!(rx.try_iter().count(), 1);
 }
+
+#[test]
+fn a_key_twice_at_load_keeps_the_newer_record_and_removes_nothing() {
+    let (tx, rx) = persist_channel(8);
+    let v1 = manifest_record("ds", 1, "owner");
+    let v2 = manifest_record("ds", 2, "owner");
+    let store = PersistentRecordStore::load(local(), config(), tx, vec![v2.clone(), v1]);
+    assert_eq!(store.get(&v2.key).unwrap().value, v2.value);
+    assert_eq!(rx.try_iter().count(), 0);
+}
