@@ -5,5 +5,32 @@
 //!
 //! This crate must never store a secret value or a share in a DHT record: records are small, public
 //! and signed; shares travel over request-response to the committee and live in each node's store.
+//! It must never block the swarm's poll loop (the store hands its changes to a bounded channel and
+//! never does I/O), never accept a record it has not validated, and never panic on network or disk
+//! bytes (every decoder is strict and size-bounded).
 //!
-//! Status: not yet built (issue 4). This crate holds only this description for now.
+//! Modules: [`key`] (key space, XOR distance), [`committee`] (deterministic committee selection),
+//! [`record`] (signed records, canonical encoding, validation), [`store`] (the libp2p-kad
+//! `RecordStore` with its durable copy). Formats and rules: `docs/dht.md`.
+//!
+//! Status: built (issue 4): key space, committee selection, signed manifests and announcements,
+//! validating persistent record store. The node wires the store into its Kademlia behaviour and
+//! its database.
+
+pub mod codec;
+pub mod committee;
+pub mod key;
+pub mod record;
+pub mod store;
+
+pub use codec::DecodeError;
+pub use committee::{Committee, CommitteeError, Member, NodeInfo, select_committee};
+pub use key::{Distance, Key, KeyError};
+pub use record::{
+    DatasetManifest, ManifestMember, NodeAnnouncement, RecordContent, RecordError, RecordKind,
+    SignedRecord, ValidRecord,
+};
+pub use store::{
+    Clock, MemoryPersistence, PersistOp, PersistentRecordStore, Refusal, StoreConfig,
+    StoreCounters, StoreError, StoredRecord, persist_channel,
+};

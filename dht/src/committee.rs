@@ -1,0 +1,220 @@
+//! Committee selection: the `n` active nodes of an epoch closest in XOR distance to a pool's key.
+//!
+//! The input is the chain's active set at an epoch, so every node that reads the same epoch
+//! computes the same committee: the answer depends only on the *set* of nodes (never on the order
+//! they were listed in, nor on any node's local routing table).
+//!
+//! Order of the members: by increasing `Key::for_node(peer key) XOR Key::for_pool(pool)`, ties
+//! broken by the node key bytes and then the peer key bytes. Two distinct node keys are never at
+//! the same XOR distance from the pool key, so the tie-breaks only make the order total on paper;
+//! duplicate peer keys are refused. A member's position `i` (0-based) is its MPC party index; its
+//! Shamir evaluation point is `i + 1`.
+
+use std::collections::HashSet;
+
+use crate::key::{Distance, Key, hex};
+
+/// Largest committee (mirrors the dataset registry's `MAX_COMMITTEE`).
+pub const MAX_COMMITTEE: usize = 64;
+/// Longest pool id in bytes (mirrors the dataset registry's `MAX_POOL_NAME`).
+pub const MAX_POOL_NAME: usize = 128;
+
+/// Errors of this module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommitteeError {
+    /// A committee needs at least one member.
+    #[error("a committee needs at least one member (n = 0 was asked)")]
+    EmptyCommittee,
+    /// `n` is above [`MAX_COMMITTEE`].
+    #[error("a committee has at most {max} members, {requested} were asked")]
+    TooLarge {
+        /// Requested size.
+        requested: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Fewer active nodes than committee seats.
+    #[error(
+        "a committee of {requested} was asked but only {available} nodes are active at epoch {epoch}"
+    )]
+    NotEnoughNodes {
+        /// Requested size.
+        requested: usize,
+        /// Active nodes in the set.
+        available: usize,
+        /// The epoch of the active set.
+        epoch: u64,
+    },
+    /// The same peer key appears twice in the active set.
+    #[error("peer key {peer_key} appears twice in the active set; the chain binds each key once")]
+    DuplicatePeerKey {
+        /// The duplicated key, hex.
+        peer_key: String,
+    },
+    /// The same account appears twice in the active set.
+    #[error("account 0x{account} appears twice in the active set")]
+    DuplicateAccount {
+        /// The duplicated account, hex.
+        account: String,
+    },
+    /// The pool id is empty or longer than [`MAX_POOL_NAME`] bytes.
+    #[error("a pool id is 1 to {max} bytes of UTF-8, this one has {len}")]
+    BadPoolName {
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// An active node as the node registry lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeInfo {
+    /// The node's chain account (20-byte address).
+    pub account: [u8; 20],
+    /// The node's ed25519 peer key (raw 32 bytes, as registered on chain).
+    pub peer_key: [u8; 32],
+    /// The network address registered on chain (a multiaddr string; not used for selection).
+    pub network_address: String,
+}
+
+/// A committee member: the node, its key, and its distance to the pool key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// The node.
+    pub node: NodeInfo,
+    /// `Key::for_node(node.peer_key)`.
+    pub node_key: Key,
+    /// XOR distance from `node_key` to the pool key.
+    pub distance: Distance,
+}
+
+/// The committee of a pool at an epoch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committee {
+    /// The epoch of the active set it was selected from.
+    pub epoch: u64,
+    /// The pool id.
+    pub pool: String,
+    /// `Key::for_pool(pool)`.
+    pub pool_key: Key,
+    members: Vec<Member>,
+}
+
+impl Committee {
+    /// The members in party order (index `i` is MPC party `i`, evaluation point `i + 1`).
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// Number of members `n`.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the committee is empty (never, for a committee built by [`select_committee`]).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The honest-majority threshold of this committee: [`Committee::threshold_for`]`(n)`.
+    pub fn threshold(&self) -> usize {
+        Self::threshold_for(self.members.len())
+    }
+
+    /// The largest `t` with `t < n / 2`, i.e. `(n - 1) / 2` (0 for `n <= 2`): any `t` members
+    /// learn nothing, `t + 1` reconstruct.
+    pub fn threshold_for(n: usize) -> usize {
+        n.saturating_sub(1) / 2
+    }
+
+    /// The party index of a peer key, if it is a member.
+    pub fn party_index(&self, peer_key: &[u8; 32]) -> Option<usize> {
+        self.members
+            .iter()
+            .position(|m| &m.node.peer_key == peer_key)
+    }
+
+    /// The members' peer keys in party order (as a dataset manifest lists them).
+    pub fn peer_keys(&self) -> Vec<[u8; 32]> {
+        self.members.iter().map(|m| m.node.peer_key).collect()
+    }
+
+    /// The members' accounts in party order (as the dataset registry takes them).
+    pub fn accounts(&self) -> Vec<[u8; 20]> {
+        self.members.iter().map(|m| m.node.account).collect()
+    }
+}
+
+/// Selects the committee of `pool` among the active set `nodes` of `epoch`: the `n` nodes whose
+/// node key is closest to the pool key, in party order (see the module documentation).
+///
+/// The result does not depend on the order of `nodes`. Errors: `n` is 0 or above
+/// [`MAX_COMMITTEE`], the pool id is empty or too long, a peer key or account appears twice, or
+/// fewer than `n` nodes are given.
+pub fn select_committee(
+    epoch: u64,
+    nodes: &[NodeInfo],
+    pool: &str,
+    n: usize,
+) -> Result<Committee, CommitteeError> {
+    if n == 0 {
+        return Err(CommitteeError::EmptyCommittee);
+    }
+    if n > MAX_COMMITTEE {
+        return Err(CommitteeError::TooLarge {
+            requested: n,
+            max: MAX_COMMITTEE,
+        });
+    }
+    if pool.is_empty() || pool.len() > MAX_POOL_NAME {
+        return Err(CommitteeError::BadPoolName {
+            len: pool.len(),
+            max: MAX_POOL_NAME,
+        });
+    }
+    let mut peer_keys = HashSet::with_capacity(nodes.len());
+    let mut accounts = HashSet::with_capacity(nodes.len());
+    for node in nodes {
+        if !peer_keys.insert(node.peer_key) {
+            return Err(CommitteeError::DuplicatePeerKey {
+                peer_key: hex(&node.peer_key),
+            });
+        }
+        if !accounts.insert(node.account) {
+            return Err(CommitteeError::DuplicateAccount {
+                account: hex(&node.account),
+            });
+        }
+    }
+    if nodes.len() < n {
+        return Err(CommitteeError::NotEnoughNodes {
+            requested: n,
+            available: nodes.len(),
+            epoch,
+        });
+    }
+    let pool_key = Key::for_pool(pool);
+    let mut all: Vec<Member> = nodes
+        .iter()
+        .map(|node| {
+            let node_key = Key::for_node(&node.peer_key);
+            Member {
+                distance: node_key.distance(&pool_key),
+                node_key,
+                node: node.clone(),
+            }
+        })
+        .collect();
+    all.sort_unstable_by(|a, b| {
+        (a.distance, a.node_key, a.node.peer_key).cmp(&(b.distance, b.node_key, b.node.peer_key))
+    });
+    all.truncate(n);
+    Ok(Committee {
+        epoch,
+        pool: pool.to_owned(),
+        pool_key,
+        members: all,
+    })
+}
