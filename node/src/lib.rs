@@ -13,3 +13,4 @@ pub mod daemon;
 pub mod http;
 pub mod keys;
 pub mod net;
+pub mod table;
