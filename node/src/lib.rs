@@ -5,4 +5,6 @@
 //! The node must never log, print or return in an error a secret, a share, a key or a plaintext
 //! value; it must never accept protocol messages from a peer that is not registered on chain.
 //!
-//! Status: not yet built (issue 4). This crate holds only this description for now.
+//! Status: issue 4 in progress. Built so far: [`store`], the durable encrypted share store.
+
+pub mod store;
