@@ -277,3 +277,46 @@ fn a_byte_flipped_in_the_file_is_an_error_not_a_panic() {
         Err(other) => panic!("unexpected error: {other}"),
     }
 }
+
+#[test]
+fn a_file_that_is_not_a_store_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    // Random bytes.
+    let garbage = dir.path().join("garbage");
+    let mut rng = StdRng::seed_from_u64(99);
+    let bytes: Vec<u8> = (0..64 * 1024)
+        .map(|_| rand::RngExt::random(&mut rng))
+        .collect();
+    std::fs::write(&garbage, &bytes).unwrap();
+    let err = ShareStore::open(&garbage, key()).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    assert!(err.to_string().contains("garbage"), "{err}");
+    // A redb database with other tables.
+    let other = dir.path().join("other.redb");
+    {
+        let db = Database::create(&other).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let def: TableDefinition<'_, u64, u64> = TableDefinition::new("numbers");
+            txn.open_table(def).unwrap().insert(1, 2).unwrap();
+            let meta: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("meta");
+            txn.open_table(meta)
+                .unwrap()
+                .insert("x", b"y".as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = ShareStore::open(&other, key()).unwrap_err();
+    assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+    // A directory.
+    let err = ShareStore::open(dir.path(), key()).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    // Open twice at once.
+    let path = dir.path().join("db");
+    let first = ShareStore::open(&path, key()).unwrap();
+    let err = ShareStore::open(&path, key()).unwrap_err();
+    assert!(matches!(err, StoreError::AlreadyOpen { .. }), "{err}");
+    drop(first);
+    ShareStore::open(&path, key()).unwrap();
+}

@@ -130,30 +130,44 @@ impl StoreCipher {
     }
 
     /// Encrypts one column of a batch.
+    #[cfg(test)]
     pub(crate) fn seal_column(
         &self,
         aad: &ShareAad,
         values: &[Mp127],
     ) -> Result<Vec<u8>, StoreError> {
-        let plaintext = encode_values(values);
-        self.seal(&aad.encode(), &plaintext)
+        self.seal_encoded(aad, &encode_values(values))
     }
 
-    /// Decrypts and decodes one column of a batch, checking its length against `aad.rows`.
+    /// Encrypts one column of a batch already encoded by [`encode_values`].
+    pub(crate) fn seal_encoded(
+        &self,
+        aad: &ShareAad,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        self.seal(&aad.encode(), plaintext)
+    }
+
+    /// Decrypts one column of a batch to its encoding, checking its length against `aad.rows`.
+    pub(crate) fn unseal_encoded(
+        &self,
+        aad: &ShareAad,
+        stored: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, DamageKind> {
+        let rows = aad.rows as usize;
+        if stored.len() != NONCE_BYTES + rows.saturating_mul(VALUE_BYTES) + TAG_BYTES {
+            return Err(DamageKind::Malformed);
+        }
+        self.unseal(&aad.encode(), stored)
+    }
+
+    /// Decrypts and decodes one column of a batch.
     pub(crate) fn unseal_column(
         &self,
         aad: &ShareAad,
         stored: &[u8],
     ) -> Result<Vec<Mp127>, DamageKind> {
-        let rows = aad.rows as usize;
-        if stored.len() != NONCE_BYTES + rows.saturating_mul(VALUE_BYTES) + TAG_BYTES {
-            return Err(DamageKind::Malformed);
-        }
-        let plaintext = self.unseal(&aad.encode(), stored)?;
-        plaintext
-            .chunks_exact(VALUE_BYTES)
-            .map(|chunk| Mp127::read_bytes(chunk).map_err(|_| DamageKind::Malformed))
-            .collect()
+        decode_values(&self.unseal_encoded(aad, stored)?)
     }
 
     /// The value of the key check record.
@@ -167,28 +181,37 @@ impl StoreCipher {
             .is_ok_and(|p| p.as_slice() == KEY_CHECK_PLAINTEXT)
     }
 
-    /// A keyed digest of a whole batch (all columns), stored in the batch header: lets a retry
+    /// Starts the keyed digest of a whole batch (all its columns, in column order, fed to
+    /// [`BatchDigest::update`] as their encodings). Stored in the batch header, it lets a retry
     /// be recognised as identical without decrypting, and ties the columns of a batch together.
-    pub(crate) fn batch_digest(
-        &self,
-        header: &ShareAad,
-        columns: &[impl AsRef<[Mp127]>],
-    ) -> [u8; 32] {
+    pub(crate) fn digest_start(&self, header: &ShareAad, columns: u32) -> BatchDigest {
         let mut hasher = blake3::Hasher::new_keyed(&self.digest_key);
         hasher.update(DIGEST_DOMAIN);
         let mut aad = *header;
-        aad.column = u32::try_from(columns.len()).unwrap_or(u32::MAX);
+        aad.column = columns;
         hasher.update(&aad.encode());
-        let mut buf = Zeroizing::new([0u8; VALUE_BYTES]);
-        for column in columns {
-            for value in column.as_ref() {
-                value.write_bytes(buf.as_mut_slice());
-                hasher.update(buf.as_slice());
-            }
-        }
-        let digest = *hasher.finalize().as_bytes();
-        hasher.zeroize();
-        digest
+        BatchDigest(hasher)
+    }
+}
+
+/// A batch digest being computed; its state (which holds plaintext) is zeroized on drop.
+pub(crate) struct BatchDigest(blake3::Hasher);
+
+impl BatchDigest {
+    /// Feeds the encoding of the next column.
+    pub(crate) fn update(&mut self, encoded_column: &[u8]) {
+        self.0.update(encoded_column);
+    }
+
+    /// The digest.
+    pub(crate) fn finish(&mut self) -> [u8; 32] {
+        *self.0.finalize().as_bytes()
+    }
+}
+
+impl Drop for BatchDigest {
+    fn drop(&mut self) {
+        self.0.zeroize();
     }
 }
 
@@ -197,12 +220,37 @@ pub(crate) fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
     blake3::Hash::from_bytes(*a) == blake3::Hash::from_bytes(*b)
 }
 
-fn encode_values(values: &[Mp127]) -> Zeroizing<Vec<u8>> {
+/// The share encoding of a column: each value's 16-byte canonical little-endian encoding.
+pub(crate) fn encode_values(values: &[Mp127]) -> Zeroizing<Vec<u8>> {
     let mut out = Zeroizing::new(vec![0u8; values.len() * VALUE_BYTES]);
     for (chunk, value) in out.chunks_exact_mut(VALUE_BYTES).zip(values) {
         value.write_bytes(chunk);
     }
     out
+}
+
+/// Checks a column encoding without decoding it into a vector.
+pub(crate) fn check_values(bytes: &[u8]) -> Result<(), DamageKind> {
+    let canonical = bytes.len().is_multiple_of(VALUE_BYTES)
+        && bytes
+            .chunks_exact(VALUE_BYTES)
+            .all(|chunk| Mp127::read_bytes(chunk).is_ok());
+    if canonical {
+        Ok(())
+    } else {
+        Err(DamageKind::Malformed)
+    }
+}
+
+/// Decodes a column encoding, refusing non-canonical values.
+pub(crate) fn decode_values(bytes: &[u8]) -> Result<Vec<Mp127>, DamageKind> {
+    if !bytes.len().is_multiple_of(VALUE_BYTES) {
+        return Err(DamageKind::Malformed);
+    }
+    bytes
+        .chunks_exact(VALUE_BYTES)
+        .map(|chunk| Mp127::read_bytes(chunk).map_err(|_| DamageKind::Malformed))
+        .collect()
 }
 
 #[cfg(test)]

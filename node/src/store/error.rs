@@ -13,6 +13,22 @@ pub enum StoreError {
     /// redb failed (I/O error, file locked by another process, …).
     #[error("share store database: {0}")]
     Database(#[from] redb::Error),
+    /// Opening the database file failed (I/O error, not a redb file, a directory, …).
+    #[error("cannot open share store {path}: {source}")]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// redb's error.
+        source: redb::Error,
+    },
+    /// Another process (or another `ShareStore` in this process) has the file open.
+    #[error(
+        "share store {path} is already open (is another sharenet node using this data directory?)"
+    )]
+    AlreadyOpen {
+        /// The database file.
+        path: PathBuf,
+    },
     /// redb's page checksums failed when the file was opened: the file was altered outside redb
     /// or the disk returned bad data. Nothing in it can be trusted.
     #[error(

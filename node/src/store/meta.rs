@@ -22,7 +22,7 @@ impl ShareStore {
             len_u64(manifest.len()),
             len_u64(limits.max_manifest_bytes),
         )?;
-        let txn = self.inner.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             if txn.open_table(DATASETS)?.get(dataset.as_bytes())?.is_none() {
                 return Err(StoreError::UnknownDataset(*dataset));
@@ -59,7 +59,7 @@ impl ShareStore {
             len_u64(receipt.len()),
             len_u64(limits.max_receipt_bytes),
         )?;
-        let txn = self.inner.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             if txn.open_table(DATASETS)?.get(dataset.as_bytes())?.is_none() {
                 return Err(StoreError::UnknownDataset(*dataset));
@@ -105,7 +105,7 @@ impl ShareStore {
 
     /// Removes one DHT record; returns whether it existed.
     pub fn remove_dht_record(&self, key: &[u8]) -> Result<bool, StoreError> {
-        let txn = self.inner.db.begin_write()?;
+        let txn = self.begin_write()?;
         let existed = txn.open_table(DHT_RECORDS)?.remove(key)?.is_some();
         txn.commit()?;
         Ok(existed)
@@ -130,7 +130,7 @@ impl ShareStore {
                 )?;
             }
         }
-        let txn = self.inner.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             let mut table = txn.open_table(DHT_RECORDS)?;
             for change in changes {
@@ -182,7 +182,7 @@ impl ShareStore {
             len_u64(cursor.len()),
             len_u64(limits.max_cursor_bytes),
         )?;
-        let txn = self.inner.db.begin_write()?;
+        let txn = self.begin_write()?;
         txn.open_table(META)?.insert(META_EVENT_CURSOR, cursor)?;
         txn.commit()?;
         Ok(())

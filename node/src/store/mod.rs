@@ -43,7 +43,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use redb::{Database, ReadableTable, ReadableTableMetadata};
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata};
 
 pub use error::{Damage, DamageKind, Limit, StoreError};
 pub use key::{AT_REST_KEY_BYTES, AtRestKey};
@@ -196,7 +196,13 @@ impl ShareStore {
                         detail,
                     }
                 }
-                other => StoreError::from(other),
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::AlreadyOpen { path: path.clone() }
+                }
+                other => StoreError::Open {
+                    path: path.clone(),
+                    source: other.into(),
+                },
             })?;
         initialise(&db, &cipher, &path)?;
         let report = verify::verify(&db, &cipher)?;
@@ -252,6 +258,15 @@ impl ShareStore {
         &self.inner.limits
     }
 
+    /// A write transaction committed with [`Durability::Immediate`] (redb's default, made
+    /// explicit): when `commit` returns, the data is on disk (fsync).
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        let mut txn = self.inner.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(redb::Error::from)?;
+        Ok(txn)
+    }
+
     fn damaged_set(&self) -> std::sync::MutexGuard<'_, BTreeSet<DatasetId>> {
         // The set is updated by single inserts and removals, so it is consistent even if a
         // thread panicked while holding the lock.
@@ -284,7 +299,9 @@ fn len_u64(len: usize) -> u64 {
 
 /// Creates the tables and the meta records of a new store, or checks those of an existing one.
 fn initialise(db: &Database, cipher: &StoreCipher, path: &Path) -> Result<(), StoreError> {
-    let txn = db.begin_write()?;
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)
+        .map_err(redb::Error::from)?;
     {
         let mut meta = txn.open_table(META)?;
         let datasets = txn.open_table(DATASETS)?;

@@ -4,7 +4,7 @@
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use sharenet_mpc::field::Mp127;
 
-use super::crypto::{ShareAad, digests_equal};
+use super::crypto::{ShareAad, digests_equal, encode_values};
 use super::error::{Limit, StoreError};
 use super::schema::{
     BATCHES, BatchHeader, DATASETS, DatasetRecord, MANIFESTS, RECEIPTS, SHARE_FORMAT_VERSION,
@@ -101,7 +101,7 @@ impl ShareStore {
             state: UploadState::Receiving,
             share_format: SHARE_FORMAT_VERSION,
         };
-        let txn = self.inner.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             let mut table = txn.open_table(DATASETS)?;
             match load_record(&table, dataset) {
@@ -176,7 +176,7 @@ impl ShareStore {
         self.ensure_usable(dataset)?;
 
         // Encrypt outside the write transaction so that concurrent writers wait only for the
-        // commit; the record read here is checked again inside the transaction.
+        // writes and the commit; the record read here is checked again inside the transaction.
         let record = {
             let txn = self.inner.db.begin_read()?;
             let table = txn.open_table(DATASETS)?;
@@ -205,13 +205,21 @@ impl ShareStore {
             first_row,
             rows,
         };
+        let cipher = &self.inner.cipher;
+        let mut digest = cipher.digest_start(&base, record.info.columns);
+        let mut sealed = Vec::with_capacity(columns.len());
+        for (column, values) in (0u32..).zip(columns) {
+            let encoded = encode_values(values.as_ref());
+            digest.update(&encoded);
+            sealed.push(cipher.seal_encoded(&ShareAad { column, ..base }, &encoded)?);
+        }
         let header = BatchHeader {
             first_row,
             rows,
-            digest: self.inner.cipher.batch_digest(&base, columns),
+            digest: digest.finish(),
         };
 
-        let txn = self.inner.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             let datasets = txn.open_table(DATASETS)?;
             let mut batches = txn.open_table(BATCHES)?;
@@ -274,9 +282,7 @@ impl ShareStore {
                 }
             }
             let mut shares = txn.open_table(SHARES)?;
-            for (column, values) in (0u32..).zip(columns) {
-                let aad = ShareAad { column, ..base };
-                let sealed = self.inner.cipher.seal_column(&aad, values.as_ref())?;
+            for (column, sealed) in (0u32..).zip(&sealed) {
                 shares.insert(&share_key(dataset, column, batch), sealed.as_slice())?;
             }
             batches.insert(&key, header.encode().as_slice())?;
@@ -464,7 +470,7 @@ impl ShareStore {
     /// [`UploadState`]); [`StoreError::InvalidTransition`] otherwise.
     pub fn set_state(&self, dataset: &DatasetId, to: UploadState) -> Result<(), StoreError> {
         self.ensure_usable(dataset)?;
-        let txn = self.inner.db.begin_write()?;
+        let txn = self.begin_write()?;
         let from;
         {
             let mut table = txn.open_table(DATASETS)?;
@@ -492,7 +498,7 @@ impl ShareStore {
     /// receipts) in one transaction, and clears its damaged mark. Used for a failed upload:
     /// nothing half-registered remains. Returns whether anything was stored.
     pub fn delete_dataset(&self, dataset: &DatasetId) -> Result<bool, StoreError> {
-        let txn = self.inner.db.begin_write()?;
+        let txn = self.begin_write()?;
         let mut found = false;
         {
             let mut datasets = txn.open_table(DATASETS)?;

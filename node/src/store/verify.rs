@@ -9,10 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use redb::{Database, ReadableDatabase, ReadableTable};
-use sharenet_mpc::field::Mp127;
 
 use super::OpenReport;
-use super::crypto::{ShareAad, StoreCipher, digests_equal};
+use super::crypto::{ShareAad, StoreCipher, check_values, digests_equal};
 use super::error::{Damage, DamageKind, StoreError};
 use super::schema::{
     BATCHES, BatchHeader, DATASETS, DatasetRecord, SHARES, parse_batch_key, parse_share_key,
@@ -88,7 +87,7 @@ pub(crate) fn verify(db: &Database, cipher: &StoreCipher) -> Result<OpenReport, 
             first_row: header.first_row,
             rows: header.rows,
         };
-        let mut columns: Vec<Vec<Mp127>> = Vec::new();
+        let mut digest = cipher.digest_start(&base, record.info.columns);
         let mut intact = true;
         for column in 0..record.info.columns {
             let aad = ShareAad { column, ..base };
@@ -103,11 +102,15 @@ pub(crate) fn verify(db: &Database, cipher: &StoreCipher) -> Result<OpenReport, 
                 intact = false;
                 continue;
             };
-            match cipher.unseal_column(&aad, stored.value()) {
-                Ok(values) => {
-                    report.verified_columns += 1;
-                    columns.push(values);
-                }
+            let checked = cipher
+                .unseal_encoded(&aad, stored.value())
+                .and_then(|encoded| {
+                    check_values(&encoded)?;
+                    digest.update(&encoded);
+                    Ok(())
+                });
+            match checked {
+                Ok(()) => report.verified_columns += 1,
                 Err(kind) => {
                     report
                         .damaged
@@ -116,7 +119,7 @@ pub(crate) fn verify(db: &Database, cipher: &StoreCipher) -> Result<OpenReport, 
                 }
             }
         }
-        if intact && !digests_equal(&cipher.batch_digest(&base, &columns), &header.digest) {
+        if intact && !digests_equal(&digest.finish(), &header.digest) {
             report
                 .damaged
                 .push(damage(id, None, Some(index), DamageKind::DigestMismatch));
