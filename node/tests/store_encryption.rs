@@ -8,7 +8,7 @@ use std::path::Path;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use redb::{Database, ReadableDatabase, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use sharenet_mpc::field::{Field, Mp127};
 use sharenet_node::store::{AtRestKey, DamageKind, DatasetId, DatasetInfo, ShareStore, StoreError};
 
@@ -319,4 +319,117 @@ fn a_file_that_is_not_a_store_is_an_error_not_a_panic() {
     assert!(matches!(err, StoreError::AlreadyOpen { .. }), "{err}");
     drop(first);
     ShareStore::open(&path, key()).unwrap();
+}
+
+const BATCHES: TableDefinition<'_, &[u8; 40], &[u8]> = TableDefinition::new("batches");
+const DATASETS: TableDefinition<'_, &[u8; 32], &[u8]> = TableDefinition::new("datasets");
+
+/// Applies `edit` to the stored value under `k` in `table`, through redb.
+fn edit_value<const N: usize>(
+    path: &Path,
+    table: TableDefinition<'_, &'static [u8; N], &'static [u8]>,
+    k: &[u8; N],
+    edit: impl FnOnce(&mut Vec<u8>),
+) {
+    let db = Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let mut t = txn.open_table(table).unwrap();
+        let mut value = t.get(k).unwrap().unwrap().value().to_vec();
+        edit(&mut value);
+        t.insert(k, value.as_slice()).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+fn batch_key(id: &DatasetId, batch: u64) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..32].copy_from_slice(&id.0);
+    k[32..].copy_from_slice(&batch.to_be_bytes());
+    k
+}
+
+fn damage_list(path: &Path) -> Vec<(DatasetId, Option<u32>, Option<u64>, DamageKind)> {
+    let store = ShareStore::open(path, key()).unwrap();
+    let mut list: Vec<_> = store
+        .open_report()
+        .damaged
+        .iter()
+        .map(|d| (d.dataset, d.column, d.batch, d.kind))
+        .collect();
+    list.sort_by_key(|(id, c, b, _)| (*id, *b, *c));
+    list
+}
+
+#[test]
+fn tampered_batch_headers_and_dataset_records_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shares.redb");
+    let ids: Vec<DatasetId> = (20..25u8).map(|b| DatasetId([b; 32])).collect();
+    for (i, id) in ids.iter().enumerate() {
+        populate(&path, id, 20 + i as u64);
+    }
+    // Header layout: version u8 || first row u64 LE || rows u32 LE || digest (32).
+    // ids[0], batch 1: a digest byte flipped.
+    edit_value(&path, BATCHES, &batch_key(&ids[0], 1), |v| v[20] ^= 1);
+    // ids[1], batch 2: rows 8 → 7 (every column now has the wrong length).
+    edit_value(&path, BATCHES, &batch_key(&ids[1], 2), |v| v[9] = 7);
+    // ids[2], batch 0: first row 0 → 1 (the associated data no longer matches).
+    edit_value(&path, BATCHES, &batch_key(&ids[2], 0), |v| v[1] = 1);
+    // ids[3]: the dataset record's party index changed (record: version, state, share
+    // format u16, columns u32, party u32, …): every ciphertext fails.
+    edit_value(&path, DATASETS, &ids[3].0, |v| v[8] ^= 1);
+    // ids[4]: the dataset record no longer decodes.
+    edit_value(&path, DATASETS, &ids[4].0, |v| v.truncate(3));
+
+    let damaged = damage_list(&path);
+    use DamageKind::*;
+    let mut expected = vec![(ids[0], None, Some(1), DigestMismatch)];
+    expected.extend((0..3).map(|c| (ids[1], Some(c), Some(2), Malformed)));
+    expected.extend((0..3).map(|c| (ids[2], Some(c), Some(0), Unauthenticated)));
+    // …and batch 0 now reaches into batch 1's rows (1..9 against 8..16).
+    expected.push((ids[2], None, Some(1), Overlap));
+    for b in 0..4 {
+        expected.extend((0..3).map(|c| (ids[3], Some(c), Some(b), Unauthenticated)));
+    }
+    expected.push((ids[4], None, None, BadRecord));
+    expected.sort_by_key(|(id, c, b, _)| (*id, *b, *c));
+    assert_eq!(damaged, expected);
+
+    let store = ShareStore::open(&path, key()).unwrap();
+    for id in &ids {
+        assert!(!store.is_usable(id));
+        assert!(matches!(
+            store.column(id, 0),
+            Err(StoreError::DatasetDamaged(_))
+        ));
+    }
+    // The undecodable record is not listed, but can be deleted with all its batches.
+    assert_eq!(store.datasets().unwrap().len(), 4);
+    for id in &ids {
+        assert!(store.delete_dataset(id).unwrap());
+    }
+    drop(store);
+    assert!(damage_list(&path).is_empty());
+}
+
+#[test]
+fn shares_without_a_batch_header_are_reported_as_orphans() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shares.redb");
+    let id = DatasetId([30; 32]);
+    populate(&path, &id, 30);
+    {
+        let db = Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(BATCHES)
+            .unwrap()
+            .remove(&batch_key(&id, 3))
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    assert_eq!(
+        damage_list(&path),
+        vec![(id, Some(0), Some(3), DamageKind::Orphan)]
+    );
 }
