@@ -9,16 +9,45 @@
 //! never from the swarm's poll loop or another async task. [`ShareStore`] is `Send + Sync` and
 //! cheap to clone (an `Arc` inside), so move a clone into each blocking closure:
 //!
-//! ```ignore
+//! ```text
 //! let store = store.clone();
-//! let outcome = tokio::task::spawn_blocking(move || store.put_batch(id, batch, first_row, &cols)).await??;
+//! let outcome = tokio::task::spawn_blocking(move || store.put_batch(&id, batch, first_row, &columns))
+//!     .await??;
+//! ```
+//!
+//! # Example
+//!
+//! ```
+//! use sharenet_mpc::field::Mp127;
+//! use sharenet_node::store::{AtRestKey, DatasetId, DatasetInfo, PutOutcome, ShareStore, UploadState};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! # let data_dir = dir.path();
+//! // The key file lives next to (or apart from) the database; created 0600 on first start.
+//! let key = AtRestKey::load_or_create(data_dir.join("at-rest.key"))?;
+//! let store = ShareStore::open(data_dir.join("shares.redb"), key)?;
+//! assert!(store.open_report().damaged.is_empty());
+//!
+//! let id = DatasetId([7; 32]);
+//! store.create_dataset(&id, &DatasetInfo { name: "visits".into(), columns: 2, party: 1 })?;
+//! // Batches may arrive in any order; each is stored atomically, retries are idempotent.
+//! let batch1 = vec![vec![Mp127::new(3)], vec![Mp127::new(4)]];
+//! let batch0 = vec![vec![Mp127::new(1)], vec![Mp127::new(2)]];
+//! assert_eq!(store.put_batch(&id, 1, 1, &batch1)?, PutOutcome::Stored);
+//! assert_eq!(store.put_batch(&id, 0, 0, &batch0)?, PutOutcome::Stored);
+//! assert_eq!(store.put_batch(&id, 0, 0, &batch0)?, PutOutcome::AlreadyStored);
+//! assert_eq!(store.column(&id, 1)?, vec![Mp127::new(2), Mp127::new(4)]);
+//! store.set_state(&id, UploadState::Verified)?;
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! # Guarantees
 //!
 //! * Shares are encrypted at rest with XChaCha20-Poly1305 under a key derived from the node's
 //!   [`AtRestKey`], each ciphertext bound to its (dataset, column, batch, share format, party,
-//!   rows) slot; see [`crypto`](self) and `docs/storage.md`.
+//!   rows) slot; see `docs/storage.md`.
 //! * A batch (all its columns) is written in one redb write transaction committed with
 //!   immediate durability: after [`ShareStore::put_batch`] returns `Ok`, the batch survives a
 //!   crash or power loss; if it returns an error or the process dies, none of it is stored.
