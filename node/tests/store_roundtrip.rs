@@ -310,12 +310,24 @@ fn upload_states_follow_the_life_cycle() {
         })
     ));
     store
+        .put_batch(&id, 1, 3, &random_table(&mut rng, 1, 3))
+        .unwrap();
+    // Batch 0 is missing: the dataset cannot be verified yet.
+    assert!(matches!(
+        store.set_state(&id, UploadState::Verified),
+        Err(StoreError::Gap {
+            expected_batch: 0,
+            ..
+        })
+    ));
+    assert_eq!(store.state(&id).unwrap(), UploadState::Receiving);
+    store
         .put_batch(&id, 0, 0, &random_table(&mut rng, 1, 3))
         .unwrap();
     store.set_state(&id, UploadState::Verified).unwrap();
     // No batches once verified.
     assert!(matches!(
-        store.put_batch(&id, 1, 3, &random_table(&mut rng, 1, 3)),
+        store.put_batch(&id, 2, 6, &random_table(&mut rng, 1, 3)),
         Err(StoreError::NotReceiving {
             state: UploadState::Verified,
             ..
@@ -330,9 +342,9 @@ fn upload_states_follow_the_life_cycle() {
     // Append: back to receiving.
     store.set_state(&id, UploadState::Receiving).unwrap();
     store
-        .put_batch(&id, 1, 3, &random_table(&mut rng, 1, 3))
+        .put_batch(&id, 2, 6, &random_table(&mut rng, 1, 3))
         .unwrap();
-    assert_eq!(store.rows(&id).unwrap(), 6);
+    assert_eq!(store.rows(&id).unwrap(), 9);
     // The state survives a reopen.
     store.set_state(&id, UploadState::Verified).unwrap();
     drop(store);

@@ -467,7 +467,8 @@ impl ShareStore {
     }
 
     /// Moves a dataset to another upload state, if the life cycle allows it (see
-    /// [`UploadState`]); [`StoreError::InvalidTransition`] otherwise.
+    /// [`UploadState`]); [`StoreError::InvalidTransition`] otherwise. Moving to
+    /// [`UploadState::Verified`] also requires the batches to have no gap ([`StoreError::Gap`]).
     pub fn set_state(&self, dataset: &DatasetId, to: UploadState) -> Result<(), StoreError> {
         self.ensure_usable(dataset)?;
         let txn = self.begin_write()?;
@@ -485,6 +486,11 @@ impl ShareStore {
             }
             if from == to {
                 return Ok(());
+            }
+            if to == UploadState::Verified {
+                // Verified means every batch passed the dealer verification: no batch may be
+                // missing between the first and the last.
+                contiguous_rows(dataset, &load_headers(&txn.open_table(BATCHES)?, dataset)?)?;
             }
             record.state = to;
             table.insert(dataset.as_bytes(), record.encode().as_slice())?;
