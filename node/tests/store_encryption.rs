@@ -433,3 +433,46 @@ fn shares_without_a_batch_header_are_reported_as_orphans() {
         vec![(id, Some(0), Some(3), DamageKind::Orphan)]
     );
 }
+
+#[test]
+fn the_damage_list_is_capped_but_the_unusable_set_is_complete() {
+    use sharenet_node::store::MAX_REPORTED_DAMAGE;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shares.redb");
+    let (big, small) = (DatasetId([40; 32]), DatasetId([41; 32]));
+    // One batch of more columns than the report lists.
+    let columns = MAX_REPORTED_DAMAGE as u32 + 5;
+    {
+        let store = ShareStore::open(&path, key()).unwrap();
+        for (id, columns) in [(big, columns), (small, 1)] {
+            store
+                .create_dataset(
+                    &id,
+                    &DatasetInfo {
+                        name: "wide".into(),
+                        columns,
+                        party: 1,
+                    },
+                )
+                .unwrap();
+            let batch: Vec<Vec<Mp127>> = (0..columns)
+                .map(|c| vec![Mp127::new(u128::from(c))])
+                .collect();
+            store.put_batch(&id, 0, 0, &batch).unwrap();
+        }
+    }
+    // Change the party index of both records: every ciphertext of both fails.
+    for id in [big, small] {
+        edit_value(&path, DATASETS, &id.0, |v| v[8] ^= 1);
+    }
+    let store = ShareStore::open(&path, key()).unwrap();
+    let report = store.open_report();
+    assert!(!report.is_clean());
+    assert_eq!(report.damaged.len(), MAX_REPORTED_DAMAGE);
+    assert_eq!(
+        report.omitted,
+        u64::from(columns) + 1 - MAX_REPORTED_DAMAGE as u64
+    );
+    assert_eq!(report.unusable.len(), 2);
+    assert!(!store.is_usable(&big) && !store.is_usable(&small));
+}

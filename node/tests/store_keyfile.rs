@@ -89,6 +89,19 @@ fn key_file_of_the_wrong_length_is_refused() {
         AtRestKey::load(dir.path().join("missing.key")),
         Err(StoreError::KeyFileIo { .. })
     ));
+    // A directory where the key file should be.
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let err = AtRestKey::load_or_create(&sub).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    // A key file in a directory that does not exist: the error names the key file.
+    let missing = dir.path().join("no-such-dir").join("at-rest.key");
+    let err = AtRestKey::load_or_create(&missing).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::KeyFileIo { path, .. } if *path == missing),
+        "{err}"
+    );
 }
 
 #[test]

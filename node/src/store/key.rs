@@ -72,6 +72,12 @@ impl AtRestKey {
     fn read_from(mut file: File, path: &Path) -> Result<Self, StoreError> {
         // Inspect the opened file itself, not the path, so the checked file is the read one.
         let meta = file.metadata().map_err(|e| key_io(path, e))?;
+        if !meta.is_file() {
+            return Err(key_io(
+                path,
+                std::io::Error::new(ErrorKind::InvalidInput, "not a regular file"),
+            ));
+        }
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(StoreError::KeyFilePermissions {
@@ -127,7 +133,7 @@ impl AtRestKey {
         })();
         if let Err(source) = written {
             let _ = std::fs::remove_file(&tmp);
-            return Err(key_io(&tmp, source));
+            return Err(key_io(path, source));
         }
         // hard_link fails if `path` exists: a concurrent creator won, and we use its key.
         let linked = std::fs::hard_link(&tmp, path);

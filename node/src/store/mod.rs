@@ -147,6 +147,10 @@ impl Default for StoreOptions {
     }
 }
 
+/// At most this many damaged items are listed in [`OpenReport::damaged`] (and logged); the rest
+/// are counted in [`OpenReport::omitted`]. [`OpenReport::unusable`] is always complete.
+pub const MAX_REPORTED_DAMAGE: usize = 1000;
+
 /// What the verification at open found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenReport {
@@ -156,14 +160,27 @@ pub struct OpenReport {
     pub batches: u64,
     /// Column ciphertexts that decrypted and authenticated.
     pub verified_columns: u64,
-    /// Everything damaged; each damaged dataset is unusable until deleted.
+    /// The damaged items found, in table order (the first [`MAX_REPORTED_DAMAGE`]).
     pub damaged: Vec<Damage>,
+    /// Damaged items found beyond the first [`MAX_REPORTED_DAMAGE`].
+    pub omitted: u64,
+    /// Every dataset with at least one damaged item: unusable until deleted.
+    pub unusable: BTreeSet<DatasetId>,
 }
 
 impl OpenReport {
-    /// The datasets with at least one damaged item.
-    pub fn damaged_datasets(&self) -> BTreeSet<DatasetId> {
-        self.damaged.iter().map(|d| d.dataset).collect()
+    /// Whether nothing is damaged.
+    pub fn is_clean(&self) -> bool {
+        self.unusable.is_empty()
+    }
+
+    pub(crate) fn record(&mut self, damage: Damage) {
+        self.unusable.insert(damage.dataset);
+        if self.damaged.len() < MAX_REPORTED_DAMAGE {
+            self.damaged.push(damage);
+        } else {
+            self.omitted = self.omitted.saturating_add(1);
+        }
     }
 }
 
@@ -249,10 +266,11 @@ impl ShareStore {
             datasets = report.datasets,
             batches = report.batches,
             verified_columns = report.verified_columns,
-            damaged = report.damaged.len(),
+            damaged = report.damaged.len() as u64 + report.omitted,
+            unusable_datasets = report.unusable.len(),
             "share store opened and verified"
         );
-        let damaged = Mutex::new(report.damaged_datasets());
+        let damaged = Mutex::new(report.unusable.clone());
         Ok(ShareStore {
             inner: Arc::new(Inner {
                 db,

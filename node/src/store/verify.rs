@@ -33,9 +33,7 @@ pub(crate) fn verify(db: &Database, cipher: &StoreCipher) -> Result<OpenReport, 
         let id = DatasetId(*key.value());
         let record = DatasetRecord::decode(value.value());
         if record.is_none() {
-            report
-                .damaged
-                .push(damage(id, None, None, DamageKind::BadRecord));
+            report.record(damage(id, None, None, DamageKind::BadRecord));
         }
         records.insert(id, record);
         report.datasets += 1;
@@ -55,9 +53,7 @@ pub(crate) fn verify(db: &Database, cipher: &StoreCipher) -> Result<OpenReport, 
         let record = match records.get(&id) {
             None => {
                 if orphans.insert(id) {
-                    report
-                        .damaged
-                        .push(damage(id, None, Some(index), DamageKind::Orphan));
+                    report.record(damage(id, None, Some(index), DamageKind::Orphan));
                 }
                 continue;
             }
@@ -65,18 +61,14 @@ pub(crate) fn verify(db: &Database, cipher: &StoreCipher) -> Result<OpenReport, 
             Some(Some(record)) => record,
         };
         let Some(header) = BatchHeader::decode(value.value()) else {
-            report
-                .damaged
-                .push(damage(id, None, Some(index), DamageKind::BadRecord));
+            report.record(damage(id, None, Some(index), DamageKind::BadRecord));
             continue;
         };
         if let Some((prev_id, prev_end)) = previous
             && prev_id == id
             && header.first_row < prev_end
         {
-            report
-                .damaged
-                .push(damage(id, None, Some(index), DamageKind::Overlap));
+            report.record(damage(id, None, Some(index), DamageKind::Overlap));
         }
         previous = Some((id, header.info(index).end_row()));
 
@@ -98,7 +90,7 @@ pub(crate) fn verify(db: &Database, cipher: &StoreCipher) -> Result<OpenReport, 
                 found_shares += 1;
             }
             let Some(stored) = stored else {
-                report.damaged.push(damage(
+                report.record(damage(
                     id,
                     Some(column),
                     Some(index),
@@ -117,17 +109,13 @@ pub(crate) fn verify(db: &Database, cipher: &StoreCipher) -> Result<OpenReport, 
             match checked {
                 Ok(()) => report.verified_columns += 1,
                 Err(kind) => {
-                    report
-                        .damaged
-                        .push(damage(id, Some(column), Some(index), kind));
+                    report.record(damage(id, Some(column), Some(index), kind));
                     intact = false;
                 }
             }
         }
         if intact && !digests_equal(&digest.finish(), &header.digest) {
-            report
-                .damaged
-                .push(damage(id, None, Some(index), DamageKind::DigestMismatch));
+            report.record(damage(id, None, Some(index), DamageKind::DigestMismatch));
         }
     }
 
@@ -146,9 +134,7 @@ pub(crate) fn verify(db: &Database, cipher: &StoreCipher) -> Result<OpenReport, 
             None => false,
         };
         if !known && reported.insert((id, index)) {
-            report
-                .damaged
-                .push(damage(id, Some(column), Some(index), DamageKind::Orphan));
+            report.record(damage(id, Some(column), Some(index), DamageKind::Orphan));
         }
     }
     Ok(report)
