@@ -65,9 +65,10 @@ fn crash_child_writer() {
     }
 }
 
-/// Runs the child against `db`, kills it `delay` after it reported ready; returns the batch
-/// indices it reported committed.
-fn run_and_kill(db: &Path, delay: Duration) -> Vec<u64> {
+/// Runs the child against `db` and kills it `delay` after it reported ready, or, if
+/// `during_open`, `delay` after it was started (possibly while it opens and verifies the
+/// database); returns the batch indices it reported committed.
+fn run_and_kill(db: &Path, delay: Duration, during_open: bool) -> Vec<u64> {
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new(exe)
         .args([
@@ -93,14 +94,16 @@ fn run_and_kill(db: &Path, delay: Duration) -> Vec<u64> {
     });
     let mut lines = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let line = rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("the child reports READY");
-        let ready = line.starts_with("READY");
-        lines.push(line);
-        if ready {
-            break;
+    if !during_open {
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("the child reports READY");
+            let ready = line.starts_with("READY");
+            lines.push(line);
+            if ready {
+                break;
+            }
         }
     }
     std::thread::sleep(delay);
@@ -123,42 +126,45 @@ fn killed_writer_loses_nothing_committed_and_leaves_no_partial_batch() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("shares.redb");
     let mut committed: Vec<u64> = Vec::new();
-    for round in 0..4 {
-        let delay = Duration::from_millis(rng.random_range(5..200));
-        let reported = run_and_kill(&db, delay);
+    // Batches stored before this round (the child resumes there).
+    let mut before = 0u64;
+    for round in 0..6 {
+        // Rounds 2 and 4 kill the child at a random moment from its start: before, during or
+        // after it opens (and repairs and verifies) the database left by the previous kill.
+        let during_open = round % 2 == 0 && round > 0;
+        let delay =
+            Duration::from_millis(rng.random_range(if during_open { 0..60 } else { 5..200 }));
+        let reported = run_and_kill(&db, delay, during_open);
+        let context = format!("round {round} (seed {seed}, delay {delay:?})");
+        // The child resumed after the batches already stored and reported each commit in order.
+        assert_eq!(
+            reported,
+            (before..before + reported.len() as u64).collect::<Vec<_>>(),
+            "{context}"
+        );
         committed.extend(&reported);
 
-        let store = ShareStore::open(&db, key()).unwrap_or_else(|e| {
-            panic!("round {round} (seed {seed}, delay {delay:?}): reopen failed: {e}")
-        });
+        let store = ShareStore::open(&db, key())
+            .unwrap_or_else(|e| panic!("{context}: reopen failed: {e}"));
         let report = store.open_report();
-        assert!(
-            report.damaged.is_empty(),
-            "round {round} (seed {seed}): {:?}",
-            report.damaged
-        );
+        assert!(report.is_clean(), "{context}: {:?}", report.damaged);
         let stored = store.batches(&ID).unwrap();
         let indices: Vec<u64> = stored.iter().map(|b| b.index).collect();
         // The child writes batches in order, so what is stored is a prefix 0..n…
-        assert_eq!(
-            indices,
-            (0..indices.len() as u64).collect::<Vec<_>>(),
-            "round {round} (seed {seed})"
-        );
-        // …that contains every batch reported committed, plus at most the one whose commit
-        // completed before the kill but whose report did not get out.
-        let max_committed = committed.iter().max().map_or(0, |m| m + 1);
+        let after = indices.len() as u64;
+        assert_eq!(indices, (0..after).collect::<Vec<_>>(), "{context}");
+        // …holding everything reported committed (in any round), plus at most the one batch of
+        // this round whose commit completed before the kill but whose report did not get out.
+        let reported_now = before + reported.len() as u64;
         assert!(
-            indices.len() as u64 >= max_committed && indices.len() as u64 <= max_committed + 1,
-            "round {round} (seed {seed}): {} stored, {max_committed} reported",
-            indices.len()
+            after == reported_now || after == reported_now + 1,
+            "{context}: {after} stored, {before} before this round, {} reported in it",
+            reported.len()
         );
         for index in &committed {
-            assert!(
-                indices.contains(index),
-                "batch {index} reported committed is lost"
-            );
+            assert!(indices.contains(index), "{context}: batch {index} lost");
         }
+        before = after;
         // Every stored batch is complete and holds exactly what was written.
         for info in &stored {
             let columns = store.read_batch(&ID, info.index).unwrap().unwrap().columns;
