@@ -50,7 +50,8 @@
 //!   rows) slot; see `docs/storage.md`.
 //! * A batch (all its columns) is written in one redb write transaction committed with
 //!   immediate durability: after [`ShareStore::put_batch`] returns `Ok`, the batch survives a
-//!   crash or power loss; if it returns an error or the process dies, none of it is stored.
+//!   crash or power loss; if it returns an error, none of it is stored; if the process dies
+//!   before it returns, either all of the batch or none of it is stored, never a part.
 //! * [`ShareStore::open`] verifies everything stored (every ciphertext authenticates and decodes,
 //!   every record decodes). It does **not** fail on a damaged batch: it opens, lists the damage
 //!   in [`ShareStore::open_report`], and marks those datasets unusable (reads return
