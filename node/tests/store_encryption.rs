@@ -451,7 +451,7 @@ fn the_damage_list_is_capped_but_the_unusable_set_is_complete() {
                     &DatasetInfo {
                         name: "wide".into(),
                         columns,
-                        party: 1,
+                        party: 2,
                     },
                 )
                 .unwrap();
@@ -461,7 +461,7 @@ fn the_damage_list_is_capped_but_the_unusable_set_is_complete() {
             store.put_batch(&id, 0, 0, &batch).unwrap();
         }
     }
-    // Change the party index of both records: every ciphertext of both fails.
+    // Change the party index of both records (2 → 3): every ciphertext of both fails.
     for id in [big, small] {
         edit_value(&path, DATASETS, &id.0, |v| v[8] ^= 1);
     }

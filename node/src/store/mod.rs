@@ -93,7 +93,7 @@ use schema::{
 pub struct StoreLimits {
     /// Rows in one batch (default 65 536: 1 MiB per column ciphertext).
     pub max_batch_rows: u32,
-    /// Columns of a dataset (default 1 024).
+    /// Columns of a dataset (default 1 024; at most 65 536 whatever is set).
     pub max_columns: u32,
     /// Datasets in the store (default 10 000).
     pub max_datasets: u64,

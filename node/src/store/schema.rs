@@ -9,6 +9,9 @@ use super::types::{BatchInfo, BatchRange, DatasetId, DatasetInfo, UploadState};
 
 /// The on-disk format version this build reads and writes.
 pub(crate) const FORMAT_VERSION: u32 = 1;
+/// The most columns a dataset record may declare (a format bound, above any configured limit):
+/// a record declaring more is damaged.
+pub(crate) const FORMAT_MAX_COLUMNS: u32 = 1 << 16;
 /// The share encoding version: each value is a canonical GF(2^127 − 1) element, 16 bytes LE.
 pub(crate) const SHARE_FORMAT_VERSION: u16 = 1;
 
@@ -141,7 +144,12 @@ impl DatasetRecord {
         let party = r.u32()?;
         let name_len = r.u16()?;
         let name = std::str::from_utf8(r.take(usize::from(name_len))?).ok()?;
-        if !r.0.is_empty() || share_format != SHARE_FORMAT_VERSION {
+        if !r.0.is_empty()
+            || share_format != SHARE_FORMAT_VERSION
+            || columns == 0
+            || columns > FORMAT_MAX_COLUMNS
+            || party == 0
+        {
             return None;
         }
         Some(DatasetRecord {
@@ -247,11 +255,17 @@ mod tests {
             share_format: SHARE_FORMAT_VERSION,
         };
         let bytes = record.encode();
-        assert_eq!(DatasetRecord::decode(&bytes), Some(record));
+        assert_eq!(DatasetRecord::decode(&bytes), Some(record.clone()));
         assert_eq!(DatasetRecord::decode(&bytes[..bytes.len() - 1]), None);
         let mut bad_state = bytes.clone();
         bad_state[1] = 9;
         assert_eq!(DatasetRecord::decode(&bad_state), None);
+        for (columns, party) in [(0, 3), (FORMAT_MAX_COLUMNS + 1, 3), (5, 0)] {
+            let mut bad = record.clone();
+            bad.info.columns = columns;
+            bad.info.party = party;
+            assert_eq!(DatasetRecord::decode(&bad.encode()), None);
+        }
 
         let header = BatchHeader {
             first_row: 1 << 40,

@@ -7,8 +7,8 @@ use sharenet_mpc::field::Mp127;
 use super::crypto::{ShareAad, digests_equal, encode_values};
 use super::error::{Limit, StoreError};
 use super::schema::{
-    BATCHES, BatchHeader, DATASETS, DatasetRecord, MANIFESTS, RECEIPTS, SHARE_FORMAT_VERSION,
-    SHARES, batch_key, dataset_bounds, share_key,
+    BATCHES, BatchHeader, DATASETS, DatasetRecord, FORMAT_MAX_COLUMNS, MANIFESTS, RECEIPTS,
+    SHARE_FORMAT_VERSION, SHARES, batch_key, dataset_bounds, share_key,
 };
 use super::types::{
     BatchInfo, DatasetId, DatasetInfo, DatasetSummary, PutOutcome, StoredBatch, UploadState,
@@ -88,7 +88,7 @@ impl ShareStore {
         limit(
             Limit::Columns,
             u64::from(info.columns),
-            u64::from(limits.max_columns),
+            u64::from(limits.max_columns.min(FORMAT_MAX_COLUMNS)),
         )?;
         limit(
             Limit::NameBytes,
@@ -319,7 +319,8 @@ impl ShareStore {
         let headers = load_headers(&txn.open_table(BATCHES)?, dataset)?;
         let rows = contiguous_rows(dataset, &headers)?;
         let shares = txn.open_table(SHARES)?;
-        let mut out = Vec::with_capacity(usize::try_from(rows).unwrap_or(0));
+        // The capacity is a hint only: never trust a count read from disk for an allocation.
+        let mut out = Vec::with_capacity(usize::try_from(rows.min(1 << 20)).unwrap_or(0));
         for (index, header) in &headers {
             let values = self.read_column(&shares, &record, dataset, column, *index, header)?;
             out.extend_from_slice(&values);
