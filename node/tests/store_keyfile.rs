@@ -31,6 +31,8 @@ fn key_file_is_created_0600_and_reused() {
             )
             .unwrap();
     }
+    // The database file is private too.
+    assert_eq!(mode(&db), 0o600);
     // No temporary file left behind.
     let names: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

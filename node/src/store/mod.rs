@@ -222,8 +222,11 @@ impl ShareStore {
     /// Fails with [`StoreError::FileCorrupted`] if redb's page checksums fail,
     /// [`StoreError::WrongKey`] if `key` is not the key the store was created with,
     /// [`StoreError::UnsupportedFormat`] / [`StoreError::NotAStore`] for a file this build does
-    /// not understand, and [`StoreError::Database`] for I/O errors or a file locked by another
-    /// process. Damaged batches do not make it fail: see [`ShareStore::open_report`].
+    /// not understand, [`StoreError::AlreadyOpen`] if another process (or another `ShareStore`)
+    /// has it open, and [`StoreError::Open`] for I/O errors or a file that is not a redb
+    /// database. Damaged batches do not make it fail: see [`ShareStore::open_report`].
+    ///
+    /// A new database file is created with mode 0600.
     pub fn open_with(
         path: impl AsRef<Path>,
         key: AtRestKey,
@@ -232,6 +235,7 @@ impl ShareStore {
         let path = path.as_ref().to_path_buf();
         let cipher = StoreCipher::new(&key);
         drop(key);
+        create_private(&path)?;
         let db = Database::builder()
             .set_check_integrity_on_open(true)
             .set_cache_size(options.cache_bytes)
@@ -330,6 +334,25 @@ impl ShareStore {
         } else {
             Err(StoreError::DatasetDamaged(*dataset))
         }
+    }
+}
+
+/// Creates an empty file with mode 0600 at `path` if nothing is there, so that redb initialises
+/// a new database in a file only its owner can read.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Open {
+            path: path.to_path_buf(),
+            source: e.into(),
+        }),
     }
 }
 
