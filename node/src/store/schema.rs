@@ -279,6 +279,33 @@ mod tests {
     }
 
     #[test]
+    fn decoding_arbitrary_bytes_never_panics() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let valid = DatasetRecord {
+            info: DatasetInfo {
+                name: "n".into(),
+                columns: 2,
+                party: 1,
+            },
+            state: UploadState::Receiving,
+            share_format: SHARE_FORMAT_VERSION,
+        }
+        .encode();
+        for _ in 0..20_000 {
+            let len = rng.random_range(0..64usize);
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            // Mostly-valid prefixes reach the deeper branches.
+            if rng.random() {
+                let n = valid.len().min(bytes.len());
+                bytes[..n].copy_from_slice(&valid[..n]);
+            }
+            let _ = DatasetRecord::decode(&bytes);
+            let _ = BatchHeader::decode(&bytes);
+        }
+    }
+
+    #[test]
     fn keys_sort_numerically() {
         let id = DatasetId([1; 32]);
         assert!(batch_key(&id, 255) < batch_key(&id, 256));
