@@ -98,6 +98,12 @@ fn random_batches_round_trip_in_row_order_after_out_of_order_arrival() {
     assert_eq!(listed[0].rows, total as u64);
     assert_eq!(listed[0].batches, sizes.len() as u64);
     assert!(listed[0].usable);
+    let stats = store.stats().unwrap();
+    assert_eq!(stats.datasets, 1);
+    assert_eq!(stats.batches, sizes.len() as u64);
+    assert_eq!(stats.share_values, 4 * total as u64);
+    assert_eq!(stats.dht_records, 0);
+    assert_eq!(stats.file_bytes, std::fs::metadata(&path).unwrap().len());
 }
 
 #[test]

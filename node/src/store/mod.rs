@@ -79,7 +79,7 @@ pub use error::{Damage, DamageKind, Limit, StoreError};
 pub use key::{AT_REST_KEY_BYTES, AtRestKey};
 pub use types::{
     BatchInfo, BatchRange, DatasetId, DatasetInfo, DatasetSummary, DhtChange, DhtRecord,
-    PutOutcome, StoredBatch, UploadState,
+    PutOutcome, StoreStats, StoredBatch, UploadState,
 };
 
 use crypto::StoreCipher;

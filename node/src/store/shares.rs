@@ -7,11 +7,12 @@ use sharenet_mpc::field::Mp127;
 use super::crypto::{ShareAad, digests_equal, encode_values};
 use super::error::{Limit, StoreError};
 use super::schema::{
-    BATCHES, BatchHeader, DATASETS, DatasetRecord, FORMAT_MAX_COLUMNS, MANIFESTS, RECEIPTS,
-    SHARE_FORMAT_VERSION, SHARES, batch_key, dataset_bounds, share_key,
+    BATCHES, BatchHeader, DATASETS, DHT_RECORDS, DatasetRecord, FORMAT_MAX_COLUMNS, MANIFESTS,
+    RECEIPTS, SHARE_FORMAT_VERSION, SHARES, batch_key, dataset_bounds, share_key,
 };
 use super::types::{
-    BatchInfo, DatasetId, DatasetInfo, DatasetSummary, PutOutcome, StoredBatch, UploadState,
+    BatchInfo, DatasetId, DatasetInfo, DatasetSummary, PutOutcome, StoreStats, StoredBatch,
+    UploadState,
 };
 use super::{ShareStore, len_u64, limit};
 
@@ -459,6 +460,39 @@ impl ShareStore {
             out.push(self.summary(&id, record, &headers));
         }
         Ok(out)
+    }
+
+    /// Counts for the metrics endpoint: one read transaction over the records and batch
+    /// headers (no decryption).
+    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        let txn = self.inner.db.begin_read()?;
+        let datasets = txn.open_table(DATASETS)?;
+        let batches = txn.open_table(BATCHES)?;
+        let mut stats = StoreStats {
+            dht_records: txn.open_table(DHT_RECORDS)?.len()?,
+            file_bytes: std::fs::metadata(&self.inner.path).map_or(0, |m| m.len()),
+            ..StoreStats::default()
+        };
+        for entry in datasets.iter()? {
+            let (key, value) = entry?;
+            let Some(record) = DatasetRecord::decode(value.value()) else {
+                continue;
+            };
+            stats.datasets += 1;
+            let id = DatasetId(*key.value());
+            let headers = match load_headers(&batches, &id) {
+                Ok(headers) => headers,
+                Err(StoreError::DatasetDamaged(_)) => continue,
+                Err(other) => return Err(other),
+            };
+            for (_, header) in headers {
+                stats.batches += 1;
+                stats.share_values = stats
+                    .share_values
+                    .saturating_add(u64::from(header.rows) * u64::from(record.info.columns));
+            }
+        }
+        Ok(stats)
     }
 
     /// A dataset's upload state.

@@ -157,6 +157,21 @@ impl fmt::Debug for StoredBatch {
     }
 }
 
+/// Counts for the node's metrics endpoint, from [`crate::store::ShareStore::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Datasets stored (records that decode).
+    pub datasets: u64,
+    /// Batches stored.
+    pub batches: u64,
+    /// Share values stored (rows × columns over all batches).
+    pub share_values: u64,
+    /// DHT records stored.
+    pub dht_records: u64,
+    /// Size of the database file in bytes.
+    pub file_bytes: u64,
+}
+
 /// A persistent DHT record: `(key, value)`.
 pub type DhtRecord = (Vec<u8>, Vec<u8>);
 
