@@ -6,11 +6,13 @@
 //! value; it must never accept protocol messages from a peer that is not registered on chain.
 //!
 //! Status: being built (issue 4): networking ([`net`]), keys, configuration, the daemon's chain
-//! registration and allow-list, and health/metrics exist; storage, uploads and jobs are next.
+//! registration and allow-list, health/metrics, CSV encoding ([`table`]) and the encrypted share
+//! store ([`store`]) exist; verified uploads, the DHT wiring and jobs are next.
 
 pub mod config;
 pub mod daemon;
 pub mod http;
 pub mod keys;
 pub mod net;
+pub mod store;
 pub mod table;
