@@ -16,3 +16,4 @@ pub mod keys;
 pub mod net;
 pub mod store;
 pub mod table;
+pub mod upload;

@@ -1,0 +1,144 @@
+//! The node's upload intake: store a batch of shares, run the batched dealer verification with the
+//! rest of the committee over the MPC protocol, keep the batch only if the committee accepts it,
+//! and answer with a signed receipt. Store and MPC work run on blocking threads, never on the
+//! async runtime.
+
+use std::time::Duration;
+
+use libp2p::identity::Keypair;
+use sharenet_mpc::protocol::{RandomnessSource, Session};
+use sharenet_mpc::vss::batch::{DealtShares, commit};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use super::wire::{BatchUpload, Receipt};
+use super::{session_id, verification_context};
+use crate::net::{Client, InboundRequest, Protocol};
+use crate::store::{DatasetId, DatasetInfo, ShareStore, StoreError};
+
+/// What the intake needs.
+#[derive(Clone)]
+pub struct UploadService {
+    /// The node's share store.
+    pub store: ShareStore,
+    /// The swarm.
+    pub client: Client,
+    /// The node's identity (signs receipts).
+    pub identity: Keypair,
+    /// How long the committee's verification round may wait for a party.
+    pub verify_timeout: Duration,
+}
+
+impl std::fmt::Debug for UploadService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadService").finish_non_exhaustive()
+    }
+}
+
+/// Why a batch was refused (sent back to the uploader as text).
+#[derive(Debug, thiserror::Error)]
+enum IntakeError {
+    #[error("{0}")]
+    Wire(#[from] super::wire::WireError),
+    #[error("this node is not party {party} of the committee named in the upload")]
+    NotInCommittee { party: u16 },
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl UploadService {
+    /// Serves upload requests from `inbound` until it closes.
+    pub async fn run(self, mut inbound: mpsc::Receiver<InboundRequest>) {
+        while let Some(request) = inbound.recv().await {
+            if request.protocol != Protocol::Upload {
+                continue;
+            }
+            let service = self.clone();
+            tokio::spawn(async move {
+                let peer = request.peer;
+                let answer = match service.handle(&request.payload).await {
+                    Ok(receipt) => receipt.encode(),
+                    Err(e) => {
+                        warn!(%peer, error = %e, "upload refused");
+                        format!("ERR {e}").into_bytes()
+                    }
+                };
+                let _ = service.client.respond(request, answer).await;
+            });
+        }
+    }
+
+    async fn handle(&self, payload: &[u8]) -> Result<Receipt, IntakeError> {
+        let upload = BatchUpload::decode(payload)?;
+        let me = self.client.local_peer_id();
+        if upload.committee.get(usize::from(upload.party)) != Some(&me) {
+            return Err(IntakeError::NotInCommittee {
+                party: upload.party,
+            });
+        }
+        let dataset = DatasetId(upload.dataset);
+        let context = verification_context(&upload.dataset, upload.batch);
+        let dealt = DealtShares {
+            shares: upload.shares.clone(),
+            mask: upload.mask,
+        };
+        let commitment = commit(&context, usize::from(upload.party), &dealt).0;
+        // Store first (one transaction), then verify with the committee.
+        let store = self.store.clone();
+        let stored = upload.clone();
+        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
+            if store.dataset(&dataset)?.is_none() {
+                store.create_dataset(
+                    &dataset,
+                    &DatasetInfo {
+                        name: stored.name.clone(),
+                        columns: stored.columns,
+                        party: u32::from(stored.party) + 1,
+                    },
+                )?;
+            }
+            let columns: Vec<&[sharenet_mpc::field::Mp127]> =
+                stored.shares.chunks(stored.rows as usize).collect();
+            store.put_batch(&dataset, stored.batch, stored.first_row, &columns)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| IntakeError::Internal(e.to_string()))??;
+        let transport = self.client.mpc_transport(
+            session_id(&upload.dataset, upload.batch),
+            usize::from(upload.party),
+            upload.committee.clone(),
+            self.verify_timeout,
+        );
+        let (n, t) = (upload.committee.len(), usize::from(upload.t));
+        let verdict = tokio::task::spawn_blocking(move || {
+            let mut session = Session::new(n, t, transport, RandomnessSource::HyperInvertible)
+                .map_err(|e| e.to_string())?;
+            session
+                .verify_dealing(&context, &dealt)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| IntakeError::Internal(e.to_string()))?;
+        let accepted = verdict.is_ok();
+        if let Err(reason) = &verdict {
+            // Nothing half-stored: a batch the committee did not accept removes the dataset.
+            warn!(dataset = %dataset, batch = upload.batch, %reason, "dealer verification failed; dropping the dataset");
+            let store = self.store.clone();
+            let _ = tokio::task::spawn_blocking(move || store.delete_dataset(&dataset)).await;
+        } else {
+            info!(dataset = %dataset, batch = upload.batch, rows = upload.rows, "batch verified and stored");
+        }
+        Receipt::sign(
+            upload.dataset,
+            upload.batch,
+            upload.party,
+            accepted,
+            commitment,
+            &self.identity,
+        )
+        .ok_or_else(|| IntakeError::Internal("could not sign the receipt".into()))
+    }
+}

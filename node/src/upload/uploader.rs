@@ -1,0 +1,176 @@
+//! The client side of an upload (the data owner's library, used by the CLI and the simulator):
+//! share each batch for the committee, send each node only its own shares, and collect every
+//! node's signed receipt.
+
+use futures::future::join_all;
+use libp2p::PeerId;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use sharenet_mpc::field::Mp127;
+use sharenet_mpc::shamir::ShamirParams;
+use sharenet_mpc::vss::batch::{DealtShares, commit, deal};
+
+use super::verification_context;
+use super::wire::{BatchUpload, Receipt};
+use crate::net::{Client, NetError, Protocol};
+use crate::table::EncodedTable;
+
+/// Why an upload failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UploadError {
+    /// The committee or threshold is not usable.
+    #[error("invalid committee: {0}")]
+    Committee(String),
+    /// A node could not be reached.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// A node refused the batch.
+    #[error("node {peer} refused batch {batch}: {reason}")]
+    Refused {
+        /// The node.
+        peer: PeerId,
+        /// The batch.
+        batch: u64,
+        /// Its reason.
+        reason: String,
+    },
+    /// The committee's dealer verification rejected the batch (the shares were inconsistent).
+    #[error(
+        "the committee rejected batch {batch}: its shares do not lie on one polynomial of degree t (dealer verification failed); the upload was discarded by every node"
+    )]
+    Rejected {
+        /// The batch.
+        batch: u64,
+    },
+    /// A receipt is not signed by the node or does not match what was sent.
+    #[error("node {peer} returned an invalid receipt for batch {batch}")]
+    BadReceipt {
+        /// The node.
+        peer: PeerId,
+        /// The batch.
+        batch: u64,
+    },
+}
+
+/// One batch, dealt: each party's shares (column-major) and mask share.
+pub fn deal_batch(
+    table: &EncodedTable,
+    first_row: usize,
+    rows: usize,
+    n: usize,
+    t: usize,
+) -> Result<Vec<DealtShares<Mp127>>, UploadError> {
+    let params =
+        ShamirParams::honest_majority(n, t).map_err(|e| UploadError::Committee(e.to_string()))?;
+    let mut values = Vec::with_capacity(rows * table.columns.len());
+    for column in &table.columns {
+        values.extend_from_slice(&column[first_row..first_row + rows]);
+    }
+    let mut rng = StdRng::from_rng(&mut rand::rng());
+    Ok(deal(params, &values, &mut rng))
+}
+
+/// Sends one dealt batch to the committee and checks every receipt.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_batch(
+    client: &Client,
+    committee: &[PeerId],
+    t: usize,
+    dataset: [u8; 32],
+    name: &str,
+    batch: u64,
+    first_row: u64,
+    rows: u32,
+    columns: u32,
+    dealt: Vec<DealtShares<Mp127>>,
+) -> Result<Vec<Receipt>, UploadError> {
+    let context = verification_context(&dataset, batch);
+    let requests = committee
+        .iter()
+        .zip(dealt)
+        .enumerate()
+        .map(|(party, (peer, d))| {
+            let expected = commit(&context, party, &d).0;
+            let message = BatchUpload {
+                dataset,
+                name: name.to_string(),
+                batch,
+                first_row,
+                rows,
+                columns,
+                party: party as u16,
+                t: t as u8,
+                committee: committee.to_vec(),
+                shares: d.shares,
+                mask: d.mask,
+            }
+            .encode();
+            async move {
+                let answer = client.request(Protocol::Upload, *peer, message).await?;
+                if let Some(reason) = answer.strip_prefix(b"ERR ") {
+                    return Err(UploadError::Refused {
+                        peer: *peer,
+                        batch,
+                        reason: String::from_utf8_lossy(reason).into_owned(),
+                    });
+                }
+                let receipt = Receipt::decode(&answer)
+                    .map_err(|_| UploadError::BadReceipt { peer: *peer, batch })?;
+                if !receipt.verify(peer)
+                    || receipt.dataset != dataset
+                    || receipt.batch != batch
+                    || receipt.commitment != expected
+                {
+                    return Err(UploadError::BadReceipt { peer: *peer, batch });
+                }
+                Ok(receipt)
+            }
+        });
+    let receipts: Vec<Receipt> = join_all(requests)
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    if receipts.iter().any(|r| !r.accepted) {
+        return Err(UploadError::Rejected { batch });
+    }
+    Ok(receipts)
+}
+
+/// Uploads a whole table in batches of `batch_rows` rows; returns every node's receipts.
+pub async fn upload_table(
+    client: &Client,
+    committee: &[PeerId],
+    t: usize,
+    dataset: [u8; 32],
+    name: &str,
+    table: &EncodedTable,
+    batch_rows: usize,
+) -> Result<Vec<Receipt>, UploadError> {
+    let batch_rows = batch_rows.max(1);
+    let mut receipts = Vec::new();
+    let mut first = 0;
+    let mut batch = 0u64;
+    while first < table.rows {
+        let rows = batch_rows.min(table.rows - first);
+        let dealt = deal_batch(table, first, rows, committee.len(), t)?;
+        receipts.extend(
+            send_batch(
+                client,
+                committee,
+                t,
+                dataset,
+                name,
+                batch,
+                first as u64,
+                rows as u32,
+                table.columns.len() as u32,
+                dealt,
+            )
+            .await?,
+        );
+        first += rows;
+        batch += 1;
+    }
+    Ok(receipts)
+}

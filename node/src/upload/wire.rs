@@ -1,0 +1,333 @@
+//! The upload protocol's messages: one batch of one party's shares (client → node) and the node's
+//! signed receipt (node → client). Fixed little-endian layouts, bounded, decoded without panics.
+
+use libp2p::PeerId;
+use libp2p::identity::{Keypair, PublicKey};
+use sharenet_mpc::field::{Field, Mp127};
+
+const BATCH_MAGIC: &[u8; 4] = b"SNUP";
+const RECEIPT_MAGIC: &[u8; 4] = b"SNRC";
+const VERSION: u8 = 1;
+/// Largest committee an upload names.
+pub const MAX_COMMITTEE: usize = 64;
+
+/// Why a message could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// Truncated, trailing bytes, wrong magic or version, or an impossible field.
+    #[error("malformed upload message: {0}")]
+    Malformed(&'static str),
+}
+
+/// One party's shares of one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchUpload {
+    /// Dataset id.
+    pub dataset: [u8; 32],
+    /// Dataset name.
+    pub name: String,
+    /// Batch index.
+    pub batch: u64,
+    /// First row of the batch.
+    pub first_row: u64,
+    /// Rows in the batch.
+    pub rows: u32,
+    /// Columns.
+    pub columns: u32,
+    /// The receiving node's party index in the committee.
+    pub party: u16,
+    /// Threshold.
+    pub t: u8,
+    /// The committee, in party order.
+    pub committee: Vec<PeerId>,
+    /// Shares, column-major (`columns × rows`).
+    pub shares: Vec<Mp127>,
+    /// Share of the batch's random mask (dealer verification).
+    pub mask: Mp127,
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        if self.0.len() < n {
+            return Err(WireError::Malformed("truncated"));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, WireError> {
+        let b = self.take(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32, WireError> {
+        let mut a = [0u8; 4];
+        a.copy_from_slice(self.take(4)?);
+        Ok(u32::from_le_bytes(a))
+    }
+    fn u64(&mut self) -> Result<u64, WireError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn array32(&mut self) -> Result<[u8; 32], WireError> {
+        let mut a = [0u8; 32];
+        a.copy_from_slice(self.take(32)?);
+        Ok(a)
+    }
+    fn short_bytes(&mut self) -> Result<&'a [u8], WireError> {
+        let len = usize::from(self.u8()?);
+        self.take(len)
+    }
+    fn element(&mut self) -> Result<Mp127, WireError> {
+        Mp127::read_bytes(self.take(16)?)
+            .map_err(|_| WireError::Malformed("non-canonical field element"))
+    }
+}
+
+impl BatchUpload {
+    /// Encodes the message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128 + self.shares.len() * 16);
+        out.extend_from_slice(BATCH_MAGIC);
+        out.push(VERSION);
+        out.extend_from_slice(&self.dataset);
+        out.extend_from_slice(&self.batch.to_le_bytes());
+        out.extend_from_slice(&self.first_row.to_le_bytes());
+        out.extend_from_slice(&self.rows.to_le_bytes());
+        out.extend_from_slice(&self.columns.to_le_bytes());
+        out.extend_from_slice(&self.party.to_le_bytes());
+        out.push(self.t);
+        out.push(self.committee.len() as u8);
+        for peer in &self.committee {
+            let bytes = peer.to_bytes();
+            out.push(bytes.len() as u8);
+            out.extend_from_slice(&bytes);
+        }
+        let name = &self.name.as_bytes()[..self.name.len().min(255)];
+        out.push(name.len() as u8);
+        out.extend_from_slice(name);
+        for v in self.shares.iter().chain(std::iter::once(&self.mask)) {
+            out.extend_from_slice(&v.to_bytes_vec());
+        }
+        out
+    }
+
+    /// Decodes and checks a message.
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader(bytes);
+        if r.take(4)? != BATCH_MAGIC || r.u8()? != VERSION {
+            return Err(WireError::Malformed("not an upload batch"));
+        }
+        let dataset = r.array32()?;
+        let batch = r.u64()?;
+        let first_row = r.u64()?;
+        let rows = r.u32()?;
+        let columns = r.u32()?;
+        let party = r.u16()?;
+        let t = r.u8()?;
+        let n = usize::from(r.u8()?);
+        if !(3..=MAX_COMMITTEE).contains(&n) || 2 * usize::from(t) >= n || usize::from(party) >= n {
+            return Err(WireError::Malformed(
+                "committee size, threshold or party index out of range",
+            ));
+        }
+        let mut committee = Vec::with_capacity(n);
+        for _ in 0..n {
+            committee.push(
+                PeerId::from_bytes(r.short_bytes()?)
+                    .map_err(|_| WireError::Malformed("bad peer id"))?,
+            );
+        }
+        let name = String::from_utf8(r.short_bytes()?.to_vec())
+            .map_err(|_| WireError::Malformed("name is not UTF-8"))?;
+        let count = (rows as usize)
+            .checked_mul(columns as usize)
+            .filter(|c| *c > 0 && r.0.len() == (c + 1) * 16)
+            .ok_or(WireError::Malformed(
+                "share count does not match rows × columns",
+            ))?;
+        let mut shares = Vec::with_capacity(count);
+        for _ in 0..count {
+            shares.push(r.element()?);
+        }
+        let mask = r.element()?;
+        Ok(BatchUpload {
+            dataset,
+            name,
+            batch,
+            first_row,
+            rows,
+            columns,
+            party,
+            t,
+            committee,
+            shares,
+            mask,
+        })
+    }
+}
+
+/// A node's signed answer to a batch upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// Dataset id.
+    pub dataset: [u8; 32],
+    /// Batch index.
+    pub batch: u64,
+    /// The node's party index.
+    pub party: u16,
+    /// Whether the committee's dealer verification accepted the batch and it is stored.
+    pub accepted: bool,
+    /// The node's commitment to the shares it received (`vss::batch::commit`).
+    pub commitment: [u8; 32],
+    /// The signer's public key (protobuf encoding).
+    pub signer: Vec<u8>,
+    /// ed25519 signature over the fields above.
+    pub signature: Vec<u8>,
+}
+
+impl Receipt {
+    fn signed_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(96);
+        out.extend_from_slice(RECEIPT_MAGIC);
+        out.push(VERSION);
+        out.extend_from_slice(&self.dataset);
+        out.extend_from_slice(&self.batch.to_le_bytes());
+        out.extend_from_slice(&self.party.to_le_bytes());
+        out.push(u8::from(self.accepted));
+        out.extend_from_slice(&self.commitment);
+        out
+    }
+
+    /// A receipt signed with `key`.
+    pub fn sign(
+        dataset: [u8; 32],
+        batch: u64,
+        party: u16,
+        accepted: bool,
+        commitment: [u8; 32],
+        key: &Keypair,
+    ) -> Option<Self> {
+        let mut r = Receipt {
+            dataset,
+            batch,
+            party,
+            accepted,
+            commitment,
+            signer: key.public().encode_protobuf(),
+            signature: Vec::new(),
+        };
+        r.signature = key.sign(&r.signed_bytes()).ok()?;
+        Some(r)
+    }
+
+    /// Checks the signature and that the signer is `peer`.
+    pub fn verify(&self, peer: &PeerId) -> bool {
+        let Ok(pk) = PublicKey::try_decode_protobuf(&self.signer) else {
+            return false;
+        };
+        pk.to_peer_id() == *peer && pk.verify(&self.signed_bytes(), &self.signature)
+    }
+
+    /// A blake3 hash of the receipt, as acknowledged on chain.
+    pub fn hash(&self) -> [u8; 32] {
+        *blake3::hash(&self.encode()).as_bytes()
+    }
+
+    /// Encodes the receipt.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = self.signed_bytes();
+        out.push(self.signer.len() as u8);
+        out.extend_from_slice(&self.signer);
+        out.push(self.signature.len() as u8);
+        out.extend_from_slice(&self.signature);
+        out
+    }
+
+    /// Decodes a receipt (the signature is checked by [`Receipt::verify`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader(bytes);
+        if r.take(4)? != RECEIPT_MAGIC || r.u8()? != VERSION {
+            return Err(WireError::Malformed("not a receipt"));
+        }
+        let dataset = r.array32()?;
+        let batch = r.u64()?;
+        let party = r.u16()?;
+        let accepted = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(WireError::Malformed("bad accepted flag")),
+        };
+        let commitment = r.array32()?;
+        let signer = r.short_bytes()?.to_vec();
+        let signature = r.short_bytes()?.to_vec();
+        if !r.0.is_empty() {
+            return Err(WireError::Malformed("trailing bytes"));
+        }
+        Ok(Receipt {
+            dataset,
+            batch,
+            party,
+            accepted,
+            commitment,
+            signer,
+            signature,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BatchUpload {
+        BatchUpload {
+            dataset: [3; 32],
+            name: "clinic".into(),
+            batch: 2,
+            first_row: 512,
+            rows: 2,
+            columns: 3,
+            party: 1,
+            t: 1,
+            committee: (0..3).map(|_| PeerId::random()).collect(),
+            shares: (0..6u64).map(Mp127::from_u64).collect(),
+            mask: Mp127::from_u64(99),
+        }
+    }
+
+    #[test]
+    fn messages_round_trip_and_truncations_are_refused() {
+        let m = sample();
+        let bytes = m.encode();
+        assert_eq!(BatchUpload::decode(&bytes).unwrap(), m);
+        for cut in [0, 5, 40, bytes.len() - 1] {
+            assert!(BatchUpload::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        let mut extended = bytes.clone();
+        extended.extend_from_slice(&[0; 16]);
+        assert!(BatchUpload::decode(&extended).is_err());
+        let mut non_canonical = bytes.clone();
+        let at = non_canonical.len() - 16;
+        non_canonical[at..].copy_from_slice(&[0xff; 16]);
+        assert!(BatchUpload::decode(&non_canonical).is_err());
+    }
+
+    #[test]
+    fn receipts_are_signed_by_the_node() {
+        let key = Keypair::generate_ed25519();
+        let r = Receipt::sign([1; 32], 4, 2, true, [9; 32], &key).unwrap();
+        let decoded = Receipt::decode(&r.encode()).unwrap();
+        assert!(decoded.verify(&key.public().to_peer_id()));
+        assert!(!decoded.verify(&PeerId::random()));
+        let mut forged = decoded.clone();
+        forged.accepted = false;
+        assert!(!forged.verify(&key.public().to_peer_id()));
+    }
+}
