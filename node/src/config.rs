@@ -90,12 +90,19 @@ pub struct ConfigFile {
     pub identity_key: PathBuf,
     /// The chain account key file.
     pub chain_key: PathBuf,
+    /// The key that encrypts shares at rest (created on first start, mode 0600).
+    #[serde(default = "default_at_rest_key")]
+    pub at_rest_key: PathBuf,
     /// Networking.
     pub network: NetworkSection,
     /// Chain.
     pub chain: ChainSection,
     /// Health and metrics.
     pub http: HttpSection,
+}
+
+fn default_at_rest_key() -> PathBuf {
+    PathBuf::from("at-rest.key")
 }
 
 fn default_request_timeout() -> u64 {
@@ -115,6 +122,8 @@ pub struct NodeConfig {
     pub identity_key: PathBuf,
     /// Chain key file.
     pub chain_key: PathBuf,
+    /// At-rest encryption key file.
+    pub at_rest_key: PathBuf,
     /// Listen addresses.
     pub listen: Vec<Multiaddr>,
     /// Bootstrap peers.
@@ -232,6 +241,7 @@ impl NodeConfig {
             data_dir: resolve(&file.data_dir),
             identity_key: resolve(&file.identity_key),
             chain_key: resolve(&file.chain_key),
+            at_rest_key: resolve(&file.at_rest_key),
             listen,
             bootstrap,
             request_timeout: std::time::Duration::from_secs(file.network.request_timeout_secs),
@@ -261,6 +271,9 @@ data_dir = "data"
 identity_key = "node.key"
 # The chain account that registers the node and holds its deposit; keep it private (mode 0600).
 chain_key = "chain.key"
+# The key that encrypts shares at rest, created on first start (mode 0600). Back it up apart
+# from the data directory: without it the shares cannot be read.
+at_rest_key = "at-rest.key"
 
 [network]
 # Addresses to listen on: TCP (Noise + Yamux) and QUIC.

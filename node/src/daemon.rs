@@ -18,6 +18,9 @@ use crate::config::NodeConfig;
 use crate::http::{self, NodeStatus, SharedStatus};
 use crate::keys::{self, KeyError};
 use crate::net::{self, Client, NetError, NetworkConfig};
+use crate::owner::receipts_digest;
+use crate::store::{AtRestKey, DatasetId, ShareStore, StoreError, UploadState};
+use crate::upload::service::UploadService;
 
 /// Why the node could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +46,20 @@ pub enum NodeError {
     /// The identity is not an ed25519 key.
     #[error("the node identity must be an ed25519 key")]
     Identity,
+    /// The share store.
+    #[error("share store: {0}")]
+    Store(#[from] StoreError),
+    /// The data directory could not be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A background task failed.
+    #[error("internal task failed: {0}")]
+    Task(String),
 }
 
 /// A running node's handles (for the binary and for tests).
@@ -91,7 +108,16 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let account = signer.address();
     let ledger = RpcBackend::connect(RpcConfig::local(config.rpc_url.clone()), signer)?
         .into_ledger(config.contracts);
-    let (client, _inbound) = net::start(NetworkConfig {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| NodeError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let at_rest = AtRestKey::load_or_create(&config.at_rest_key)?;
+    let store_path = config.data_dir.join("shares.redb");
+    let store = tokio::task::spawn_blocking(move || ShareStore::open(store_path, at_rest))
+        .await
+        .map_err(|e| NodeError::Task(e.to_string()))??;
+    let (client, inbound) = net::start(NetworkConfig {
         keypair: identity.clone(),
         listen: config.listen.clone(),
         bootstrap: config
@@ -136,14 +162,24 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
             source,
         })?;
     info!(%peer_id, %account, http = %http, "node is up");
-    tokio::spawn(follow_chain(
+    tokio::spawn(
+        UploadService {
+            store: store.clone(),
+            client: client.clone(),
+            identity: identity.clone(),
+            verify_timeout: config.request_timeout,
+        }
+        .run(inbound),
+    );
+    tokio::spawn(follow_chain(ChainFollower {
         ledger,
-        client.clone(),
-        status.clone(),
-        config.poll,
+        client: client.clone(),
+        status: status.clone(),
+        store,
+        poll: config.poll,
         account,
-        peer_id,
-    ));
+        me: peer_id,
+    }));
     Ok(RunningNode {
         client,
         http,
@@ -151,52 +187,118 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     })
 }
 
-/// Keeps the allow-list and the connections in step with the chain's active set.
-async fn follow_chain(
+struct ChainFollower {
     ledger: RpcLedger,
     client: Client,
     status: SharedStatus,
+    store: ShareStore,
     poll: std::time::Duration,
     account: alloy::primitives::Address,
     me: PeerId,
-) {
+}
+
+/// Keeps the allow-list and the connections in step with the chain's active set, and
+/// acknowledges the datasets registered with this node in their committee. The event cursor is
+/// persisted, so a restarted node neither misses nor repeats an event.
+async fn follow_chain(f: ChainFollower) {
+    use sharenet_chain_adapter::bindings::DatasetRegistry::DatasetRegistryEvents;
+    use sharenet_chain_adapter::{ChainEventKind, EventCursor};
+    let store = f.store.clone();
+    let mut cursor: EventCursor = tokio::task::spawn_blocking(move || store.event_cursor())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
     let mut last_epoch = None;
     loop {
-        let result: Result<(), ChainError> = async {
-            let epoch = ledger.epoch().await?;
-            let registered = ledger.node_info(account).await?.registered;
+        let result: Result<(), NodeError> = async {
+            let epoch = f.ledger.epoch().await?;
+            let registered = f.ledger.node_info(f.account).await?.registered;
             if last_epoch != Some(epoch) {
-                let peers = active_peers(&ledger).await?;
+                let peers = active_peers(&f.ledger).await?;
                 let allowed: HashSet<PeerId> = peers.iter().map(|(p, _)| *p).collect();
-                if client.set_allowed(allowed.clone()).await.is_err() {
-                    return Ok(());
-                }
+                f.client.set_allowed(allowed.clone()).await?;
                 for (peer, addr) in peers {
-                    if peer != me
+                    if peer != f.me
                         && let Some(addr) = addr
-                        && let Err(e) = client.dial(peer, addr).await
+                        && let Err(e) = f.client.dial(peer, addr).await
                     {
                         warn!(%peer, error = %e, "could not reach an active node");
                     }
                 }
-                if let Ok(mut s) = status.lock() {
+                if let Ok(mut s) = f.status.lock() {
                     s.active_nodes = allowed.len();
                 }
                 last_epoch = Some(epoch);
             }
-            if let Ok(mut s) = status.lock() {
+            if let Ok(mut s) = f.status.lock() {
                 s.epoch = epoch;
                 s.registered = registered;
+            }
+            let (events, next) = f.ledger.events_since(cursor).await?;
+            for event in events {
+                if let ChainEventKind::Dataset(DatasetRegistryEvents::DatasetRegistered(e)) =
+                    event.kind
+                    && e.committee.contains(&f.account)
+                {
+                    acknowledge(&f, e.datasetId).await?;
+                }
+            }
+            if next != cursor {
+                cursor = next;
+                let store = f.store.clone();
+                let bytes = serde_json::to_vec(&cursor).unwrap_or_default();
+                tokio::task::spawn_blocking(move || store.set_event_cursor(&bytes))
+                    .await
+                    .map_err(|e| NodeError::Task(e.to_string()))??;
             }
             Ok(())
         }
         .await;
         if let Err(e) = result {
             warn!(error = %e, "chain poll failed");
-            if let Ok(mut s) = status.lock() {
+            if let Ok(mut s) = f.status.lock() {
                 s.chain_errors += 1;
             }
         }
-        tokio::time::sleep(poll).await;
+        tokio::time::sleep(f.poll).await;
     }
+}
+
+/// Acknowledges a dataset this node holds: the digest of its receipts, as in the manifest.
+async fn acknowledge(f: &ChainFollower, dataset: B256) -> Result<(), NodeError> {
+    let id = DatasetId(dataset.0);
+    let store = f.store.clone();
+    let receipts =
+        tokio::task::spawn_blocking(move || -> Result<Option<Vec<Vec<u8>>>, StoreError> {
+            if store.dataset(&id)?.is_none() {
+                return Ok(None);
+            }
+            let mut receipts = store.receipts(&id)?;
+            receipts.sort_by_key(|(range, _)| range.start);
+            if store.state(&id)? == UploadState::Receiving {
+                store.set_state(&id, UploadState::Verified)?;
+            }
+            if store.state(&id)? == UploadState::Verified {
+                store.set_state(&id, UploadState::Registered)?;
+            }
+            Ok(Some(receipts.into_iter().map(|(_, r)| r).collect()))
+        })
+        .await
+        .map_err(|e| NodeError::Task(e.to_string()))??;
+    let Some(receipts) = receipts else {
+        warn!(dataset = %dataset, "registered with this node in its committee, but no shares are held here");
+        return Ok(());
+    };
+    if f.ledger.has_acknowledged(dataset, f.account).await? {
+        return Ok(());
+    }
+    let digest = receipts_digest(receipts.iter().map(Vec::as_slice));
+    f.ledger
+        .acknowledge_dataset(dataset, B256::from(digest))
+        .await?;
+    info!(dataset = %dataset, "dataset acknowledged on chain");
+    Ok(())
 }

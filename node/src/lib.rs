@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod http;
 pub mod keys;
 pub mod net;
+pub mod owner;
 pub mod store;
 pub mod table;
 pub mod upload;

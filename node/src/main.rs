@@ -32,6 +32,49 @@ enum Command {
     /// Chain tools (deploy the contracts, fund accounts on a dev chain).
     #[command(subcommand)]
     Chain(ChainCommand),
+    /// Datasets: upload a table as verified secret shares.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+}
+
+#[derive(Subcommand)]
+enum DatasetCommand {
+    /// Upload a CSV into a pool's committee, register it on chain, wait for every receipt.
+    Upload {
+        /// JSON-RPC endpoint.
+        #[arg(long)]
+        rpc: String,
+        /// Contract address file.
+        #[arg(long)]
+        contracts: PathBuf,
+        /// The owner's chain key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The dataset's schema (JSON).
+        #[arg(long)]
+        schema: PathBuf,
+        /// The table (CSV with a header naming the schema's columns).
+        #[arg(long)]
+        csv: PathBuf,
+        /// The dataset's name.
+        #[arg(long)]
+        name: String,
+        /// The pool (placement key): datasets of one pool share a committee.
+        #[arg(long)]
+        pool: String,
+        /// Committee size.
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        /// Threshold (2t < n).
+        #[arg(long, default_value_t = 2)]
+        threshold: usize,
+        /// Rows per upload batch.
+        #[arg(long, default_value_t = 2048)]
+        batch_rows: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +212,109 @@ fn init(
     ))
 }
 
+struct UploadArgs {
+    rpc: String,
+    contracts: PathBuf,
+    key: PathBuf,
+    schema: PathBuf,
+    csv: PathBuf,
+    name: String,
+    pool: String,
+    nodes: usize,
+    threshold: usize,
+    batch_rows: usize,
+    json: bool,
+}
+
+async fn upload(a: UploadArgs) -> Result<String, Failure> {
+    let schema_text = std::fs::read_to_string(&a.schema)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", a.schema.display())))?;
+    let schema = sharenet_mpc::query::Schema::from_json(&schema_text)
+        .map_err(|e| Failure::usage(format!("{}: {e}", a.schema.display())))?;
+    let file = std::fs::File::open(&a.csv)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", a.csv.display())))?;
+    let table = sharenet_node::table::read_csv(std::io::BufReader::new(file), &schema, &[])
+        .map_err(|e| Failure::usage(format!("{}: {e}", a.csv.display())))?;
+    let contracts_text = std::fs::read_to_string(&a.contracts)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", a.contracts.display())))?;
+    let addresses = serde_json::from_str(&contracts_text).map_err(|e| {
+        Failure::usage(format!(
+            "{}: not a contract address file: {e}",
+            a.contracts.display()
+        ))
+    })?;
+    let signer = keys::load_chain_key(&a.key).map_err(|e| Failure::usage(e.to_string()))?;
+    let ledger = RpcBackend::connect(RpcConfig::local(a.rpc), signer)
+        .map_err(|e| Failure {
+            code: 3,
+            message: e.to_string(),
+        })?
+        .into_ledger(addresses);
+    let (client, _inbound) = sharenet_node::net::start(sharenet_node::net::NetworkConfig {
+        keypair: libp2p::identity::Keypair::generate_ed25519(),
+        listen: Vec::new(),
+        bootstrap: Vec::new(),
+        request_timeout: std::time::Duration::from_secs(120),
+    })
+    .map_err(|e| Failure {
+        code: 4,
+        message: e.to_string(),
+    })?;
+    let summary = sharenet_node::owner::upload_dataset(
+        &ledger,
+        &client,
+        &schema,
+        &table,
+        &a.name,
+        &a.pool,
+        a.nodes,
+        a.threshold,
+        a.batch_rows,
+        std::time::Duration::from_secs(120),
+    )
+    .await
+    .map_err(|e| {
+        let code = match e {
+            sharenet_node::owner::OwnerError::Chain(_) => 3,
+            sharenet_node::owner::OwnerError::Net(_) => 4,
+            _ => 1,
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    })?;
+    let id: String = summary.dataset.iter().map(|b| format!("{b:02x}")).collect();
+    if a.json {
+        return Ok(serde_json::json!({
+            "dataset": format!("0x{id}"),
+            "name": a.name,
+            "pool": a.pool,
+            "rows": summary.rows,
+            "columns": table.columns.len(),
+            "threshold": a.threshold,
+            "committee": summary.committee.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "receipts": summary.receipts,
+        })
+        .to_string());
+    }
+    Ok(format!(
+        "dataset {} uploaded: 0x{id}\n  rows {} x {} columns, pool '{}', threshold {}\n  committee (every member verified its shares and acknowledged on chain):\n{}",
+        a.name,
+        summary.rows,
+        table.columns.len(),
+        a.pool,
+        a.threshold,
+        summary
+            .committee
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("    {i}: {p}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    ))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -232,6 +378,33 @@ async fn run(cli: Cli) -> Result<Option<String>, Failure> {
                 out.display()
             )))
         }
+        Command::Dataset(DatasetCommand::Upload {
+            rpc,
+            contracts,
+            key,
+            schema,
+            csv,
+            name,
+            pool,
+            nodes,
+            threshold,
+            batch_rows,
+            json,
+        }) => upload(UploadArgs {
+            rpc,
+            contracts,
+            key,
+            schema,
+            csv,
+            name,
+            pool,
+            nodes,
+            threshold,
+            batch_rows,
+            json,
+        })
+        .await
+        .map(Some),
         Command::Chain(ChainCommand::Fund {
             rpc,
             key,

@@ -1,7 +1,10 @@
 //! Real `sharenet` node processes on 127.0.0.1 with a local anvil: the contracts are deployed with
-//! the CLI, three nodes are created with `sharenet node init`, funded, and run; they register and
+//! the CLI, five nodes are created with `sharenet node init`, funded, and run; they register and
 //! stake, find each other through the chain, report health and metrics, refuse MPC messages from a
-//! peer that is not on chain, and stop cleanly on SIGTERM.
+//! peer that is not on chain; a CSV of 10^4 rows × 5 columns is uploaded with
+//! `sharenet dataset upload` (t = 2), every node acknowledges it on chain, and after a clean
+//! SIGTERM stop every node's store holds only its own shares, any t+1 of which reconstruct the
+//! table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::TcpListener;
@@ -12,9 +15,15 @@ use std::time::{Duration, Instant};
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId};
 use sharenet_chain_adapter::devchain::Anvil;
+use sharenet_mpc::field::{Field, Mp127};
+use sharenet_mpc::shamir::{LagrangeCache, reconstruct_checked};
 use sharenet_mpc::transport::Transport;
 use sharenet_node::net::{self, NetworkConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const NODES: usize = 5;
+const THRESHOLD: usize = 2;
+const ROWS: usize = 10_000;
 
 struct Process(Child);
 
@@ -115,7 +124,7 @@ async fn nodes_register_find_each_other_and_refuse_strangers() {
     let mut processes = Vec::new();
     let mut http_ports = Vec::new();
     let mut peers = Vec::new();
-    for i in 0..3 {
+    for i in 0..NODES {
         let node_dir = dir.join(format!("node{i}"));
         let http = free_port();
         let out = sharenet(&[
@@ -154,20 +163,20 @@ async fn nodes_register_find_each_other_and_refuse_strangers() {
         http_ports.push(http);
     }
 
-    // Every node registers, sees the 3 active nodes on chain and connects to the 2 others.
+    // Every node registers, sees the active nodes on chain and connects to the others.
     let deadline = Instant::now() + Duration::from_secs(30);
     for &port in &http_ports {
         loop {
             let health = http_get(port, "/healthz").await.unwrap_or_default();
             let v: serde_json::Value = serde_json::from_str(&health).unwrap_or_default();
-            if v["registered"] == true
-                && v["active_nodes"] == 3
-                && v["peers"].as_u64().unwrap_or(0) >= 2
-            {
+            let ready = v["registered"].as_bool() == Some(true)
+                && v["active_nodes"].as_u64() == Some(NODES as u64)
+                && v["peers"].as_u64().unwrap_or(0) >= NODES as u64 - 1;
+            if ready {
                 break;
             }
             if Instant::now() > deadline {
-                let logs: Vec<String> = (0..3)
+                let logs: Vec<String> = (0..NODES)
                     .map(|i| {
                         std::fs::read_to_string(dir.join(format!("node{i}/node.log")))
                             .unwrap_or_default()
@@ -182,7 +191,10 @@ async fn nodes_register_find_each_other_and_refuse_strangers() {
         }
     }
     let metrics = http_get(http_ports[0], "/metrics").await.unwrap();
-    assert!(metrics.contains("sharenet_active_nodes 3"), "{metrics}");
+    assert!(
+        metrics.contains(&format!("sharenet_active_nodes {NODES}")),
+        "{metrics}"
+    );
 
     // A stranger (not on chain) connects and sends an MPC message: refused and counted.
     let (stranger, _inbound) = net::start(NetworkConfig {
@@ -192,37 +204,112 @@ async fn nodes_register_find_each_other_and_refuse_strangers() {
         request_timeout: Duration::from_secs(10),
     })
     .unwrap();
-    let node0: Multiaddr = {
-        let toml = std::fs::read_to_string(dir.join("node0/node.toml")).unwrap();
+    for (i, peer) in peers.iter().enumerate() {
+        let toml = std::fs::read_to_string(dir.join(format!("node{i}/node.toml"))).unwrap();
         let listen = toml
             .lines()
             .find(|l| l.starts_with("listen = [\"/ip4"))
             .unwrap();
-        listen.split('"').nth(1).unwrap().parse().unwrap()
-    };
-    stranger.dial(peers[0], node0).await.unwrap();
-    let mut t = stranger.mpc_transport(
-        [1; 32],
-        1,
-        vec![peers[0], stranger.local_peer_id()],
-        Duration::from_secs(1),
-    );
-    tokio::task::spawn_blocking(move || t.send(0, b"forged".to_vec()).unwrap())
-        .await
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let metrics = http_get(http_ports[0], "/metrics")
-            .await
-            .unwrap_or_default();
-        if metrics.contains("sharenet_refused_unregistered_total 1") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the stranger was not refused: {metrics}"
+        let addr: Multiaddr = listen.split('"').nth(1).unwrap().parse().unwrap();
+        stranger.dial(*peer, addr).await.unwrap();
+        let mut t = stranger.mpc_transport(
+            [1; 32],
+            1,
+            vec![*peer, stranger.local_peer_id()],
+            Duration::from_secs(1),
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::task::spawn_blocking(move || t.send(0, b"forged".to_vec()).unwrap())
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let metrics = http_get(http_ports[i], "/metrics")
+                .await
+                .unwrap_or_default();
+            if metrics.contains("sharenet_refused_unregistered_total 1") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {i} did not refuse the stranger: {metrics}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    // The owner uploads a CSV of 10^4 rows x 5 columns into the pool.
+    let owner_key = dir.join("owner.key");
+    let owner = sharenet_node::keys::create_chain_key(&owner_key).unwrap();
+    fund(&owner.address().to_string());
+    std::fs::write(
+        dir.join("schema.json"),
+        r#"{"columns":[{"name":"age","type":"integer"},{"name":"sex","type":"category","labels":["f","m"]},
+        {"name":"bmi","type":"fixed","scale":1},{"name":"smoker","type":"boolean"},{"name":"cost","type":"fixed","scale":2}]}"#,
+    )
+    .unwrap();
+    let mut csv = String::from("age,sex,bmi,smoker,cost\n");
+    let mut expected: Vec<Vec<i64>> = vec![Vec::new(); 5];
+    for r in 0..ROWS as i64 {
+        let row = [
+            18 + r % 70,
+            r % 2,
+            170 + (r * 7) % 230,
+            (r % 3 == 0) as i64,
+            100_000 + (r * 7919) % 900_000,
+        ];
+        csv.push_str(&format!(
+            "{},{},{}.{},{},{}.{:02}\n",
+            row[0],
+            ["f", "m"][row[1] as usize],
+            row[2] / 10,
+            row[2] % 10,
+            row[3] == 1,
+            row[4] / 100,
+            row[4] % 100
+        ));
+        for (c, v) in row.iter().enumerate() {
+            expected[c].push(*v);
+        }
+    }
+    std::fs::write(dir.join("clinic.csv"), csv).unwrap();
+    let started = Instant::now();
+    let out = sharenet(&[
+        "dataset",
+        "upload",
+        "--rpc",
+        &rpc,
+        "--contracts",
+        contracts.to_str().unwrap(),
+        "--key",
+        owner_key.to_str().unwrap(),
+        "--schema",
+        dir.join("schema.json").to_str().unwrap(),
+        "--csv",
+        dir.join("clinic.csv").to_str().unwrap(),
+        "--name",
+        "clinic",
+        "--pool",
+        "hospitals",
+        "--nodes",
+        &NODES.to_string(),
+        "--threshold",
+        &THRESHOLD.to_string(),
+        "--json",
+    ]);
+    eprintln!(
+        "upload of {ROWS} rows x 5 columns took {:?}",
+        started.elapsed()
+    );
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["rows"], ROWS);
+    let dataset_hex = summary["dataset"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("0x")
+        .to_string();
+    let mut dataset = [0u8; 32];
+    for (i, b) in dataset.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&dataset_hex[2 * i..2 * i + 2], 16).unwrap();
     }
 
     // SIGTERM: every node stops cleanly.
@@ -244,5 +331,39 @@ async fn nodes_register_find_each_other_and_refuse_strangers() {
         }
     }
     drop(anvil);
+
+    // Test-only path: read each node's store with its key. Every node holds shares (not the
+    // plaintext), and any t+1 of them reconstruct the table.
+    let committee: Vec<PeerId> = summary["committee"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().parse().unwrap())
+        .collect();
+    let mut shares = Vec::new();
+    for peer in &committee {
+        let i = peers.iter().position(|p| p == peer).unwrap();
+        let node_dir = dir.join(format!("node{i}"));
+        let key = sharenet_node::store::AtRestKey::load(node_dir.join("at-rest.key")).unwrap();
+        let store =
+            sharenet_node::store::ShareStore::open(node_dir.join("data/shares.redb"), key).unwrap();
+        let id = sharenet_node::store::DatasetId(dataset);
+        let columns: Vec<Vec<Mp127>> = (0..5).map(|c| store.column(&id, c).unwrap()).collect();
+        shares.push(columns);
+    }
+    let mut cache = LagrangeCache::new(NODES);
+    for c in 0..5 {
+        let plain: Vec<Mp127> = expected[c].iter().map(|v| Mp127::from_i64(*v)).collect();
+        for s in &shares {
+            assert_ne!(s[c], plain, "a node stores plaintext");
+        }
+        for parties in [vec![0usize, 1, 2], vec![2, 3, 4], vec![4, 0, 3]] {
+            let views: Vec<&[Mp127]> = parties.iter().map(|&p| shares[p][c].as_slice()).collect();
+            assert_eq!(
+                reconstruct_checked(&mut cache, NODES, THRESHOLD, &parties, &views).unwrap(),
+                plain
+            );
+        }
+    }
     let _ = std::fs::remove_dir_all(Path::new(&dir));
 }

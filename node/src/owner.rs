@@ -1,0 +1,232 @@
+//! The data owner's side of a dataset (the library behind `sharenet dataset upload`): find the
+//! pool's committee from the chain's active nodes, upload the table with verification, register
+//! the dataset on chain with its committee and manifest hash, and wait for every committee member
+//! to acknowledge it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use alloy::primitives::{Address, B256};
+use libp2p::multiaddr::Protocol as AddrProtocol;
+use libp2p::{Multiaddr, PeerId};
+use sharenet_chain_adapter::{ChainError, Ledger, NewDataset};
+use sharenet_dht::{Committee, DatasetManifest, Key, ManifestMember, NodeInfo, select_committee};
+use sharenet_mpc::query::Schema;
+
+use crate::daemon::peer_id_from_chain_key;
+use crate::net::{Client, NetError};
+use crate::table::EncodedTable;
+use crate::upload::uploader::{UploadError, upload_table};
+use crate::upload::wire::Receipt;
+
+/// Why an owner operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OwnerError {
+    /// The chain.
+    #[error("chain: {0}")]
+    Chain(#[from] ChainError),
+    /// The pool's committee could not be formed.
+    #[error("committee for pool '{pool}': {reason}")]
+    Committee {
+        /// The pool.
+        pool: String,
+        /// Why.
+        reason: String,
+    },
+    /// A committee member could not be reached.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The upload failed (nothing was registered on chain).
+    #[error("upload failed, nothing was registered: {0}")]
+    Upload(#[from] UploadError),
+    /// Not every member acknowledged in time.
+    #[error("{missing} committee member(s) did not acknowledge the dataset within {timeout:?}")]
+    NotAcknowledged {
+        /// How many are missing.
+        missing: usize,
+        /// How long we waited.
+        timeout: Duration,
+    },
+}
+
+/// What an upload did.
+#[derive(Debug, Clone)]
+pub struct UploadSummary {
+    /// The dataset id.
+    pub dataset: [u8; 32],
+    /// Rows uploaded.
+    pub rows: usize,
+    /// The committee, in party order.
+    pub committee: Vec<PeerId>,
+    /// Their accounts.
+    pub accounts: Vec<Address>,
+    /// Receipts collected (one per member per batch).
+    pub receipts: usize,
+    /// The manifest registered on chain.
+    pub manifest: DatasetManifest,
+}
+
+/// The digest of one node's receipts for a dataset (batch order), acknowledged on chain.
+pub fn receipts_digest<'a>(receipts: impl IntoIterator<Item = &'a [u8]>) -> [u8; 32] {
+    let mut h = blake3::Hasher::new_derive_key("sharenet 2026 dataset receipts");
+    for r in receipts {
+        h.update(&(r.len() as u64).to_le_bytes());
+        h.update(r);
+    }
+    *h.finalize().as_bytes()
+}
+
+/// The pool's committee of `n` among the chain's active nodes.
+pub async fn committee_for_pool<L: Ledger>(
+    ledger: &L,
+    pool: &str,
+    n: usize,
+) -> Result<(Committee, u64), OwnerError> {
+    let epoch = ledger.epoch().await?;
+    let mut nodes = Vec::new();
+    for account in ledger.active_nodes().await? {
+        let info = ledger.node_info(account).await?;
+        nodes.push(NodeInfo {
+            account: account.into_array(),
+            peer_key: info.peerKey.0,
+            network_address: info.networkAddress,
+        });
+    }
+    let committee =
+        select_committee(epoch, &nodes, pool, n).map_err(|e| OwnerError::Committee {
+            pool: pool.to_string(),
+            reason: e.to_string(),
+        })?;
+    Ok((committee, epoch))
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Uploads `table` as dataset `name` into `pool` with a committee of `n` and threshold `t`,
+/// registers it on chain and waits for every member's acknowledgement.
+#[allow(clippy::too_many_arguments)]
+pub async fn upload_dataset<L: Ledger>(
+    ledger: &L,
+    client: &Client,
+    schema: &Schema,
+    table: &EncodedTable,
+    name: &str,
+    pool: &str,
+    n: usize,
+    t: usize,
+    batch_rows: usize,
+    ack_timeout: Duration,
+) -> Result<UploadSummary, OwnerError> {
+    let (committee, epoch) = committee_for_pool(ledger, pool, n).await?;
+    let mut peers = Vec::with_capacity(n);
+    for member in committee.members() {
+        let peer = peer_id_from_chain_key(B256::from(member.node.peer_key)).ok_or_else(|| {
+            OwnerError::Committee {
+                pool: pool.to_string(),
+                reason: "a member's peer key is not an ed25519 key".into(),
+            }
+        })?;
+        if let Ok(addr) = member.node.network_address.parse::<Multiaddr>() {
+            let dial_addr: Multiaddr = addr
+                .iter()
+                .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
+                .collect();
+            client.dial(peer, dial_addr).await?;
+        }
+        peers.push(peer);
+    }
+    let owner = ledger.account();
+    let mut id_hasher = blake3::Hasher::new_derive_key("sharenet 2026 dataset id");
+    id_hasher.update(owner.as_slice());
+    id_hasher.update(name.as_bytes());
+    id_hasher.update(
+        &SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+            .to_le_bytes(),
+    );
+    let dataset = *id_hasher.finalize().as_bytes();
+    let receipts = upload_table(client, &peers, t, dataset, name, table, batch_rows).await?;
+    // Each member's receipts in batch order → its receipt hash in the manifest.
+    let members: Vec<ManifestMember> = peers
+        .iter()
+        .zip(committee.peer_keys())
+        .enumerate()
+        .map(|(party, (_, peer_key))| {
+            let mine: Vec<Vec<u8>> = receipts
+                .iter()
+                .filter(|r| usize::from(r.party) == party)
+                .map(Receipt::encode)
+                .collect();
+            ManifestMember {
+                peer_key,
+                receipt_hash: receipts_digest(mine.iter().map(Vec::as_slice)),
+            }
+        })
+        .collect();
+    let manifest = DatasetManifest {
+        dataset_id: dataset,
+        owner: owner.into_array(),
+        pool: pool.to_string(),
+        schema_hash: schema.hash(),
+        rows: table.rows as u64,
+        columns: table.columns.len() as u32,
+        threshold: t as u8,
+        committee_epoch: epoch,
+        members,
+        version: 0,
+        created_at: unix_now(),
+    };
+    let accounts: Vec<Address> = committee
+        .accounts()
+        .into_iter()
+        .map(Address::from)
+        .collect();
+    ledger
+        .register_dataset(&NewDataset {
+            id: B256::from(dataset),
+            pool_key: B256::from(*Key::for_pool(pool).as_bytes()),
+            pool: pool.to_string(),
+            schema_hash: B256::from(schema.hash()),
+            manifest_hash: B256::from(manifest.manifest_hash()),
+            rows: table.rows as u64,
+            committee: accounts.clone(),
+            threshold: t as u8,
+        })
+        .await?;
+    // Every member acknowledges once it sees the registration and holds the shares.
+    let deadline = tokio::time::Instant::now() + ack_timeout;
+    loop {
+        let mut missing = 0;
+        for account in &accounts {
+            if !ledger
+                .has_acknowledged(B256::from(dataset), *account)
+                .await?
+            {
+                missing += 1;
+            }
+        }
+        if missing == 0 {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OwnerError::NotAcknowledged {
+                missing,
+                timeout: ack_timeout,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(UploadSummary {
+        dataset,
+        rows: table.rows,
+        committee: peers,
+        accounts,
+        receipts: receipts.len(),
+        manifest,
+    })
+}
