@@ -7,254 +7,35 @@
 //! table.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{Devnet, http_get, sharenet};
+use libp2p::PeerId;
 use libp2p::identity::Keypair;
-use libp2p::{Multiaddr, PeerId};
-use sharenet_chain_adapter::devchain::Anvil;
 use sharenet_mpc::field::{Field, Mp127};
 use sharenet_mpc::shamir::{LagrangeCache, reconstruct_checked};
 use sharenet_mpc::transport::Transport;
 use sharenet_node::net::{self, NetworkConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const NODES: usize = 5;
 const THRESHOLD: usize = 2;
 const ROWS: usize = 10_000;
 
-struct Process(Child);
+const SCHEMA: &str = r#"{"columns":[{"name":"age","type":"integer"},{"name":"sex","type":"category","labels":["f","m"]},
+{"name":"bmi","type":"fixed","scale":1},{"name":"smoker","type":"boolean"},{"name":"cost","type":"fixed","scale":2}]}"#;
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sharenet(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sharenet"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "sharenet {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .ok()?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).await.ok()?;
-    body.split("\r\n\r\n").nth(1).map(str::to_string)
-}
-
-fn temp_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "sharenet-nodes-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn field(output: &str, label: &str) -> String {
-    output
-        .lines()
-        .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_string()))
-        .unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nodes_register_find_each_other_and_refuse_strangers() {
-    let anvil = Anvil::start(Duration::from_secs(60)).await.unwrap();
-    let rpc = anvil.endpoint().to_string();
-    let dir = temp_dir();
-    let deployer = dir.join("deployer.key");
-    let signer = sharenet_node::keys::create_chain_key(&deployer).unwrap();
-    let fund = |account: &str| {
-        sharenet(&[
-            "chain",
-            "fund",
-            "--rpc",
-            &rpc,
-            "--key",
-            deployer.to_str().unwrap(),
-            "--account",
-            account,
-            "--wei",
-            "100000000000000000000",
-        ]);
-    };
-    fund(&signer.address().to_string());
-    let contracts = dir.join("contracts.json");
-    sharenet(&[
-        "chain",
-        "deploy",
-        "--rpc",
-        &rpc,
-        "--key",
-        deployer.to_str().unwrap(),
-        "--out",
-        contracts.to_str().unwrap(),
-    ]);
-
-    let mut processes = Vec::new();
-    let mut http_ports = Vec::new();
-    let mut peers = Vec::new();
-    for i in 0..NODES {
-        let node_dir = dir.join(format!("node{i}"));
-        let http = free_port();
-        let out = sharenet(&[
-            "node",
-            "init",
-            "--dir",
-            node_dir.to_str().unwrap(),
-            "--listen",
-            &format!("/ip4/127.0.0.1/tcp/{}", free_port()),
-            "--http",
-            &format!("127.0.0.1:{http}"),
-            "--rpc",
-            &rpc,
-            "--contracts",
-            "../contracts.json",
-        ]);
-        fund(&field(&out, "chain account:"));
-        peers.push(field(&out, "peer id:").parse::<PeerId>().unwrap());
-        let mode = std::fs::metadata(node_dir.join("node.key")).unwrap();
-        assert_eq!(
-            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
-            0o600
-        );
-        let child = Command::new(env!("CARGO_BIN_EXE_sharenet"))
-            .args([
-                "node",
-                "run",
-                "--config",
-                node_dir.join("node.toml").to_str().unwrap(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(node_dir.join("node.log")).unwrap())
-            .spawn()
-            .unwrap();
-        processes.push(Process(child));
-        http_ports.push(http);
-    }
-
-    // Every node registers, sees the active nodes on chain and connects to the others.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for &port in &http_ports {
-        loop {
-            let health = http_get(port, "/healthz").await.unwrap_or_default();
-            let v: serde_json::Value = serde_json::from_str(&health).unwrap_or_default();
-            let ready = v["registered"].as_bool() == Some(true)
-                && v["active_nodes"].as_u64() == Some(NODES as u64)
-                && v["peers"].as_u64().unwrap_or(0) >= NODES as u64 - 1;
-            if ready {
-                break;
-            }
-            if Instant::now() > deadline {
-                let logs: Vec<String> = (0..NODES)
-                    .map(|i| {
-                        std::fs::read_to_string(dir.join(format!("node{i}/node.log")))
-                            .unwrap_or_default()
-                    })
-                    .collect();
-                panic!(
-                    "node on port {port} never became healthy: {health}\n{}",
-                    logs.join("\n---\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    let metrics = http_get(http_ports[0], "/metrics").await.unwrap();
-    assert!(
-        metrics.contains(&format!("sharenet_active_nodes {NODES}")),
-        "{metrics}"
-    );
-
-    // A stranger (not on chain) connects and sends an MPC message: refused and counted.
-    let (stranger, _inbound) = net::start(NetworkConfig {
-        keypair: Keypair::generate_ed25519(),
-        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
-        bootstrap: Vec::new(),
-        request_timeout: Duration::from_secs(10),
-    })
-    .unwrap();
-    for (i, peer) in peers.iter().enumerate() {
-        let toml = std::fs::read_to_string(dir.join(format!("node{i}/node.toml"))).unwrap();
-        let listen = toml
-            .lines()
-            .find(|l| l.starts_with("listen = [\"/ip4"))
-            .unwrap();
-        let addr: Multiaddr = listen.split('"').nth(1).unwrap().parse().unwrap();
-        stranger.dial(*peer, addr).await.unwrap();
-        let mut t = stranger.mpc_transport(
-            [1; 32],
-            1,
-            vec![*peer, stranger.local_peer_id()],
-            Duration::from_secs(1),
-        );
-        tokio::task::spawn_blocking(move || t.send(0, b"forged".to_vec()).unwrap())
-            .await
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let metrics = http_get(http_ports[i], "/metrics")
-                .await
-                .unwrap_or_default();
-            if metrics.contains("sharenet_refused_unregistered_total 1") {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "node {i} did not refuse the stranger: {metrics}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    // The owner uploads a CSV of 10^4 rows x 5 columns into the pool.
-    let owner_key = dir.join("owner.key");
-    let owner = sharenet_node::keys::create_chain_key(&owner_key).unwrap();
-    fund(&owner.address().to_string());
-    std::fs::write(
-        dir.join("schema.json"),
-        r#"{"columns":[{"name":"age","type":"integer"},{"name":"sex","type":"category","labels":["f","m"]},
-        {"name":"bmi","type":"fixed","scale":1},{"name":"smoker","type":"boolean"},{"name":"cost","type":"fixed","scale":2}]}"#,
-    )
-    .unwrap();
+/// A synthetic CSV and its encoded columns.
+fn patients(rows: usize) -> (String, Vec<Vec<i64>>) {
     let mut csv = String::from("age,sex,bmi,smoker,cost\n");
-    let mut expected: Vec<Vec<i64>> = vec![Vec::new(); 5];
-    for r in 0..ROWS as i64 {
+    let mut columns: Vec<Vec<i64>> = vec![Vec::new(); 5];
+    for r in 0..rows as i64 {
         let row = [
             18 + r % 70,
             r % 2,
             170 + (r * 7) % 230,
-            (r % 3 == 0) as i64,
+            i64::from(r % 3 == 0),
             100_000 + (r * 7919) % 900_000,
         ];
         csv.push_str(&format!(
@@ -268,69 +49,97 @@ async fn nodes_register_find_each_other_and_refuse_strangers() {
             row[4] % 100
         ));
         for (c, v) in row.iter().enumerate() {
-            expected[c].push(*v);
+            columns[c].push(*v);
         }
     }
-    std::fs::write(dir.join("clinic.csv"), csv).unwrap();
+    (csv, columns)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_register_upload_and_refuse_strangers() {
+    let mut net = Devnet::start(NODES).await;
+    let metrics = http_get(net.nodes[0].http, "/metrics").await.unwrap();
+    assert!(
+        metrics.contains(&format!("sharenet_active_nodes {NODES}")),
+        "{metrics}"
+    );
+    for node in &net.nodes {
+        let mode = std::fs::metadata(node.dir.join("node.key")).unwrap();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+            0o600
+        );
+    }
+
+    // A stranger (not on chain) connects to every node and sends an MPC message: refused, counted.
+    let (stranger, _inbound) = net::start(NetworkConfig {
+        keypair: Keypair::generate_ed25519(),
+        listen: vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()],
+        bootstrap: Vec::new(),
+        request_timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    for node in &net.nodes {
+        stranger.dial(node.peer, node.listen.clone()).await.unwrap();
+        let mut t = stranger.mpc_transport(
+            [1; 32],
+            1,
+            vec![node.peer, stranger.local_peer_id()],
+            Duration::from_secs(1),
+        );
+        tokio::task::spawn_blocking(move || t.send(0, b"forged".to_vec()).unwrap())
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let metrics = http_get(node.http, "/metrics").await.unwrap_or_default();
+            if metrics.contains("sharenet_refused_unregistered_total 1") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not refuse the stranger: {metrics}",
+                node.peer
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    // The owner uploads a CSV of 10^4 rows x 5 columns into the pool.
+    let owner = net.owner("owner");
+    let (csv, expected) = patients(ROWS);
+    std::fs::write(net.dir.join("schema.json"), SCHEMA).unwrap();
+    std::fs::write(net.dir.join("clinic.csv"), csv).unwrap();
     let started = Instant::now();
-    let out = sharenet(&[
-        "dataset",
-        "upload",
-        "--rpc",
-        &rpc,
-        "--contracts",
-        contracts.to_str().unwrap(),
-        "--key",
-        owner_key.to_str().unwrap(),
-        "--schema",
-        dir.join("schema.json").to_str().unwrap(),
-        "--csv",
-        dir.join("clinic.csv").to_str().unwrap(),
-        "--name",
+    let args = net.upload_args(
+        owner.to_str().unwrap(),
+        net.dir.join("schema.json").to_str().unwrap(),
+        net.dir.join("clinic.csv").to_str().unwrap(),
         "clinic",
-        "--pool",
-        "hospitals",
-        "--nodes",
-        &NODES.to_string(),
-        "--threshold",
-        &THRESHOLD.to_string(),
-        "--json",
-    ]);
+        NODES,
+        THRESHOLD,
+    );
+    let out = sharenet(&args.iter().map(String::as_str).collect::<Vec<_>>());
     eprintln!(
         "upload of {ROWS} rows x 5 columns took {:?}",
         started.elapsed()
     );
     let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(summary["rows"], ROWS);
-    let dataset_hex = summary["dataset"]
+    let hex = summary["dataset"]
         .as_str()
         .unwrap()
         .trim_start_matches("0x")
         .to_string();
     let mut dataset = [0u8; 32];
     for (i, b) in dataset.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&dataset_hex[2 * i..2 * i + 2], 16).unwrap();
+        *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
     }
 
     // SIGTERM: every node stops cleanly.
-    for p in &mut processes {
-        Command::new("kill")
-            .args(["-TERM", &p.0.id().to_string()])
-            .status()
-            .unwrap();
+    for node in &mut net.nodes {
+        node.stop().await;
     }
-    for p in &mut processes {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = p.0.try_wait().unwrap() {
-                assert!(status.success(), "a node exited with {status}");
-                break;
-            }
-            assert!(Instant::now() < deadline, "a node did not stop on SIGTERM");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    drop(anvil);
 
     // Test-only path: read each node's store with its key. Every node holds shares (not the
     // plaintext), and any t+1 of them reconstruct the table.
@@ -342,11 +151,10 @@ async fn nodes_register_find_each_other_and_refuse_strangers() {
         .collect();
     let mut shares = Vec::new();
     for peer in &committee {
-        let i = peers.iter().position(|p| p == peer).unwrap();
-        let node_dir = dir.join(format!("node{i}"));
-        let key = sharenet_node::store::AtRestKey::load(node_dir.join("at-rest.key")).unwrap();
+        let node = net.nodes.iter().find(|n| n.peer == *peer).unwrap();
+        let key = sharenet_node::store::AtRestKey::load(node.dir.join("at-rest.key")).unwrap();
         let store =
-            sharenet_node::store::ShareStore::open(node_dir.join("data/shares.redb"), key).unwrap();
+            sharenet_node::store::ShareStore::open(node.dir.join("data/shares.redb"), key).unwrap();
         let id = sharenet_node::store::DatasetId(dataset);
         let columns: Vec<Vec<Mp127>> = (0..5).map(|c| store.column(&id, c).unwrap()).collect();
         shares.push(columns);
@@ -365,5 +173,71 @@ async fn nodes_register_find_each_other_and_refuse_strangers() {
             );
         }
     }
-    let _ = std::fs::remove_dir_all(Path::new(&dir));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_upload_restarts_intact_and_the_retry_completes() {
+    let mut net = Devnet::start(3).await;
+    let owner = net.owner("owner");
+    let (csv, _) = patients(60_000);
+    std::fs::write(net.dir.join("schema.json"), SCHEMA).unwrap();
+    std::fs::write(net.dir.join("big.csv"), csv).unwrap();
+    let mut args = net.upload_args(
+        owner.to_str().unwrap(),
+        net.dir.join("schema.json").to_str().unwrap(),
+        net.dir.join("big.csv").to_str().unwrap(),
+        "big",
+        3,
+        1,
+    );
+    args.extend(["--batch-rows".to_string(), "1000".to_string()]);
+    let upload = std::process::Command::new(env!("CARGO_BIN_EXE_sharenet"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill node 1 with SIGKILL once some batches are in.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let metrics = http_get(net.nodes[1].http, "/metrics")
+            .await
+            .unwrap_or_default();
+        let uploaded = metrics
+            .lines()
+            .find(|l| l.starts_with("sharenet_bytes_in_total{protocol=\"upload\"}"))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if uploaded > 500_000 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the upload never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    net.nodes[1].kill9();
+    let out = upload.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the upload cannot complete with a member killed"
+    );
+    assert!(stderr.contains("nothing was registered"), "{stderr}");
+
+    // The killed node restarts: its database opens (verified on open), it rejoins.
+    net.nodes[1].start();
+    for node in &net.nodes {
+        node.wait_healthy(3, 2).await;
+    }
+    let report = std::fs::read_to_string(net.nodes[1].dir.join("node.log")).unwrap();
+    assert!(
+        report.contains("share store opened and verified"),
+        "{report}"
+    );
+    assert!(!report.contains("damaged=1"), "{report}");
+
+    // The retry completes (every member verifies and acknowledges).
+    let out = sharenet(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["rows"], 60_000);
 }

@@ -2,7 +2,7 @@
 //! share each batch for the committee, send each node only its own shares, and collect every
 //! node's signed receipt.
 
-use futures::future::join_all;
+use futures::future::try_join_all;
 use libp2p::PeerId;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -127,10 +127,8 @@ pub async fn send_batch(
                 Ok(receipt)
             }
         });
-    let receipts: Vec<Receipt> = join_all(requests)
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+    // The first failure ends the batch: the others' answers no longer matter.
+    let receipts: Vec<Receipt> = try_join_all(requests).await?;
     if receipts.iter().any(|r| !r.accepted) {
         return Err(UploadError::Rejected { batch });
     }
