@@ -285,6 +285,26 @@ impl Receipt {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decoders_never_panic_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = BatchUpload::decode(&bytes);
+            let _ = Receipt::decode(&bytes);
+        }
+
+        #[test]
+        fn corrupting_any_byte_of_a_batch_never_panics(at in 0usize..200, value in any::<u8>()) {
+            let mut bytes = sample().encode();
+            let i = at % bytes.len();
+            bytes[i] = value;
+            if let Ok(decoded) = BatchUpload::decode(&bytes) {
+                // Whatever decodes re-encodes to the same bytes: no silent reinterpretation.
+                prop_assert_eq!(decoded.encode(), bytes);
+            }
+        }
+    }
 
     fn sample() -> BatchUpload {
         BatchUpload {
