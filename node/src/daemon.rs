@@ -239,11 +239,16 @@ async fn follow_chain(f: ChainFollower) {
             }
             let (events, next) = f.ledger.events_since(cursor).await?;
             for event in events {
-                if let ChainEventKind::Dataset(DatasetRegistryEvents::DatasetRegistered(e)) =
-                    event.kind
-                    && e.committee.contains(&f.account)
-                {
-                    acknowledge(&f, e.datasetId).await?;
+                match event.kind {
+                    ChainEventKind::Dataset(DatasetRegistryEvents::DatasetRegistered(e))
+                        if e.committee.contains(&f.account) =>
+                    {
+                        acknowledge(&f, e.datasetId, e.manifestHash).await?;
+                    }
+                    ChainEventKind::Dataset(DatasetRegistryEvents::DatasetAppended(e)) => {
+                        mark_registered(&f, e.datasetId, e.manifestHash).await?;
+                    }
+                    _ => {}
                 }
             }
             if next != cursor {
@@ -267,28 +272,39 @@ async fn follow_chain(f: ChainFollower) {
     }
 }
 
-/// Acknowledges a dataset this node holds: the digest of its receipts, as in the manifest.
-async fn acknowledge(f: &ChainFollower, dataset: B256) -> Result<(), NodeError> {
+/// Marks a dataset this node holds as registered on chain under `manifest` (its hash): the
+/// dataset is complete (no gaps) and later batches are appends. Returns the node's receipts in
+/// batch order, or `None` if it holds nothing of the dataset.
+async fn mark_registered(
+    f: &ChainFollower,
+    dataset: B256,
+    manifest: B256,
+) -> Result<Option<Vec<Vec<u8>>>, NodeError> {
     let id = DatasetId(dataset.0);
     let store = f.store.clone();
-    let receipts =
-        tokio::task::spawn_blocking(move || -> Result<Option<Vec<Vec<u8>>>, StoreError> {
-            if store.dataset(&id)?.is_none() {
-                return Ok(None);
-            }
-            let mut receipts = store.receipts(&id)?;
-            receipts.sort_by_key(|(range, _)| range.start);
-            if store.state(&id)? == UploadState::Receiving {
-                store.set_state(&id, UploadState::Verified)?;
-            }
-            if store.state(&id)? == UploadState::Verified {
-                store.set_state(&id, UploadState::Registered)?;
-            }
-            Ok(Some(receipts.into_iter().map(|(_, r)| r).collect()))
-        })
-        .await
-        .map_err(|e| NodeError::Task(e.to_string()))??;
-    let Some(receipts) = receipts else {
+    tokio::task::spawn_blocking(move || -> Result<Option<Vec<Vec<u8>>>, StoreError> {
+        if store.dataset(&id)?.is_none() {
+            return Ok(None);
+        }
+        let mut receipts = store.receipts(&id)?;
+        receipts.sort_by_key(|(range, _)| range.start);
+        if store.state(&id)? == UploadState::Receiving {
+            store.set_state(&id, UploadState::Verified)?;
+        }
+        if store.state(&id)? == UploadState::Verified {
+            store.set_state(&id, UploadState::Registered)?;
+        }
+        store.put_manifest(&id, manifest.as_slice())?;
+        Ok(Some(receipts.into_iter().map(|(_, r)| r).collect()))
+    })
+    .await
+    .map_err(|e| NodeError::Task(e.to_string()))?
+    .map_err(NodeError::from)
+}
+
+/// Acknowledges a dataset this node holds: the digest of its receipts, as in the manifest.
+async fn acknowledge(f: &ChainFollower, dataset: B256, manifest: B256) -> Result<(), NodeError> {
+    let Some(receipts) = mark_registered(f, dataset, manifest).await? else {
         warn!(dataset = %dataset, "registered with this node in its committee, but no shares are held here");
         return Ok(());
     };

@@ -75,6 +75,33 @@ enum DatasetCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Append the rows of a CSV to a dataset you own (same schema, same committee).
+    Append {
+        /// JSON-RPC endpoint.
+        #[arg(long)]
+        rpc: String,
+        /// Contract address file.
+        #[arg(long)]
+        contracts: PathBuf,
+        /// The owner's chain key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The dataset's schema (JSON), as registered.
+        #[arg(long)]
+        schema: PathBuf,
+        /// The rows (CSV with a header naming the schema's columns).
+        #[arg(long)]
+        csv: PathBuf,
+        /// The dataset id (0x…).
+        #[arg(long)]
+        dataset: String,
+        /// Rows per upload batch.
+        #[arg(long, default_value_t = 2048)]
+        batch_rows: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -226,25 +253,40 @@ struct UploadArgs {
     json: bool,
 }
 
-async fn upload(a: UploadArgs) -> Result<String, Failure> {
-    let schema_text = std::fs::read_to_string(&a.schema)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", a.schema.display())))?;
-    let schema = sharenet_mpc::query::Schema::from_json(&schema_text)
-        .map_err(|e| Failure::usage(format!("{}: {e}", a.schema.display())))?;
-    let file = std::fs::File::open(&a.csv)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", a.csv.display())))?;
-    let table = sharenet_node::table::read_csv(std::io::BufReader::new(file), &schema, &[])
-        .map_err(|e| Failure::usage(format!("{}: {e}", a.csv.display())))?;
-    let contracts_text = std::fs::read_to_string(&a.contracts)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", a.contracts.display())))?;
+type OwnerSession = (
+    sharenet_mpc::query::Schema,
+    sharenet_node::table::EncodedTable,
+    sharenet_chain_adapter::RpcLedger,
+    sharenet_node::net::Client,
+);
+
+/// Reads the schema, the CSV and the contract addresses, and connects the owner to the chain and
+/// to the network.
+fn owner_session(
+    schema: &Path,
+    csv: &Path,
+    contracts: &Path,
+    key: &Path,
+    rpc: String,
+) -> Result<OwnerSession, Failure> {
+    let schema_text = std::fs::read_to_string(schema)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", schema.display())))?;
+    let parsed = sharenet_mpc::query::Schema::from_json(&schema_text)
+        .map_err(|e| Failure::usage(format!("{}: {e}", schema.display())))?;
+    let file = std::fs::File::open(csv)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", csv.display())))?;
+    let table = sharenet_node::table::read_csv(std::io::BufReader::new(file), &parsed, &[])
+        .map_err(|e| Failure::usage(format!("{}: {e}", csv.display())))?;
+    let contracts_text = std::fs::read_to_string(contracts)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", contracts.display())))?;
     let addresses = serde_json::from_str(&contracts_text).map_err(|e| {
         Failure::usage(format!(
             "{}: not a contract address file: {e}",
-            a.contracts.display()
+            contracts.display()
         ))
     })?;
-    let signer = keys::load_chain_key(&a.key).map_err(|e| Failure::usage(e.to_string()))?;
-    let ledger = RpcBackend::connect(RpcConfig::local(a.rpc), signer)
+    let signer = keys::load_chain_key(key).map_err(|e| Failure::usage(e.to_string()))?;
+    let ledger = RpcBackend::connect(RpcConfig::local(rpc), signer)
         .map_err(|e| Failure {
             code: 3,
             message: e.to_string(),
@@ -260,6 +302,60 @@ async fn upload(a: UploadArgs) -> Result<String, Failure> {
         code: 4,
         message: e.to_string(),
     })?;
+    Ok((parsed, table, ledger, client))
+}
+
+fn owner_failure(e: sharenet_node::owner::OwnerError) -> Failure {
+    let code = match e {
+        sharenet_node::owner::OwnerError::Chain(_) => 3,
+        sharenet_node::owner::OwnerError::Net(_) => 4,
+        _ => 1,
+    };
+    Failure {
+        code,
+        message: e.to_string(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn append(
+    rpc: String,
+    contracts: PathBuf,
+    key: PathBuf,
+    schema: PathBuf,
+    csv: PathBuf,
+    dataset: String,
+    batch_rows: usize,
+    json: bool,
+) -> Result<String, Failure> {
+    let id: alloy::primitives::B256 = dataset.parse().map_err(|_| {
+        Failure::usage(format!(
+            "--dataset: '{dataset}' is not a 0x-prefixed 32-byte id"
+        ))
+    })?;
+    let (schema, table, ledger, client) = owner_session(&schema, &csv, &contracts, &key, rpc)?;
+    let summary =
+        sharenet_node::owner::append_dataset(&ledger, &client, id, &schema, &table, batch_rows)
+            .await
+            .map_err(owner_failure)?;
+    if json {
+        return Ok(serde_json::json!({
+            "dataset": id.to_string(),
+            "appended_rows": summary.rows,
+            "total_rows": summary.manifest.rows,
+            "receipts": summary.receipts,
+        })
+        .to_string());
+    }
+    Ok(format!(
+        "appended {} rows to {id}: {} rows in all",
+        summary.rows, summary.manifest.rows
+    ))
+}
+
+async fn upload(a: UploadArgs) -> Result<String, Failure> {
+    let (schema, table, ledger, client) =
+        owner_session(&a.schema, &a.csv, &a.contracts, &a.key, a.rpc.clone())?;
     let summary = sharenet_node::owner::upload_dataset(
         &ledger,
         &client,
@@ -273,17 +369,7 @@ async fn upload(a: UploadArgs) -> Result<String, Failure> {
         std::time::Duration::from_secs(120),
     )
     .await
-    .map_err(|e| {
-        let code = match e {
-            sharenet_node::owner::OwnerError::Chain(_) => 3,
-            sharenet_node::owner::OwnerError::Net(_) => 4,
-            _ => 1,
-        };
-        Failure {
-            code,
-            message: e.to_string(),
-        }
-    })?;
+    .map_err(owner_failure)?;
     let id: String = summary.dataset.iter().map(|b| format!("{b:02x}")).collect();
     if a.json {
         return Ok(serde_json::json!({
@@ -405,6 +491,18 @@ async fn run(cli: Cli) -> Result<Option<String>, Failure> {
         })
         .await
         .map(Some),
+        Command::Dataset(DatasetCommand::Append {
+            rpc,
+            contracts,
+            key,
+            schema,
+            csv,
+            dataset,
+            batch_rows,
+            json,
+        }) => append(rpc, contracts, key, schema, csv, dataset, batch_rows, json)
+            .await
+            .map(Some),
         Command::Chain(ChainCommand::Fund {
             rpc,
             key,

@@ -15,7 +15,7 @@ use sharenet_mpc::query::Schema;
 use crate::daemon::peer_id_from_chain_key;
 use crate::net::{Client, NetError};
 use crate::table::EncodedTable;
-use crate::upload::uploader::{UploadError, upload_table};
+use crate::upload::uploader::{UploadError, upload_rows, upload_table};
 use crate::upload::wire::Receipt;
 
 /// Why an owner operation failed.
@@ -39,6 +39,14 @@ pub enum OwnerError {
     /// The upload failed (nothing was registered on chain).
     #[error("upload failed, nothing was registered: {0}")]
     Upload(#[from] UploadError),
+    /// The dataset cannot be appended to by this account, or with this schema.
+    #[error("dataset {dataset}: {reason}")]
+    Dataset {
+        /// The dataset id.
+        dataset: B256,
+        /// Why.
+        reason: String,
+    },
     /// Not every member acknowledged in time.
     #[error("{missing} committee member(s) did not acknowledge the dataset within {timeout:?}")]
     NotAcknowledged {
@@ -226,6 +234,110 @@ pub async fn upload_dataset<L: Ledger>(
         rows: table.rows,
         committee: peers,
         accounts,
+        receipts: receipts.len(),
+        manifest,
+    })
+}
+
+/// The committee's peers (dialled) and their registered keys, from their chain accounts, in
+/// party order.
+async fn committee_peers<L: Ledger>(
+    ledger: &L,
+    client: &Client,
+    accounts: &[Address],
+) -> Result<Vec<(PeerId, [u8; 32])>, OwnerError> {
+    let mut peers = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        let info = ledger.node_info(*account).await?;
+        let peer = peer_id_from_chain_key(info.peerKey).ok_or_else(|| OwnerError::Committee {
+            pool: String::new(),
+            reason: format!("member {account} has no ed25519 peer key"),
+        })?;
+        if let Ok(addr) = info.networkAddress.parse::<Multiaddr>() {
+            let dial_addr: Multiaddr = addr
+                .iter()
+                .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
+                .collect();
+            client.dial(peer, dial_addr).await?;
+        }
+        peers.push((peer, info.peerKey.0));
+    }
+    Ok(peers)
+}
+
+/// Appends `table`'s rows to dataset `dataset` (the M2M path: a device or gateway adding
+/// readings): the same committee verifies and stores the new batches, then the owner records the
+/// new row count and manifest hash on chain.
+pub async fn append_dataset<L: Ledger>(
+    ledger: &L,
+    client: &Client,
+    dataset: B256,
+    schema: &Schema,
+    table: &EncodedTable,
+    batch_rows: usize,
+) -> Result<UploadSummary, OwnerError> {
+    let info = ledger.dataset_info(dataset).await?;
+    let refuse = |reason: &str| OwnerError::Dataset {
+        dataset,
+        reason: reason.to_string(),
+    };
+    if info.owner != ledger.account() {
+        return Err(refuse("only its owner can append to it"));
+    }
+    if info.retired {
+        return Err(refuse("it is retired"));
+    }
+    if info.schemaHash.0 != schema.hash() {
+        return Err(refuse(
+            "the schema differs from the one it was registered with",
+        ));
+    }
+    let members_keys = committee_peers(ledger, client, &info.committee).await?;
+    let peers: Vec<PeerId> = members_keys.iter().map(|(p, _)| *p).collect();
+    let t = usize::from(info.threshold);
+    let name = format!("append to {dataset}");
+    let receipts = upload_rows(
+        client, &peers, t, dataset.0, &name, table, batch_rows, info.rows,
+    )
+    .await?;
+    let total = info.rows + table.rows as u64;
+    let members: Vec<ManifestMember> = members_keys
+        .iter()
+        .enumerate()
+        .map(|(party, (_, peer_key))| {
+            let mine: Vec<Vec<u8>> = receipts
+                .iter()
+                .filter(|r| usize::from(r.party) == party)
+                .map(Receipt::encode)
+                .collect();
+            ManifestMember {
+                peer_key: *peer_key,
+                receipt_hash: receipts_digest(mine.iter().map(Vec::as_slice)),
+            }
+        })
+        .collect();
+    let manifest = DatasetManifest {
+        dataset_id: dataset.0,
+        owner: info.owner.into_array(),
+        pool: info.pool.clone(),
+        schema_hash: schema.hash(),
+        rows: total,
+        columns: table.columns.len() as u32,
+        threshold: info.threshold,
+        committee_epoch: ledger.epoch().await?,
+        members,
+        // Versions count rows: every append raises them.
+        version: total,
+        created_at: unix_now(),
+    };
+    ledger
+        .append_rows(dataset, total, B256::from(manifest.manifest_hash()))
+        .await?;
+    Ok(UploadSummary {
+        dataset: dataset.0,
+        rows: table.rows,
+        committee: peers,
+        accounts: info.committee.clone(),
         receipts: receipts.len(),
         manifest,
     })

@@ -136,6 +136,55 @@ async fn nodes_register_upload_and_refuse_strangers() {
         *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap();
     }
 
+    // The M2M path: 2,000 more rows appended to the same dataset.
+    let (more_csv, more) = patients(2_000);
+    std::fs::write(net.dir.join("more.csv"), more_csv).unwrap();
+    let append = |schema: &str| {
+        common::sharenet_output(&[
+            "dataset",
+            "append",
+            "--rpc",
+            &net.rpc,
+            "--contracts",
+            net.contracts.to_str().unwrap(),
+            "--key",
+            owner.to_str().unwrap(),
+            "--schema",
+            schema,
+            "--csv",
+            net.dir.join("more.csv").to_str().unwrap(),
+            "--dataset",
+            summary["dataset"].as_str().unwrap(),
+            "--batch-rows",
+            "700",
+            "--json",
+        ])
+    };
+    std::fs::write(
+        net.dir.join("other.json"),
+        SCHEMA.replace("smoker", "vaper"),
+    )
+    .unwrap();
+    let refused = append(net.dir.join("other.json").to_str().unwrap());
+    assert!(!refused.status.success());
+    let refused = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        refused.contains("other.json") || refused.contains("schema"),
+        "{refused}"
+    );
+    let appended = append(net.dir.join("schema.json").to_str().unwrap());
+    assert!(
+        appended.status.success(),
+        "{}",
+        String::from_utf8_lossy(&appended.stderr)
+    );
+    let appended: serde_json::Value = serde_json::from_slice(&appended.stdout).unwrap();
+    assert_eq!(appended["total_rows"], ROWS + 2_000);
+    let mut expected = expected;
+    for (c, column) in more.into_iter().enumerate() {
+        expected[c].extend(column);
+    }
+
     // SIGTERM: every node stops cleanly.
     for node in &mut net.nodes {
         node.stop().await;

@@ -8,11 +8,11 @@ use super::crypto::{ShareAad, digests_equal, encode_values};
 use super::error::{Limit, StoreError};
 use super::schema::{
     BATCHES, BatchHeader, DATASETS, DHT_RECORDS, DatasetRecord, FORMAT_MAX_COLUMNS, MANIFESTS,
-    RECEIPTS, SHARE_FORMAT_VERSION, SHARES, batch_key, dataset_bounds, share_key,
+    RECEIPTS, SHARE_FORMAT_VERSION, SHARES, batch_key, dataset_bounds, receipt_key, share_key,
 };
 use super::types::{
-    BatchInfo, DatasetId, DatasetInfo, DatasetSummary, PutOutcome, StoreStats, StoredBatch,
-    UploadState,
+    BatchInfo, BatchRange, DatasetId, DatasetInfo, DatasetSummary, PutOutcome, StoreStats,
+    StoredBatch, UploadState,
 };
 use super::{ShareStore, len_u64, limit};
 
@@ -44,12 +44,15 @@ fn load_headers(
     Ok(out)
 }
 
-/// Checks that the batches are numbered 0, 1, 2, … and cover rows `0..n` without gaps; returns n.
+/// Checks that the batches, in index order, cover rows `0..n` without gaps; returns n.
 fn contiguous_rows(dataset: &DatasetId, headers: &[(u64, BatchHeader)]) -> Result<u64, StoreError> {
     let mut expected_batch = 0u64;
     let mut expected_row = 0u64;
     for (index, header) in headers {
-        if *index != expected_batch || header.first_row != expected_row {
+        // Batches are keyed by index (ascending); their rows must follow each other. Indices
+        // need not be consecutive: uploads number batches by their first row, so an append
+        // never reuses an index.
+        if header.first_row != expected_row {
             return Err(StoreError::Gap {
                 dataset: *dataset,
                 expected_batch,
@@ -302,7 +305,7 @@ impl ShareStore {
 
     /// One column of a dataset, all rows in row order.
     ///
-    /// The batches must be numbered 0, 1, 2, … and cover rows `0..n` without gaps
+    /// The batches, in index order, must cover rows `0..n` without gaps
     /// ([`StoreError::Gap`] otherwise). A ciphertext that fails to authenticate or decode now is
     /// [`StoreError::Corrupt`]; a dataset found damaged at open is
     /// [`StoreError::DatasetDamaged`].
@@ -533,6 +536,37 @@ impl ShareStore {
         txn.commit()?;
         tracing::info!(dataset = %dataset, %from, %to, "dataset state changed");
         Ok(())
+    }
+
+    /// Deletes one batch of a dataset (its shares in every column, its header and its receipt)
+    /// in one transaction: a failed append leaves the rows stored before it untouched. Returns
+    /// whether the batch was stored.
+    pub fn delete_batch(&self, dataset: &DatasetId, batch: u64) -> Result<bool, StoreError> {
+        self.ensure_usable(dataset)?;
+        let txn = self.begin_write()?;
+        let found;
+        {
+            let columns = load_record(&txn.open_table(DATASETS)?, dataset)?
+                .info
+                .columns;
+            let mut batches = txn.open_table(BATCHES)?;
+            found = batches.remove(&batch_key(dataset, batch))?.is_some();
+            let mut shares = txn.open_table(SHARES)?;
+            for column in 0..columns {
+                shares.remove(&share_key(dataset, column, batch))?;
+            }
+            let mut receipts = txn.open_table(RECEIPTS)?;
+            receipts.remove(&receipt_key(
+                dataset,
+                BatchRange {
+                    start: batch,
+                    end: batch + 1,
+                },
+            ))?;
+        }
+        txn.commit()?;
+        tracing::info!(dataset = %dataset, batch, found, "batch deleted");
+        Ok(found)
     }
 
     /// Deletes a dataset and everything stored for it (record, batches, shares, manifest,

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::wire::{BatchUpload, Receipt};
 use super::{session_id, verification_context};
 use crate::net::{Client, InboundRequest, Protocol};
-use crate::store::{DatasetId, DatasetInfo, ShareStore, StoreError};
+use crate::store::{DatasetId, DatasetInfo, ShareStore, StoreError, UploadState};
 
 /// What the intake needs.
 #[derive(Clone)]
@@ -88,21 +88,28 @@ impl UploadService {
         // Store first (one transaction), then verify with the committee.
         let store = self.store.clone();
         let stored = upload.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
-            if store.dataset(&dataset)?.is_none() {
-                store.create_dataset(
+        // An append to a registered dataset (it has a manifest) reopens it for new batches; a
+        // failed batch then removes only itself.
+        let appending = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
+            let appending = store.manifest(&dataset)?.is_some();
+            match store.dataset(&dataset)? {
+                None => store.create_dataset(
                     &dataset,
                     &DatasetInfo {
                         name: stored.name.clone(),
                         columns: stored.columns,
                         party: u32::from(stored.party) + 1,
                     },
-                )?;
+                )?,
+                Some(summary) if summary.state == UploadState::Registered => {
+                    store.set_state(&dataset, UploadState::Receiving)?;
+                }
+                Some(_) => {}
             }
             let columns: Vec<&[sharenet_mpc::field::Mp127]> =
                 stored.shares.chunks(stored.rows as usize).collect();
             store.put_batch(&dataset, stored.batch, stored.first_row, &columns)?;
-            Ok(())
+            Ok(appending)
         })
         .await
         .map_err(|e| IntakeError::Internal(e.to_string()))??;
@@ -125,9 +132,17 @@ impl UploadService {
         let accepted = verdict.is_ok();
         if let Err(reason) = &verdict {
             // Nothing half-stored: a batch the committee did not accept removes the dataset.
-            warn!(dataset = %dataset, batch = upload.batch, %reason, "dealer verification failed; dropping the dataset");
+            warn!(dataset = %dataset, batch = upload.batch, %reason, appending, "dealer verification failed; dropping the upload");
             let store = self.store.clone();
-            let _ = tokio::task::spawn_blocking(move || store.delete_dataset(&dataset)).await;
+            let batch = upload.batch;
+            let _ = tokio::task::spawn_blocking(move || {
+                if appending {
+                    store.delete_batch(&dataset, batch)
+                } else {
+                    store.delete_dataset(&dataset)
+                }
+            })
+            .await;
         } else {
             info!(dataset = %dataset, batch = upload.batch, rows = upload.rows, "batch verified and stored");
         }

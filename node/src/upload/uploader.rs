@@ -145,13 +145,29 @@ pub async fn upload_table(
     table: &EncodedTable,
     batch_rows: usize,
 ) -> Result<Vec<Receipt>, UploadError> {
+    upload_rows(client, committee, t, dataset, name, table, batch_rows, 0).await
+}
+
+/// Uploads `table` as rows `start_row..` of a dataset (an append when `start_row > 0`). Batch
+/// indices are the batches' first rows, so an append never reuses the index of a stored batch.
+#[allow(clippy::too_many_arguments)]
+pub async fn upload_rows(
+    client: &Client,
+    committee: &[PeerId],
+    t: usize,
+    dataset: [u8; 32],
+    name: &str,
+    table: &EncodedTable,
+    batch_rows: usize,
+    start_row: u64,
+) -> Result<Vec<Receipt>, UploadError> {
     let batch_rows = batch_rows.max(1);
     let mut receipts = Vec::new();
     let mut first = 0;
-    let mut batch = 0u64;
     while first < table.rows {
         let rows = batch_rows.min(table.rows - first);
         let dealt = deal_batch(table, first, rows, committee.len(), t)?;
+        let row = start_row + first as u64;
         receipts.extend(
             send_batch(
                 client,
@@ -159,8 +175,8 @@ pub async fn upload_table(
                 t,
                 dataset,
                 name,
-                batch,
-                first as u64,
+                row,
+                row,
                 rows as u32,
                 table.columns.len() as u32,
                 dealt,
@@ -168,7 +184,6 @@ pub async fn upload_table(
             .await?,
         );
         first += rows;
-        batch += 1;
     }
     Ok(receipts)
 }
