@@ -56,17 +56,23 @@ impl UploadService {
                 continue;
             }
             let service = self.clone();
-            tokio::spawn(async move {
-                let peer = request.peer;
-                let answer = match service.handle(&request.payload).await {
-                    Ok(receipt) => receipt.encode(),
-                    Err(e) => {
-                        warn!(%peer, error = %e, "upload refused");
-                        format!("ERR {e}").into_bytes()
-                    }
-                };
-                let _ = service.client.respond(request, answer).await;
-            });
+            // One span per upload request: ids and sizes only, never values.
+            let span =
+                tracing::info_span!("upload", peer = %request.peer, bytes = request.payload.len());
+            tokio::spawn(tracing::Instrument::instrument(
+                async move {
+                    let peer = request.peer;
+                    let answer = match service.handle(&request.payload).await {
+                        Ok(receipt) => receipt.encode(),
+                        Err(e) => {
+                            warn!(%peer, error = %e, "upload refused");
+                            format!("ERR {e}").into_bytes()
+                        }
+                    };
+                    let _ = service.client.respond(request, answer).await;
+                },
+                span,
+            ));
         }
     }
 
@@ -120,7 +126,9 @@ impl UploadService {
             self.verify_timeout,
         );
         let (n, t) = (upload.committee.len(), usize::from(upload.t));
+        let session_span = tracing::info_span!("verification session", dataset = %dataset, batch = upload.batch, n, t);
         let verdict = tokio::task::spawn_blocking(move || {
+            let _entered = session_span.enter();
             let mut session = Session::new(n, t, transport, RandomnessSource::HyperInvertible)
                 .map_err(|e| e.to_string())?;
             session
