@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use super::ast::{BinaryAggregate, Span, UnaryAggregate};
 use super::schema::ColumnType;
 use super::typed::{
-    ArithOp, CmpOp, OutputType, TypedAggregate, TypedExpr, TypedExprKind, TypedItemKind,
-    TypedModel, TypedQuery, ValueType,
+    ArithOp, CmpOp, TypedAggregate, TypedExpr, TypedExprKind, TypedItemKind, TypedModel,
+    TypedQuery, ValueType,
 };
 use crate::ir::{Cost, Decode, IrError, NodeId, Op, Output, Program, ReceivedOutput, estimate};
 use crate::protocol::Extremum;
@@ -361,8 +361,7 @@ fn pow10_bits(e: u32) -> u32 {
     bits_of(pow10(e))
 }
 
-struct Compiler<'q> {
-    query: &'q TypedQuery,
+struct Compiler {
     p: Program,
     inputs: Vec<usize>,
     input_nodes: BTreeMap<usize, NodeId>,
@@ -373,7 +372,7 @@ struct Compiler<'q> {
     outputs: usize,
 }
 
-impl<'q> Compiler<'q> {
+impl Compiler {
     fn constant(&mut self, v: i128) -> Result<Val, CompileError> {
         let node = match self.consts.get(&v) {
             Some(n) => *n,
@@ -712,6 +711,20 @@ impl<'q> Compiler<'q> {
         Ok(self.outputs - 1)
     }
 
+    /// One value per group: the parts concatenated, opened under the cohort gates.
+    fn scalar_item(
+        &mut self,
+        name: &str,
+        parts: Vec<NodeId>,
+        decode: Decode,
+        gate: NodeId,
+        scale: i32,
+    ) -> Result<ItemLayout, CompileError> {
+        let node = self.p.push(Op::Concat(parts))?;
+        let output = self.output(name, node, decode, gate)?;
+        Ok(ItemLayout::Scalar { output, scale })
+    }
+
     /// The gate vector repeated `times` per group (group-major).
     fn repeat_gates(&mut self, gates: &[NodeId], times: usize) -> Result<NodeId, CompileError> {
         let mut parts = Vec::with_capacity(gates.len() * times);
@@ -781,7 +794,6 @@ pub fn compile(
         })
         .collect();
     let mut c = Compiler {
-        query,
         p: Program::new(rows, 0),
         inputs: Vec::new(),
         input_nodes: BTreeMap::new(),
@@ -890,7 +902,6 @@ pub fn compile(
                 &counts,
                 &gates,
                 gate_vector,
-                &item.output,
             )?,
         };
         items.push(layout);
@@ -906,7 +917,7 @@ pub fn compile(
     })
 }
 
-impl Compiler<'_> {
+impl Compiler {
     #[allow(clippy::too_many_arguments)]
     fn aggregate(
         &mut self,
@@ -917,18 +928,11 @@ impl Compiler<'_> {
         counts: &[Val],
         gates: &[NodeId],
         gate_vector: NodeId,
-        output: &OutputType,
     ) -> Result<ItemLayout, CompileError> {
-        let _ = (self.query, output);
         match agg {
             TypedAggregate::CountStar => {
                 let parts: Vec<NodeId> = counts.iter().map(|v| v.node).collect();
-                let node = self.p.push(Op::Concat(parts))?;
-                let out = self.output(name, node, Decode::Decimal { scale: 0 }, gate_vector)?;
-                Ok(ItemLayout::Scalar {
-                    output: out,
-                    scale: 0,
-                })
+                self.scalar_item(name, parts, Decode::Decimal { scale: 0 }, gate_vector, 0)
             }
             TypedAggregate::Unary { func, arg } => {
                 let v = self.expr(arg)?;
@@ -938,19 +942,15 @@ impl Compiler<'_> {
                         for mask in masks {
                             parts.push(self.group_sum(*mask, v)?.node);
                         }
-                        let node = self.p.push(Op::Concat(parts))?;
-                        let out = self.output(
+                        self.scalar_item(
                             name,
-                            node,
+                            parts,
                             Decode::Decimal {
                                 scale: u32::from(v.scale),
                             },
                             gate_vector,
-                        )?;
-                        Ok(ItemLayout::Scalar {
-                            output: out,
-                            scale: 0,
-                        })
+                            0,
+                        )
                     }
                     UnaryAggregate::Min | UnaryAggregate::Max => {
                         // Rows outside the group become the neutral element ±2^bits.
@@ -983,19 +983,15 @@ impl Compiler<'_> {
                                 which,
                             })?);
                         }
-                        let node = self.p.push(Op::Concat(parts))?;
-                        let out = self.output(
+                        self.scalar_item(
                             name,
-                            node,
+                            parts,
                             Decode::Decimal {
                                 scale: u32::from(v.scale),
                             },
                             gate_vector,
-                        )?;
-                        Ok(ItemLayout::Scalar {
-                            output: out,
-                            scale: 0,
-                        })
+                            0,
+                        )
                     }
                     _ => {
                         let mut parts = Vec::with_capacity(masks.len());
@@ -1005,9 +1001,7 @@ impl Compiler<'_> {
                             scale = f.scale;
                             parts.push(f.node);
                         }
-                        let node = self.p.push(Op::Concat(parts))?;
-                        let out = self.output(name, node, Decode::Float, gate_vector)?;
-                        Ok(ItemLayout::Scalar { output: out, scale })
+                        self.scalar_item(name, parts, Decode::Float, gate_vector, scale)
                     }
                 }
             }
@@ -1020,9 +1014,7 @@ impl Compiler<'_> {
                     scale = f.scale;
                     parts.push(f.node);
                 }
-                let node = self.p.push(Op::Concat(parts))?;
-                let out = self.output(name, node, Decode::Float, gate_vector)?;
-                Ok(ItemLayout::Scalar { output: out, scale })
+                self.scalar_item(name, parts, Decode::Float, gate_vector, scale)
             }
             TypedAggregate::Histogram { arg, edges } => {
                 let v = self.expr(arg)?;
