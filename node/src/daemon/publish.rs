@@ -24,9 +24,11 @@ use crate::store::{DatasetId, ShareStore, UploadState};
 /// an announcement is valid).
 pub const ANNOUNCE_INTERVAL: Duration = Duration::from_secs(4 * 3600);
 /// How often the announcer checks whether the epoch or the addresses changed.
-const ANNOUNCE_CHECK: Duration = Duration::from_secs(5);
-/// How soon a failed announcement is tried again.
-const ANNOUNCE_RETRY: Duration = Duration::from_secs(30);
+const ANNOUNCE_CHECK: Duration = Duration::from_secs(1);
+/// How soon a failed announcement is first tried again (then twice as late each time).
+const ANNOUNCE_RETRY_FIRST: Duration = Duration::from_secs(1);
+/// The longest wait between two tries of a failed announcement.
+const ANNOUNCE_RETRY_MAX: Duration = Duration::from_secs(60);
 /// How often a committee member re-puts the manifests of the datasets it holds (well below
 /// Kademlia's 48 h record TTL).
 pub const MANIFEST_REPUT_INTERVAL: Duration = Duration::from_secs(6 * 3600);
@@ -81,6 +83,7 @@ pub async fn publish_announcement(client: &Client, epoch: u64) -> Result<(), Net
 pub(super) async fn announce(client: Client, status: SharedStatus) {
     let mut last: Option<(u64, Vec<Multiaddr>, Instant)> = None;
     let mut retry_at: Option<Instant> = None;
+    let mut backoff = ANNOUNCE_RETRY_FIRST;
     loop {
         let epoch = status.lock().map(|s| s.epoch).unwrap_or_default();
         let listen = match client.listen_addrs().await {
@@ -98,11 +101,14 @@ pub(super) async fn announce(client: Client, status: SharedStatus) {
                     debug!(epoch, "node announcement published");
                     last = Some((epoch, listen, Instant::now()));
                     retry_at = None;
+                    backoff = ANNOUNCE_RETRY_FIRST;
                 }
                 Err(NetError::Closed) => return,
                 Err(e) => {
                     debug!(error = %e, "node announcement not published yet; retrying");
-                    retry_at = Some(Instant::now() + ANNOUNCE_RETRY);
+                    // Typically no peer is connected yet (the chain follower dials them).
+                    retry_at = Some(Instant::now() + backoff);
+                    backoff = (backoff * 2).min(ANNOUNCE_RETRY_MAX);
                 }
             }
         }
@@ -208,5 +214,29 @@ impl<L: Ledger> ManifestKeeper<L> {
             Err(NetError::NotPublished { .. }) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn announced_addresses_carry_the_peer_id_and_are_bounded() {
+        let peer = libp2p::PeerId::random();
+        let listen: Vec<Multiaddr> = (0..20)
+            .map(|i| format!("/ip4/10.0.0.{i}/tcp/4001").parse().unwrap())
+            .chain(["/ip4/10.0.0.0/tcp/4001".parse().unwrap()])
+            .collect();
+        let out = announced_addresses(&listen, peer);
+        assert_eq!(out.len(), MAX_ANNOUNCED_ADDRS);
+        assert_eq!(out[0], format!("/ip4/10.0.0.0/tcp/4001/p2p/{peer}"));
+        let with_id: Multiaddr = format!("/ip4/127.0.0.1/tcp/1/p2p/{peer}").parse().unwrap();
+        assert_eq!(
+            announced_addresses(std::slice::from_ref(&with_id), peer),
+            vec![with_id.to_string()]
+        );
     }
 }

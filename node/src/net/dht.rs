@@ -354,3 +354,79 @@ impl DhtCounters {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use libp2p::identity::Keypair;
+    use sharenet_dht::{NodeAnnouncement, SignedRecord};
+
+    use super::*;
+    use crate::store::AtRestKey;
+
+    fn announcement_record(keypair: &Keypair) -> StoredRecord {
+        let a = NodeAnnouncement {
+            peer_key: keypair.public().try_into_ed25519().unwrap().to_bytes(),
+            addresses: vec!["/ip4/127.0.0.1/tcp/4001".into()],
+            epoch: 3,
+            timestamp: unix_now(),
+        };
+        let signed = SignedRecord::sign_announcement(&a, keypair).unwrap();
+        let record = signed
+            .to_kad_record_expiring(unix_now(), Instant::now())
+            .unwrap();
+        StoredRecord::from_record(&record, unix_now(), Instant::now())
+    }
+
+    #[test]
+    fn the_writer_persists_ops_in_batches_and_stops_with_its_sender() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            ShareStore::open(dir.path().join("s.redb"), AtRestKey::from_bytes([1; 32])).unwrap();
+        let (writer, persistence) = PersistWriter::spawn(store.clone()).unwrap();
+        let Persistence::Writer { sender, counters } = persistence else {
+            panic!("a writer persistence");
+        };
+        let records: Vec<StoredRecord> = (0..50)
+            .map(|_| announcement_record(&Keypair::generate_ed25519()))
+            .collect();
+        for r in &records {
+            sender.send(PersistOp::Put(r.clone())).unwrap();
+        }
+        sender
+            .send(PersistOp::Remove {
+                key: records[0].key.clone(),
+            })
+            .unwrap();
+        drop(sender);
+        writer.wait(Duration::from_secs(5)).unwrap();
+        assert_eq!(counters.written.load(Ordering::Relaxed), 51);
+        assert!(counters.transactions.load(Ordering::Relaxed) >= 1);
+        assert_eq!(counters.errors.load(Ordering::Relaxed), 0);
+        assert_eq!(store.dht_record_count().unwrap(), 49);
+        assert_eq!(
+            store.dht_record(&records[1].key).unwrap(),
+            Some(records[1].encode())
+        );
+    }
+
+    #[test]
+    fn loading_keeps_good_entries_and_removes_undecodable_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            ShareStore::open(dir.path().join("s.redb"), AtRestKey::from_bytes([1; 32])).unwrap();
+        let good = announcement_record(&Keypair::generate_ed25519());
+        store.put_dht_record(&good.key, &good.encode()).unwrap();
+        store.put_dht_record(&[7; 32], b"not a record").unwrap();
+        // A well-formed entry filed under another key.
+        let other = announcement_record(&Keypair::generate_ed25519());
+        store.put_dht_record(&[8; 32], &other.encode()).unwrap();
+        let counters = WriterCounters::default();
+        let records = load_records(&store, &counters).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].key.to_vec(), good.key);
+        assert_eq!(counters.load_undecodable.load(Ordering::Relaxed), 2);
+        assert_eq!(store.dht_record_count().unwrap(), 1);
+    }
+}
