@@ -29,6 +29,7 @@ struct TestNode {
 }
 
 const AT_REST: [u8; 32] = [42; 32];
+const QUERY_TIMEOUT: Duration = Duration::from_millis(800);
 
 async fn open_store(path: &Path) -> ShareStore {
     let path = path.to_path_buf();
@@ -40,9 +41,11 @@ async fn open_store(path: &Path) -> ShareStore {
 
 async fn start_node(keypair: Keypair, path: &Path) -> TestNode {
     let store = open_store(path).await;
-    let (dht, writer) = net::dht::open(store.clone(), StoreConfig::default())
+    let (mut dht, writer) = net::dht::open(store.clone(), StoreConfig::default())
         .await
         .unwrap();
+    // A put that every peer refuses only ends at the query timeout: keep it short here.
+    dht.query_timeout = QUERY_TIMEOUT;
     let (client, inbound) = net::start_with(
         NetworkConfig {
             keypair: keypair.clone(),
@@ -246,8 +249,30 @@ async fn announcements_and_newer_manifests_replace_older_ones() {
 
     // Another key cannot take over a manifest a node already holds.
     let squatter = nodes[2].client.sign_manifest(&m).unwrap();
-    let err = nodes[1].client.put_record(squatter).await.unwrap_err();
+    let err = nodes[1]
+        .client
+        .put_record(squatter.clone())
+        .await
+        .unwrap_err();
     assert!(matches!(err, NetError::RecordRefused { .. }), "{err}");
+
+    // Once node 1 drops its copy (as a node does with a manifest contradicting the chain), it
+    // takes the other signer's manifest, but no peer that holds the first one does.
+    nodes[1].client.remove_local_record(key).await.unwrap();
+    assert_eq!(nodes[1].client.local_record(key).await.unwrap(), None);
+    let err = nodes[1]
+        .client
+        .put_record(squatter.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NetError::NotPublished { .. }), "{err}");
+    assert_eq!(
+        nodes[1].client.local_record(key).await.unwrap(),
+        Some(squatter)
+    );
+    for node in [&nodes[0], &nodes[2]] {
+        assert!(node.client.counters().await.unwrap().dht.refused_conflict >= 1);
+    }
 }
 
 /// A raw Kademlia peer with an in-memory store that accepts anything.

@@ -209,6 +209,15 @@ impl<L: Ledger> ManifestKeeper<L> {
                 f.record
             }
         };
+        // A manifest held locally that contradicts the chain (a squatter's, published first)
+        // would make the store refuse the registered one: remove it.
+        let key = Key::for_dataset(&id.0);
+        if let Some(local) = self.client.local_record(key).await?
+            && !matches(&local)
+        {
+            warn!(dataset = %id, "removing a stored manifest that contradicts the chain");
+            self.client.remove_local_record(key).await?;
+        }
         match self.client.put_record(record).await {
             Ok(()) => Ok(true),
             Err(NetError::NotPublished { .. }) => Ok(false),

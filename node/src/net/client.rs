@@ -136,6 +136,12 @@ pub enum Command {
         /// The record's envelope, if one is held.
         reply: oneshot::Sender<Option<SignedRecord>>,
     },
+    /// Remove the record the local store holds under a key (e.g. a manifest that contradicts
+    /// the chain); the removal reaches the database too.
+    RemoveLocalRecord {
+        /// The key.
+        key: Key,
+    },
     /// Replace the set of peers allowed to send MPC messages (the active nodes on chain).
     SetAllowed(HashSet<PeerId>),
     /// The addresses the swarm listens on.
@@ -305,6 +311,15 @@ impl Client {
                 after: self.dht_timeout,
             }),
         }
+    }
+
+    /// Removes the record this node's own store holds under `key` (and its durable copy). Use it
+    /// for a record known to be wrong, such as a manifest that contradicts the chain.
+    pub async fn remove_local_record(&self, key: Key) -> Result<(), NetError> {
+        self.commands
+            .send(Command::RemoveLocalRecord { key })
+            .await
+            .map_err(|_| NetError::Closed)
     }
 
     /// Replaces the peers allowed to send MPC messages.

@@ -167,6 +167,14 @@ impl EventLoop {
                     .and_then(|r| SignedRecord::from_bytes(&r.value).ok());
                 let _ = reply.send(record);
             }
+            Command::RemoveLocalRecord { key } => {
+                use libp2p::kad::store::RecordStore;
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .store_mut()
+                    .remove(&key.to_record_key());
+            }
             Command::SetAllowed(peers) => self.allowed = peers,
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
