@@ -32,8 +32,11 @@ const ANNOUNCE_RETRY_MAX: Duration = Duration::from_secs(60);
 /// How often a committee member re-puts the manifests of the datasets it holds (well below
 /// Kademlia's 48 h record TTL).
 pub const MANIFEST_REPUT_INTERVAL: Duration = Duration::from_secs(6 * 3600);
-/// How soon a manifest that could not be found or published is tried again.
+/// How soon a manifest that could not be found or published is first tried again (then twice as
+/// late each time, up to [`MANIFEST_RETRY_MAX`]).
 const MANIFEST_RETRY: Duration = Duration::from_secs(5);
+/// The longest wait before a manifest that could not be found or published is tried again.
+const MANIFEST_RETRY_MAX: Duration = Duration::from_secs(600);
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -116,6 +119,13 @@ pub(super) async fn announce(client: Client, status: SharedStatus) {
     }
 }
 
+/// The current retry delay; doubles the next one, up to [`MANIFEST_RETRY_MAX`].
+fn back_off(retry: &mut Duration) -> Duration {
+    let now = *retry;
+    *retry = (now * 2).min(MANIFEST_RETRY_MAX);
+    now
+}
+
 /// Keeps the manifests of the datasets this node holds alive in the DHT.
 pub(super) struct ManifestKeeper<L> {
     pub(super) client: Client,
@@ -128,19 +138,24 @@ pub(super) struct ManifestKeeper<L> {
 impl<L: Ledger> ManifestKeeper<L> {
     /// Runs until the swarm stops.
     pub(super) async fn run(self) {
+        let mut retry = MANIFEST_RETRY;
         loop {
             let next = match self.round().await {
-                Ok(true) => MANIFEST_REPUT_INTERVAL,
-                Ok(false) => MANIFEST_RETRY,
+                Ok(true) => {
+                    retry = MANIFEST_RETRY;
+                    MANIFEST_REPUT_INTERVAL
+                }
+                Ok(false) => back_off(&mut retry),
                 Err(NodeError::Net(NetError::Closed)) => return,
                 Err(e) => {
                     warn!(error = %e, "keeping the dataset manifests failed; retrying");
-                    MANIFEST_RETRY
+                    back_off(&mut retry)
                 }
             };
+            // A newly acknowledged dataset wakes the keeper at once (and resets the back-off).
             tokio::select! {
                 _ = tokio::time::sleep(next) => {}
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => retry = MANIFEST_RETRY,
             }
         }
     }

@@ -65,7 +65,8 @@ const MPC_ATTEMPTS: u32 = 8;
 
 impl EventLoop {
     pub(crate) async fn run(mut self) {
-        let mut flush = tokio::time::interval(self.flush_interval);
+        // (`interval` panics on a zero period.)
+        let mut flush = tokio::time::interval(self.flush_interval.max(Duration::from_millis(10)));
         flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -3,7 +3,9 @@
 //! uploads, MPC messages and output delivery, each with its own size limit. The [`EventLoop`]
 //! task owns the `Swarm`; everything else holds a [`Client`]. Every channel between them is
 //! bounded. MPC messages are accepted only from peers on the allow-list, which the node keeps
-//! equal to the active nodes on chain.
+//! equal to the active nodes on chain. Kademlia stores its records in sharenet's validating
+//! [`sharenet_dht::PersistentRecordStore`], whose durable copy [`dht`] keeps in the node's
+//! database; the [`Client`] puts and gets signed records (`docs/dht.md` §6).
 
 mod behaviour;
 mod client;
