@@ -1,6 +1,10 @@
 //! `sharenet node run`: load the keys, register and stake on chain if needed, start the swarm,
 //! keep the MPC allow-list equal to the chain's active nodes, serve health and metrics, and stop
-//! cleanly on SIGINT/SIGTERM.
+//! cleanly on SIGINT/SIGTERM. The DHT record store is loaded from the share store before the
+//! swarm starts and kept durable by a persistence writer; the node publishes its announcement
+//! and keeps the manifests of the datasets it holds alive ([`publish`]).
+
+pub mod publish;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -17,6 +21,7 @@ use tracing::{info, warn};
 use crate::config::NodeConfig;
 use crate::http::{self, NodeStatus, SharedStatus};
 use crate::keys::{self, KeyError};
+use crate::net::dht::{self as net_dht, OpenError, PersistWriter};
 use crate::net::{self, Client, NetError, NetworkConfig};
 use crate::owner::receipts_digest;
 use crate::store::{AtRestKey, DatasetId, ShareStore, StoreError, UploadState};
@@ -60,7 +65,13 @@ pub enum NodeError {
     /// A background task failed.
     #[error("internal task failed: {0}")]
     Task(String),
+    /// The DHT's durable copy could not be opened.
+    #[error("dht: {0}")]
+    Dht(#[from] OpenError),
 }
+
+/// How long a stopping node waits for the DHT persistence writer to write what is queued.
+const WRITER_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A running node's handles (for the binary and for tests).
 #[derive(Debug, Clone)]
@@ -93,15 +104,30 @@ async fn active_peers(ledger: &RpcLedger) -> Result<Vec<(PeerId, Option<Multiadd
 
 /// Starts the node and runs until `shutdown` completes.
 pub async fn run(config: NodeConfig, shutdown: impl Future<Output = ()>) -> Result<(), NodeError> {
-    let node = start(config).await?;
+    let (node, writer) = start_with_writer(config).await?;
     shutdown.await;
     info!("shutting down");
     node.client.shutdown().await?;
+    // The swarm drops the record store's sender when it stops; the writer then writes what is
+    // queued and exits.
+    let waited = tokio::task::spawn_blocking(move || writer.wait(WRITER_STOP_TIMEOUT))
+        .await
+        .map_err(|e| NodeError::Task(e.to_string()))?;
+    if let Err(e) = waited {
+        warn!(error = %e, "DHT records queued at shutdown may not all be written");
+    }
     Ok(())
 }
 
 /// Starts the node's tasks and returns once it is serving.
 pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
+    Ok(start_with_writer(config).await?.0)
+}
+
+/// [`start`], also returning the DHT persistence writer (to wait for it at shutdown).
+pub async fn start_with_writer(
+    config: NodeConfig,
+) -> Result<(RunningNode, PersistWriter), NodeError> {
     let identity = keys::load_identity(&config.identity_key)?;
     let peer_key = keys::peer_key_bytes(&identity).ok_or(NodeError::Identity)?;
     let signer = keys::load_chain_key(&config.chain_key)?;
@@ -117,21 +143,26 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
     let store = tokio::task::spawn_blocking(move || ShareStore::open(store_path, at_rest))
         .await
         .map_err(|e| NodeError::Task(e.to_string()))??;
-    let (client, inbound) = net::start(NetworkConfig {
-        keypair: identity.clone(),
-        listen: config.listen.clone(),
-        bootstrap: config
-            .bootstrap
-            .iter()
-            .filter_map(|a| {
-                a.iter().find_map(|p| match p {
-                    AddrProtocol::P2p(peer) => Some((peer, a.clone())),
-                    _ => None,
+    // The DHT records stored before, and the writer that keeps their durable copy.
+    let (dht, writer) = net_dht::open(store.clone(), sharenet_dht::StoreConfig::default()).await?;
+    let (client, inbound) = net::start_with(
+        NetworkConfig {
+            keypair: identity.clone(),
+            listen: config.listen.clone(),
+            bootstrap: config
+                .bootstrap
+                .iter()
+                .filter_map(|a| {
+                    a.iter().find_map(|p| match p {
+                        AddrProtocol::P2p(peer) => Some((peer, a.clone())),
+                        _ => None,
+                    })
                 })
-            })
-            .collect(),
-        request_timeout: config.request_timeout,
-    })?;
+                .collect(),
+            request_timeout: config.request_timeout,
+        },
+        dht,
+    )?;
     let peer_id = client.local_peer_id();
     let listen = client.listen_addrs().await?;
     let announced = listen
@@ -171,6 +202,17 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         }
         .run(inbound),
     );
+    tokio::spawn(publish::announce(client.clone(), status.clone()));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(
+        publish::ManifestKeeper {
+            client: client.clone(),
+            store: store.clone(),
+            ledger: ledger.clone(),
+            wake: wake.clone(),
+        }
+        .run(),
+    );
     tokio::spawn(follow_chain(ChainFollower {
         ledger,
         client: client.clone(),
@@ -179,12 +221,16 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
         poll: config.poll,
         account,
         me: peer_id,
+        manifests: wake,
     }));
-    Ok(RunningNode {
-        client,
-        http,
-        status,
-    })
+    Ok((
+        RunningNode {
+            client,
+            http,
+            status,
+        },
+        writer,
+    ))
 }
 
 struct ChainFollower {
@@ -195,6 +241,8 @@ struct ChainFollower {
     poll: std::time::Duration,
     account: alloy::primitives::Address,
     me: PeerId,
+    /// Wakes the manifest keeper when a dataset held here is registered.
+    manifests: Arc<tokio::sync::Notify>,
 }
 
 /// Keeps the allow-list and the connections in step with the chain's active set, and
@@ -243,10 +291,12 @@ async fn follow_chain(f: ChainFollower) {
                     ChainEventKind::Dataset(DatasetRegistryEvents::DatasetRegistered(e))
                         if e.committee.contains(&f.account) =>
                     {
-                        acknowledge(&f, e.datasetId, e.manifestHash).await?;
+                        acknowledge(&f, e.datasetId).await?;
+                        f.manifests.notify_one();
                     }
                     ChainEventKind::Dataset(DatasetRegistryEvents::DatasetAppended(e)) => {
-                        mark_registered(&f, e.datasetId, e.manifestHash).await?;
+                        mark_registered(&f, e.datasetId).await?;
+                        f.manifests.notify_one();
                     }
                     _ => {}
                 }
@@ -272,13 +322,13 @@ async fn follow_chain(f: ChainFollower) {
     }
 }
 
-/// Marks a dataset this node holds as registered on chain under `manifest` (its hash): the
-/// dataset is complete (no gaps) and later batches are appends. Returns the node's receipts in
-/// batch order, or `None` if it holds nothing of the dataset.
+/// Marks a dataset this node holds as registered on chain: the dataset is complete (no gaps) and
+/// later batches are appends (the signed manifest itself is fetched and kept by
+/// `daemon::publish`). Returns the node's receipts in batch order, or `None` if it holds nothing
+/// of the dataset.
 async fn mark_registered(
     f: &ChainFollower,
     dataset: B256,
-    manifest: B256,
 ) -> Result<Option<Vec<Vec<u8>>>, NodeError> {
     let id = DatasetId(dataset.0);
     let store = f.store.clone();
@@ -294,7 +344,7 @@ async fn mark_registered(
         if store.state(&id)? == UploadState::Verified {
             store.set_state(&id, UploadState::Registered)?;
         }
-        store.put_manifest(&id, manifest.as_slice())?;
+        store.set_registered_once(&id)?;
         Ok(Some(receipts.into_iter().map(|(_, r)| r).collect()))
     })
     .await
@@ -303,8 +353,8 @@ async fn mark_registered(
 }
 
 /// Acknowledges a dataset this node holds: the digest of its receipts, as in the manifest.
-async fn acknowledge(f: &ChainFollower, dataset: B256, manifest: B256) -> Result<(), NodeError> {
-    let Some(receipts) = mark_registered(f, dataset, manifest).await? else {
+async fn acknowledge(f: &ChainFollower, dataset: B256) -> Result<(), NodeError> {
+    let Some(receipts) = mark_registered(f, dataset).await? else {
         warn!(dataset = %dataset, "registered with this node in its committee, but no shares are held here");
         return Ok(());
     };

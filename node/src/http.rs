@@ -186,5 +186,103 @@ fn metrics(s: &NodeStatus, c: &NetCounters) -> String {
         "counter",
         vec![(String::new(), c.outbound_failures)],
     );
+    let d = &c.dht;
+    let one = |v: u64| vec![(String::new(), v)];
+    gauge(
+        "sharenet_dht_records",
+        "DHT records held by the local record store.",
+        "gauge",
+        one(d.records),
+    );
+    gauge(
+        "sharenet_dht_refused_total",
+        "DHT records refused by the local store, per reason.",
+        "counter",
+        [
+            ("invalid", d.refused_invalid),
+            ("too_large", d.refused_too_large),
+            ("full", d.refused_full),
+            ("stale", d.refused_stale),
+            ("conflict", d.refused_conflict),
+            ("providers", d.refused_providers),
+        ]
+        .iter()
+        .map(|(r, v)| (format!("{{reason=\"{r}\"}}"), *v))
+        .collect(),
+    );
+    gauge(
+        "sharenet_dht_get_invalid_total",
+        "Records returned by peers to a DHT lookup that failed validation (dropped).",
+        "counter",
+        one(d.get_invalid),
+    );
+    gauge(
+        "sharenet_dht_puts_total",
+        "DHT records this node put.",
+        "counter",
+        one(d.puts),
+    );
+    gauge(
+        "sharenet_dht_put_failures_total",
+        "DHT puts refused locally or taken by no peer.",
+        "counter",
+        one(d.put_failures),
+    );
+    gauge(
+        "sharenet_dht_gets_total",
+        "DHT lookups.",
+        "counter",
+        one(d.gets),
+    );
+    gauge(
+        "sharenet_dht_persist_pending",
+        "DHT record changes waiting to be re-sent to the persistence writer.",
+        "gauge",
+        one(d.pending_persist),
+    );
+    gauge(
+        "sharenet_dht_persist_dropped_total",
+        "DHT record changes not queued for the database (channel full, lost, writer gone).",
+        "counter",
+        [
+            ("full", d.persist_dropped),
+            ("lost", d.persist_lost),
+            ("disconnected", d.persist_disconnected),
+        ]
+        .iter()
+        .map(|(r, v)| (format!("{{reason=\"{r}\"}}"), *v))
+        .collect(),
+    );
+    gauge(
+        "sharenet_dht_persist_written_total",
+        "DHT record changes written to the database.",
+        "counter",
+        one(d.persist_written),
+    );
+    gauge(
+        "sharenet_dht_persist_transactions_total",
+        "Database transactions of the DHT persistence writer.",
+        "counter",
+        one(d.persist_transactions),
+    );
+    gauge(
+        "sharenet_dht_persist_errors_total",
+        "DHT record changes the persistence writer could not write.",
+        "counter",
+        one(d.persist_errors),
+    );
+    gauge(
+        "sharenet_dht_load_skipped_total",
+        "Stored DHT records skipped at start, per reason.",
+        "counter",
+        [
+            ("invalid", d.load_skipped_invalid),
+            ("expired", d.load_skipped_expired),
+            ("undecodable", d.load_undecodable),
+        ]
+        .iter()
+        .map(|(r, v)| (format!("{{reason=\"{r}\"}}"), *v))
+        .collect(),
+    );
     out
 }

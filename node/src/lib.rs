@@ -5,9 +5,10 @@
 //! The node must never log, print or return in an error a secret, a share, a key or a plaintext
 //! value; it must never accept protocol messages from a peer that is not registered on chain.
 //!
-//! Status: being built (issue 4): networking ([`net`]), keys, configuration, the daemon's chain
-//! registration and allow-list, health/metrics, CSV encoding ([`table`]) and the encrypted share
-//! store ([`store`]) exist; verified uploads, the DHT wiring and jobs are next.
+//! Status: the data path is built — networking with the DHT ([`net`]), keys, configuration, the
+//! daemon's chain registration, allow-list and acknowledgements, health/metrics, CSV encoding
+//! ([`table`]), the encrypted share store ([`store`]), verified uploads and appends ([`upload`],
+//! [`owner`]). Jobs (queries run by the committee) are next.
 
 pub mod config;
 pub mod daemon;

@@ -1,7 +1,9 @@
 //! The data owner's side of a dataset (the library behind `sharenet dataset upload`): find the
 //! pool's committee from the chain's active nodes, upload the table with verification, register
 //! the dataset on chain with its committee and manifest hash, and wait for every committee member
-//! to acknowledge it.
+//! to acknowledge it. The manifest, signed with the client's identity, is published in the DHT
+//! right after the registration (committee members then fetch it, check it against the chain's
+//! manifest hash and keep it alive).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -47,6 +49,9 @@ pub enum OwnerError {
         /// Why.
         reason: String,
     },
+    /// The dataset is registered on chain but its manifest could not be put in the DHT.
+    #[error("dataset registered, but its manifest was not published in the DHT: {0}")]
+    ManifestNotPublished(NetError),
     /// Not every member acknowledged in time.
     #[error("{missing} committee member(s) did not acknowledge the dataset within {timeout:?}")]
     NotAcknowledged {
@@ -112,6 +117,26 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// Puts a signed manifest in the DHT, trying again until `deadline` while no peer takes it.
+pub async fn publish_manifest(
+    client: &Client,
+    record: sharenet_dht::SignedRecord,
+    deadline: tokio::time::Instant,
+) -> Result<(), OwnerError> {
+    loop {
+        match client.put_record(record.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e @ (NetError::NotPublished { .. } | NetError::Timeout { .. })) => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(OwnerError::ManifestNotPublished(e));
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(OwnerError::ManifestNotPublished(e)),
+        }
+    }
 }
 
 /// Uploads `table` as dataset `name` into `pool` with a committee of `n` and threshold `t`,
@@ -186,9 +211,11 @@ pub async fn upload_dataset<L: Ledger>(
         threshold: t as u8,
         committee_epoch: epoch,
         members,
-        version: 0,
+        version: 1,
         created_at: unix_now(),
     };
+    // Sign before registering: a manifest that cannot be signed must not be registered.
+    let signed = client.sign_manifest(&manifest)?;
     let accounts: Vec<Address> = committee
         .accounts()
         .into_iter()
@@ -206,8 +233,9 @@ pub async fn upload_dataset<L: Ledger>(
             threshold: t as u8,
         })
         .await?;
-    // Every member acknowledges once it sees the registration and holds the shares.
     let deadline = tokio::time::Instant::now() + ack_timeout;
+    publish_manifest(client, signed, deadline).await?;
+    // Every member acknowledges once it sees the registration and holds the shares.
     loop {
         let mut missing = 0;
         for account in &accounts {

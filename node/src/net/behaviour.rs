@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use libp2p::identity::Keypair;
-use libp2p::kad::{self, store::MemoryStore};
+use libp2p::kad;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{StreamProtocol, identify, ping};
+use sharenet_dht::PersistentRecordStore;
 
 use super::codec::BytesCodec;
 
@@ -26,6 +27,8 @@ pub const MAX_UPLOAD_REQUEST: usize = 64 << 20;
 pub const MAX_MPC_MESSAGE: usize = (1 << 20) + (1 << 12) + 64;
 /// Largest output message.
 pub const MAX_OUTPUT_MESSAGE: usize = 16 << 20;
+/// Largest Kademlia message: a record of the largest size plus room for closer peers.
+pub const MAX_KAD_PACKET: usize = sharenet_dht::record::MAX_RECORD_SIZE + (16 << 10);
 /// Largest response of any protocol (acks, receipts).
 pub const MAX_RESPONSE: usize = 64 << 10;
 
@@ -36,8 +39,9 @@ pub struct Behaviour {
     pub identify: identify::Behaviour,
     /// Liveness.
     pub ping: ping::Behaviour,
-    /// Peer routing and small signed records.
-    pub kad: kad::Behaviour<MemoryStore>,
+    /// Peer routing and small signed records (validated before they are stored, with a durable
+    /// copy in the node's database).
+    pub kad: kad::Behaviour<PersistentRecordStore>,
     /// Share uploads.
     pub upload: request_response::Behaviour<BytesCodec>,
     /// MPC messages.
@@ -47,8 +51,13 @@ pub struct Behaviour {
 }
 
 impl Behaviour {
-    /// Builds the behaviour for `key`'s identity.
-    pub fn new(key: &Keypair, request_timeout: Duration) -> Self {
+    /// Builds the behaviour for `key`'s identity, with `store` as Kademlia's record store.
+    pub fn new(
+        key: &Keypair,
+        request_timeout: Duration,
+        store: PersistentRecordStore,
+        query_timeout: Duration,
+    ) -> Self {
         let peer = key.public().to_peer_id();
         let rr = |protocol: StreamProtocol, max_request: usize| {
             request_response::Behaviour::with_codec(
@@ -63,8 +72,11 @@ impl Behaviour {
             )
         };
         let mut kad_config = kad::Config::new(KAD_PROTOCOL);
-        kad_config.set_query_timeout(Duration::from_secs(30));
-        let mut kad = kad::Behaviour::with_config(peer, MemoryStore::new(peer), kad_config);
+        kad_config.set_query_timeout(query_timeout);
+        // Our records are at most `MAX_RECORD_SIZE` bytes; leave room for the closer peers
+        // that travel in the same message.
+        kad_config.set_max_packet_size(MAX_KAD_PACKET);
+        let mut kad = kad::Behaviour::with_config(peer, store, kad_config);
         kad.set_mode(Some(kad::Mode::Server));
         Behaviour {
             identify: identify::Behaviour::new(identify::Config::new(

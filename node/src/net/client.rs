@@ -4,11 +4,14 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use libp2p::identity::Keypair;
 use libp2p::request_response::ResponseChannel;
 use libp2p::{Multiaddr, PeerId};
+use sharenet_dht::{DatasetManifest, Key, NodeAnnouncement, SignedRecord, ValidRecord};
 use tokio::sync::{mpsc, oneshot};
 
 use super::NetError;
+use super::dht::DhtCounters;
 use super::mpc::{MpcRouter, SessionId, SwarmTransport};
 
 /// The request-response protocols of a node.
@@ -35,6 +38,20 @@ pub struct NetCounters {
     pub dropped: u64,
     /// Outbound requests that failed.
     pub outbound_failures: u64,
+    /// The DHT's counters (record store, persistence writer, queries).
+    pub dht: DhtCounters,
+}
+
+/// A record found by [`Client::get_signed_records`]: the envelope, what validation found in it,
+/// and the peer that returned it (`None` for the local store).
+#[derive(Debug, Clone)]
+pub struct FoundRecord {
+    /// The signed envelope as found.
+    pub record: SignedRecord,
+    /// Its validated content.
+    pub valid: ValidRecord,
+    /// Who returned it.
+    pub peer: Option<PeerId>,
 }
 
 /// A request from a peer that a service must answer.
@@ -98,6 +115,33 @@ pub enum Command {
         /// Which attempt this is (from 2).
         attempt: u32,
     },
+    /// Validate a signed record, store it locally and put it at the closest peers (quorum one).
+    PutRecord {
+        /// The record.
+        record: SignedRecord,
+        /// `Ok` once at least one peer stored it.
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    /// Look a key up in the DHT; every record found is validated, invalid ones are dropped.
+    GetRecord {
+        /// The key.
+        key: Key,
+        /// The valid records found (deduplicated), or why the lookup failed.
+        reply: oneshot::Sender<Result<Vec<FoundRecord>, NetError>>,
+    },
+    /// The record the local store holds under a key.
+    LocalRecord {
+        /// The key.
+        key: Key,
+        /// The record's envelope, if one is held.
+        reply: oneshot::Sender<Option<SignedRecord>>,
+    },
+    /// Remove the record the local store holds under a key (e.g. a manifest that contradicts
+    /// the chain); the removal reaches the database too.
+    RemoveLocalRecord {
+        /// The key.
+        key: Key,
+    },
     /// Replace the set of peers allowed to send MPC messages (the active nodes on chain).
     SetAllowed(HashSet<PeerId>),
     /// The addresses the swarm listens on.
@@ -114,6 +158,9 @@ pub struct Client {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) router: MpcRouter,
     pub(crate) local_peer: PeerId,
+    pub(crate) keypair: Keypair,
+    /// How long a DHT call waits for the event loop's answer (the query timeout plus a margin).
+    pub(crate) dht_timeout: Duration,
 }
 
 impl Client {
@@ -178,6 +225,99 @@ impl Client {
                 channel: request.channel,
                 payload,
             })
+            .await
+            .map_err(|_| NetError::Closed)
+    }
+
+    /// Signs a dataset manifest with this client's identity (the owner's client key).
+    pub fn sign_manifest(&self, manifest: &DatasetManifest) -> Result<SignedRecord, NetError> {
+        SignedRecord::sign_manifest(manifest, &self.keypair).map_err(NetError::InvalidRecord)
+    }
+
+    /// Signs this node's announcement (its peer key must be this client's identity).
+    pub fn sign_announcement(
+        &self,
+        announcement: &NodeAnnouncement,
+    ) -> Result<SignedRecord, NetError> {
+        SignedRecord::sign_announcement(announcement, &self.keypair)
+            .map_err(NetError::InvalidRecord)
+    }
+
+    /// This client's raw ed25519 public key (the `peer_key` of its announcements), if its
+    /// identity is an ed25519 key.
+    pub fn peer_key(&self) -> Option<[u8; 32]> {
+        self.keypair
+            .public()
+            .try_into_ed25519()
+            .ok()
+            .map(|pk| pk.to_bytes())
+    }
+
+    async fn call_dht<T>(
+        &self,
+        what: &'static str,
+        make: impl FnOnce(oneshot::Sender<Result<T, NetError>>) -> Command,
+    ) -> Result<T, NetError> {
+        match tokio::time::timeout(self.dht_timeout, self.call(make)).await {
+            Ok(result) => result?,
+            Err(_) => Err(NetError::Timeout {
+                what,
+                after: self.dht_timeout,
+            }),
+        }
+    }
+
+    /// Validates `record`, stores it in the local record store and puts it at the peers closest
+    /// to its key; `Ok` once at least one peer stored it. An invalid record is refused before
+    /// anything is stored ([`NetError::InvalidRecord`]); a record the local store refuses (an
+    /// older version, another signer of the same manifest, store full) is
+    /// [`NetError::RecordRefused`]; if no peer took it, it is still held (and served) locally
+    /// and Kademlia re-replicates it later ([`NetError::NotPublished`]).
+    pub async fn put_record(&self, record: SignedRecord) -> Result<(), NetError> {
+        self.call_dht("DHT put", |reply| Command::PutRecord { record, reply })
+            .await
+    }
+
+    /// Looks `key` up in the DHT (local store first, then the closest peers) and returns the
+    /// records that pass validation, each once, with their envelopes and who returned them.
+    /// Records that fail validation are dropped and counted (`sharenet_dht_get_invalid_total`).
+    /// Nothing found is `Ok(vec![])`.
+    pub async fn get_signed_records(&self, key: Key) -> Result<Vec<FoundRecord>, NetError> {
+        self.call_dht("DHT get", |reply| Command::GetRecord { key, reply })
+            .await
+    }
+
+    /// [`Client::get_signed_records`], the validated contents only.
+    pub async fn get_record(&self, key: Key) -> Result<Vec<ValidRecord>, NetError> {
+        Ok(self
+            .get_signed_records(key)
+            .await?
+            .into_iter()
+            .map(|f| f.valid)
+            .collect())
+    }
+
+    /// The record this node's own store holds under `key` (no network lookup).
+    pub async fn local_record(&self, key: Key) -> Result<Option<SignedRecord>, NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::LocalRecord { key, reply: tx })
+            .await
+            .map_err(|_| NetError::Closed)?;
+        match tokio::time::timeout(self.dht_timeout, rx).await {
+            Ok(r) => r.map_err(|_| NetError::Closed),
+            Err(_) => Err(NetError::Timeout {
+                what: "DHT local lookup",
+                after: self.dht_timeout,
+            }),
+        }
+    }
+
+    /// Removes the record this node's own store holds under `key` (and its durable copy). Use it
+    /// for a record known to be wrong, such as a manifest that contradicts the chain.
+    pub async fn remove_local_record(&self, key: Key) -> Result<(), NetError> {
+        self.commands
+            .send(Command::RemoveLocalRecord { key })
             .await
             .map_err(|_| NetError::Closed)
     }

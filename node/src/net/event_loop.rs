@@ -3,18 +3,32 @@
 //! bounded channel, and keeps counters. Nothing here blocks: no disk, no MPC computation.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::mpsc::Receiver as SyncReceiver;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use libp2p::kad::{self, GetRecordOk, QueryId, QueryResult, Quorum};
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
 use libp2p::{PeerId, Swarm, identify};
+use sharenet_dht::{PersistOp, Refusal, SignedRecord, StoreCounters};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::NetError;
 use super::behaviour::{Behaviour, BehaviourEvent};
-use super::client::{Command, InboundRequest, NetCounters, Protocol};
+use super::client::{Command, FoundRecord, InboundRequest, NetCounters, Protocol};
+use super::dht::WriterCounters;
 use super::mpc::MpcRouter;
+
+/// A `get_record` query in progress.
+pub(crate) struct PendingGet {
+    reply: oneshot::Sender<Result<Vec<FoundRecord>, NetError>>,
+    found: Vec<FoundRecord>,
+    /// blake3 of the values already returned (each record once).
+    seen: HashSet<[u8; 32]>,
+}
 
 const UPLOAD: usize = 0;
 const MPC: usize = 1;
@@ -34,6 +48,16 @@ pub(crate) struct EventLoop {
     /// A sender to this loop's own command queue, for delayed retries.
     pub(crate) retry: mpsc::Sender<Command>,
     pub(crate) counters: NetCounters,
+    pub(crate) pending_puts: HashMap<QueryId, oneshot::Sender<Result<(), NetError>>>,
+    pub(crate) pending_gets: HashMap<QueryId, PendingGet>,
+    /// The record store's counters.
+    pub(crate) store_counters: Arc<StoreCounters>,
+    /// The persistence writer's counters (none for a client without a database).
+    pub(crate) writer_counters: Option<Arc<WriterCounters>>,
+    /// The persistence channel's receiver of a client without a database: drained and discarded.
+    pub(crate) discard: Option<SyncReceiver<PersistOp>>,
+    /// Period of the `flush_pending` timer.
+    pub(crate) flush_interval: Duration,
 }
 
 /// Attempts at delivering one MPC envelope before giving up (the session then times out).
@@ -41,9 +65,13 @@ const MPC_ATTEMPTS: u32 = 8;
 
 impl EventLoop {
     pub(crate) async fn run(mut self) {
+        // (`interval` panics on a zero period.)
+        let mut flush = tokio::time::interval(self.flush_interval.max(Duration::from_millis(10)));
+        flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = flush.tick() => self.flush_dht(),
                 command = self.commands.recv() => match command {
                     None | Some(Command::Shutdown) => break,
                     Some(command) => self.on_command(command),
@@ -56,14 +84,16 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Dial { peer, addr, reply } => {
-                if self.swarm.is_connected(&peer) {
-                    let _ = reply.send(Ok(()));
-                    return;
-                }
+                // Known to Kademlia even when the peer dialed us first (its listen address is
+                // otherwise only learnt from identify).
                 self.swarm
                     .behaviour_mut()
                     .kad
                     .add_address(&peer, addr.clone());
+                if self.swarm.is_connected(&peer) {
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
                 match self.swarm.dial(addr) {
                     Ok(()) => self.pending_dials.entry(peer).or_default().push(reply),
                     Err(e) => {
@@ -110,6 +140,42 @@ impl EventLoop {
                 envelope,
                 attempt,
             } => self.send_mpc(peer, envelope, attempt),
+            Command::PutRecord { record, reply } => self.put_record(record, reply),
+            Command::GetRecord { key, reply } => {
+                self.counters.dht.gets += 1;
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .get_record(key.to_record_key());
+                self.pending_gets.insert(
+                    id,
+                    PendingGet {
+                        reply,
+                        found: Vec::new(),
+                        seen: HashSet::new(),
+                    },
+                );
+            }
+            Command::LocalRecord { key, reply } => {
+                use libp2p::kad::store::RecordStore;
+                let record = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .store_mut()
+                    .get(&key.to_record_key())
+                    .and_then(|r| SignedRecord::from_bytes(&r.value).ok());
+                let _ = reply.send(record);
+            }
+            Command::RemoveLocalRecord { key } => {
+                use libp2p::kad::store::RecordStore;
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .store_mut()
+                    .remove(&key.to_record_key());
+            }
             Command::SetAllowed(peers) => self.allowed = peers,
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
@@ -117,9 +183,137 @@ impl EventLoop {
             Command::Counters(reply) => {
                 let mut c = self.counters;
                 c.peers = self.swarm.connected_peers().count() as u64;
+                let store = self.swarm.behaviour_mut().kad.store_mut();
+                c.dht.records = store.len() as u64;
+                c.dht.pending_persist = store.pending_persist() as u64;
+                c.dht
+                    .read(&self.store_counters, self.writer_counters.as_deref());
                 let _ = reply.send(c);
             }
             Command::Shutdown => {}
+        }
+    }
+
+    /// Re-sends the store's dropped persistence ops; drains the channel of a client without a
+    /// database.
+    fn flush_dht(&mut self) {
+        self.swarm.behaviour_mut().kad.store_mut().flush_pending();
+        if let Some(rx) = &self.discard {
+            while rx.try_recv().is_ok() {}
+        }
+    }
+
+    fn put_record(&mut self, record: SignedRecord, reply: oneshot::Sender<Result<(), NetError>>) {
+        self.counters.dht.puts += 1;
+        let kad = &mut self.swarm.behaviour_mut().kad;
+        let now_unix = kad.store_mut().config().clock.now();
+        let now = Instant::now();
+        let kad_record = match record.to_kad_record_expiring(now_unix, now) {
+            Ok(r) => r,
+            Err(e) => {
+                self.counters.dht.put_failures += 1;
+                let _ = reply.send(Err(NetError::InvalidRecord(e)));
+                return;
+            }
+        };
+        if let Err(e) = SignedRecord::validate_kad_record(&kad_record, now_unix) {
+            self.counters.dht.put_failures += 1;
+            let _ = reply.send(Err(NetError::InvalidRecord(e)));
+            return;
+        }
+        // The store says why it refuses; Kademlia's own `put_record` (which stores again, the
+        // same record, harmlessly) only says "refused".
+        if let Err(refusal) = kad.store_mut().try_put(kad_record.clone()) {
+            self.counters.dht.put_failures += 1;
+            let _ = reply.send(Err(match refusal {
+                Refusal::Invalid(e) => NetError::InvalidRecord(e),
+                other => NetError::RecordRefused {
+                    reason: refusal_reason(&other).into(),
+                },
+            }));
+            return;
+        }
+        match kad.put_record(kad_record, Quorum::One) {
+            Ok(id) => {
+                self.pending_puts.insert(id, reply);
+            }
+            Err(e) => {
+                self.counters.dht.put_failures += 1;
+                let _ = reply.send(Err(NetError::RecordRefused {
+                    reason: e.to_string(),
+                }));
+            }
+        }
+    }
+
+    fn on_kad(&mut self, event: kad::Event) {
+        let kad::Event::OutboundQueryProgressed {
+            id, result, step, ..
+        } = event
+        else {
+            return;
+        };
+        match result {
+            QueryResult::PutRecord(result) => {
+                let Some(reply) = self.pending_puts.remove(&id) else {
+                    return;
+                };
+                let result = result.map(|_| ()).map_err(|e| {
+                    self.counters.dht.put_failures += 1;
+                    NetError::NotPublished {
+                        reason: e.to_string(),
+                    }
+                });
+                let _ = reply.send(result);
+            }
+            QueryResult::GetRecord(result) => {
+                let now_unix = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .store_mut()
+                    .config()
+                    .clock
+                    .now();
+                let Some(pending) = self.pending_gets.get_mut(&id) else {
+                    return;
+                };
+                let finished = match result {
+                    Ok(GetRecordOk::FoundRecord(peer_record)) => {
+                        let record = peer_record.record;
+                        match SignedRecord::from_bytes(&record.value).and_then(|signed| {
+                            let valid = signed.validate(now_unix, &record.key)?;
+                            Ok((signed, valid))
+                        }) {
+                            Ok((signed, valid)) => {
+                                let digest = *blake3::hash(&record.value).as_bytes();
+                                if pending.seen.insert(digest) {
+                                    pending.found.push(FoundRecord {
+                                        record: signed,
+                                        valid,
+                                        peer: peer_record.peer,
+                                    });
+                                }
+                            }
+                            Err(e) => {
+                                self.counters.dht.get_invalid += 1;
+                                debug!(peer = ?peer_record.peer, error = %e, "dropped an invalid DHT record");
+                            }
+                        }
+                        step.last
+                    }
+                    Ok(GetRecordOk::FinishedWithNoAdditionalRecord { .. }) => true,
+                    // Not found, or the query timed out: answer with what was found.
+                    Err(e) => {
+                        debug!(error = %e, "DHT lookup ended");
+                        true
+                    }
+                };
+                if finished && let Some(pending) = self.pending_gets.remove(&id) {
+                    let _ = pending.reply.send(Ok(pending.found));
+                }
+            }
+            _ => {}
         }
     }
 
@@ -160,6 +354,7 @@ impl EventLoop {
                     self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
                 }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad(event),
             SwarmEvent::Behaviour(BehaviourEvent::Mpc(event)) => self.on_mpc(event),
             SwarmEvent::Behaviour(BehaviourEvent::Upload(event)) => {
                 self.on_request_response(Protocol::Upload, UPLOAD, event)
@@ -292,5 +487,17 @@ impl EventLoop {
             request_response::Event::InboundFailure { .. } => self.counters.dropped += 1,
             request_response::Event::ResponseSent { .. } => {}
         }
+    }
+}
+
+fn refusal_reason(refusal: &Refusal) -> &'static str {
+    match refusal {
+        Refusal::TooLarge => "the record is larger than the store's limit",
+        Refusal::Invalid(_) => "the record is invalid",
+        Refusal::Full => "the record store is full",
+        Refusal::Stale => "a newer record is stored under this key",
+        Refusal::Conflict => "another key signed the stored manifest of this dataset",
+        Refusal::Expired => "the record has expired",
+        _ => "refused",
     }
 }

@@ -3,11 +3,14 @@
 //! uploads, MPC messages and output delivery, each with its own size limit. The [`EventLoop`]
 //! task owns the `Swarm`; everything else holds a [`Client`]. Every channel between them is
 //! bounded. MPC messages are accepted only from peers on the allow-list, which the node keeps
-//! equal to the active nodes on chain.
+//! equal to the active nodes on chain. Kademlia stores its records in sharenet's validating
+//! [`sharenet_dht::PersistentRecordStore`], whose durable copy [`dht`] keeps in the node's
+//! database; the [`Client`] puts and gets signed records (`docs/dht.md` §6).
 
 mod behaviour;
 mod client;
 mod codec;
+pub mod dht;
 mod event_loop;
 pub mod mpc;
 
@@ -16,17 +19,21 @@ use std::time::Duration;
 
 use libp2p::identity::Keypair;
 use libp2p::{Multiaddr, PeerId, SwarmBuilder, noise, tcp, yamux};
+use sharenet_dht::{PersistentRecordStore, RecordError, persist_channel};
 use tokio::sync::mpsc;
 
 pub use behaviour::{
-    KAD_PROTOCOL, MAX_MPC_MESSAGE, MAX_OUTPUT_MESSAGE, MAX_RESPONSE, MAX_UPLOAD_REQUEST,
-    MPC_PROTOCOL, OUTPUT_PROTOCOL, UPLOAD_PROTOCOL,
+    KAD_PROTOCOL, MAX_KAD_PACKET, MAX_MPC_MESSAGE, MAX_OUTPUT_MESSAGE, MAX_RESPONSE,
+    MAX_UPLOAD_REQUEST, MPC_PROTOCOL, OUTPUT_PROTOCOL, UPLOAD_PROTOCOL,
 };
-pub use client::{Client, Command, InboundRequest, NetCounters, Protocol};
+pub use client::{Client, Command, FoundRecord, InboundRequest, NetCounters, Protocol};
+pub use dht::{DhtConfig, DhtCounters, PersistWriter, Persistence};
 use event_loop::EventLoop;
 
 /// Commands queued to the event loop before senders wait.
 pub const COMMAND_QUEUE: usize = 1024;
+/// How much longer than a Kademlia query a DHT call waits for the event loop's answer.
+const DHT_REPLY_MARGIN: Duration = Duration::from_secs(2);
 /// Inbound requests queued for the node's services before new ones are dropped (and counted).
 pub const INBOUND_QUEUE: usize = 256;
 
@@ -59,6 +66,29 @@ pub enum NetError {
     /// The event loop has stopped.
     #[error("the network event loop has stopped")]
     Closed,
+    /// A DHT record failed validation (or could not be signed); nothing was stored or sent.
+    #[error("invalid DHT record: {0}")]
+    InvalidRecord(RecordError),
+    /// The local record store refused a valid record.
+    #[error("the local DHT store refused the record: {reason}")]
+    RecordRefused {
+        /// Why (an older version, another signer of the same manifest, the store is full).
+        reason: String,
+    },
+    /// No peer stored the record; it is held and served locally, and Kademlia re-replicates it.
+    #[error("the DHT record is stored locally but no peer took it: {reason}")]
+    NotPublished {
+        /// Why.
+        reason: String,
+    },
+    /// A wait ran out.
+    #[error("{what} timed out after {after:?}")]
+    Timeout {
+        /// What was waited for.
+        what: &'static str,
+        /// How long.
+        after: Duration,
+    },
 }
 
 /// How to start the swarm.
@@ -74,10 +104,31 @@ pub struct NetworkConfig {
     pub request_timeout: Duration,
 }
 
-/// Starts the swarm on the current tokio runtime. Returns the client and the stream of inbound
-/// upload and output requests for the node's services.
+/// Starts the swarm on the current tokio runtime with a DHT record store that keeps no durable
+/// copy ([`DhtConfig::ephemeral`]; clients and tests). Returns the client and the stream of
+/// inbound upload and output requests for the node's services.
 pub fn start(config: NetworkConfig) -> Result<(Client, mpsc::Receiver<InboundRequest>), NetError> {
+    start_with(config, DhtConfig::ephemeral())
+}
+
+/// Starts the swarm with the given DHT configuration: the records loaded from the node's
+/// database and the persistence writer that keeps its durable copy ([`dht::open`]).
+pub fn start_with(
+    config: NetworkConfig,
+    dht: DhtConfig,
+) -> Result<(Client, mpsc::Receiver<InboundRequest>), NetError> {
     let timeout = config.request_timeout;
+    let local = config.keypair.public().to_peer_id();
+    let (persist, discard, writer_counters) = match dht.persistence {
+        Persistence::Writer { sender, counters } => (sender, None, Some(counters)),
+        Persistence::Discard => {
+            let (tx, rx) = persist_channel(dht::PERSIST_CHANNEL);
+            (tx, Some(rx), None)
+        }
+    };
+    let store = PersistentRecordStore::load(local, dht.store, persist, dht.records);
+    let store_counters = store.counters();
+    let query_timeout = dht.query_timeout;
     let mut swarm = SwarmBuilder::with_existing_identity(config.keypair.clone())
         .with_tokio()
         .with_tcp(
@@ -87,7 +138,7 @@ pub fn start(config: NetworkConfig) -> Result<(Client, mpsc::Receiver<InboundReq
         )
         .map_err(|e| NetError::Transport(e.to_string()))?
         .with_quic()
-        .with_behaviour(|key| behaviour::Behaviour::new(key, timeout))
+        .with_behaviour(|key| behaviour::Behaviour::new(key, timeout, store, query_timeout))
         .map_err(|e| NetError::Transport(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(600)))
         .build();
@@ -115,6 +166,12 @@ pub fn start(config: NetworkConfig) -> Result<(Client, mpsc::Receiver<InboundReq
         pending_mpc: HashMap::new(),
         retry: commands_tx.clone(),
         counters: NetCounters::default(),
+        pending_puts: HashMap::new(),
+        pending_gets: HashMap::new(),
+        store_counters,
+        writer_counters,
+        discard,
+        flush_interval: dht.flush_interval,
     };
     tokio::spawn(event_loop.run());
     Ok((
@@ -122,6 +179,8 @@ pub fn start(config: NetworkConfig) -> Result<(Client, mpsc::Receiver<InboundReq
             commands: commands_tx,
             router,
             local_peer,
+            keypair: config.keypair,
+            dht_timeout: query_timeout + DHT_REPLY_MARGIN,
         },
         inbound_rx,
     ))

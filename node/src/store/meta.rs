@@ -188,6 +188,24 @@ impl ShareStore {
         Ok(())
     }
 
+    /// Records that `dataset` was registered on chain: later batches for it are appends (a failed
+    /// one removes only itself, not the dataset).
+    pub fn set_registered_once(&self, dataset: &DatasetId) -> Result<(), StoreError> {
+        let key = format!("registered:{dataset}");
+        let txn = self.begin_write()?;
+        txn.open_table(META)?.insert(key.as_str(), &[1u8][..])?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Whether `dataset` was ever registered on chain (see [`ShareStore::set_registered_once`]).
+    pub fn was_registered(&self, dataset: &DatasetId) -> Result<bool, StoreError> {
+        let key = format!("registered:{dataset}");
+        let txn = self.inner.db.begin_read()?;
+        let table = txn.open_table(META)?;
+        Ok(table.get(key.as_str())?.is_some())
+    }
+
     /// The chain event cursor, if one was stored.
     pub fn event_cursor(&self) -> Result<Option<Vec<u8>>, StoreError> {
         let txn = self.inner.db.begin_read()?;

@@ -8,7 +8,8 @@ use super::crypto::{ShareAad, digests_equal, encode_values};
 use super::error::{Limit, StoreError};
 use super::schema::{
     BATCHES, BatchHeader, DATASETS, DHT_RECORDS, DatasetRecord, FORMAT_MAX_COLUMNS, MANIFESTS,
-    RECEIPTS, SHARE_FORMAT_VERSION, SHARES, batch_key, dataset_bounds, receipt_key, share_key,
+    META, RECEIPTS, SHARE_FORMAT_VERSION, SHARES, batch_key, dataset_bounds, receipt_key,
+    share_key,
 };
 use super::types::{
     BatchInfo, BatchRange, DatasetId, DatasetInfo, DatasetSummary, PutOutcome, StoreStats,
@@ -595,6 +596,9 @@ impl ShareStore {
             let (low, high) = dataset_bounds::<48>(dataset);
             found |= receipts.range::<&[u8; 48]>(&low..=&high)?.next().is_some();
             receipts.retain_in::<&[u8; 48], _>(&low..=&high, |_, _| false)?;
+
+            let registered = format!("registered:{dataset}");
+            txn.open_table(META)?.remove(registered.as_str())?;
         }
         txn.commit()?;
         self.damaged_set().remove(dataset);

@@ -97,7 +97,7 @@ impl UploadService {
         // An append to a registered dataset (it has a manifest) reopens it for new batches; a
         // failed batch then removes only itself.
         let appending = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
-            let appending = store.manifest(&dataset)?.is_some();
+            let appending = store.was_registered(&dataset)?;
             match store.dataset(&dataset)? {
                 None => store.create_dataset(
                     &dataset,
