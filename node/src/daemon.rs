@@ -25,7 +25,7 @@ use crate::net::dht::{self as net_dht, OpenError, PersistWriter};
 use crate::net::{self, Client, NetError, NetworkConfig};
 use crate::owner::receipts_digest;
 use crate::store::{AtRestKey, DatasetId, ShareStore, StoreError, UploadState};
-use crate::upload::service::UploadService;
+use crate::upload::service::{UploadCounters, UploadService};
 
 /// Why the node could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -193,12 +193,14 @@ pub async fn start_with_writer(
             source,
         })?;
     info!(%peer_id, %account, http = %http, "node is up");
+    let upload_counters = Arc::new(UploadCounters::default());
     tokio::spawn(
         UploadService {
             store: store.clone(),
             client: client.clone(),
             identity: identity.clone(),
             verify_timeout: config.request_timeout,
+            counters: upload_counters.clone(),
         }
         .run(inbound),
     );
@@ -222,6 +224,7 @@ pub async fn start_with_writer(
         account,
         me: peer_id,
         manifests: wake,
+        uploads: upload_counters,
     }));
     Ok((
         RunningNode {
@@ -243,6 +246,8 @@ struct ChainFollower {
     me: PeerId,
     /// Wakes the manifest keeper when a dataset held here is registered.
     manifests: Arc<tokio::sync::Notify>,
+    /// Upload counters, copied into the status for the metrics.
+    uploads: Arc<UploadCounters>,
 }
 
 /// Keeps the allow-list and the connections in step with the chain's active set, and
@@ -281,9 +286,21 @@ async fn follow_chain(f: ChainFollower) {
                 }
                 last_epoch = Some(epoch);
             }
+            let store = f.store.clone();
+            let stats = tokio::task::spawn_blocking(move || store.stats())
+                .await
+                .map_err(|e| NodeError::Task(e.to_string()))??;
             if let Ok(mut s) = f.status.lock() {
+                use std::sync::atomic::Ordering::Relaxed;
                 s.epoch = epoch;
                 s.registered = registered;
+                s.datasets = stats.datasets;
+                s.batches = stats.batches;
+                s.shares = stats.share_values;
+                s.store_bytes = stats.file_bytes;
+                s.uploads_accepted = f.uploads.accepted.load(Relaxed);
+                s.uploads_rejected = f.uploads.rejected.load(Relaxed);
+                s.uploads_refused = f.uploads.refused.load(Relaxed);
             }
             let (events, next) = f.ledger.events_since(cursor).await?;
             for event in events {

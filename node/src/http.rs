@@ -27,6 +27,20 @@ pub struct NodeStatus {
     pub active_nodes: usize,
     /// Errors talking to the chain since start.
     pub chain_errors: u64,
+    /// Datasets held.
+    pub datasets: u64,
+    /// Batches held.
+    pub batches: u64,
+    /// Share values held (rows × columns over all datasets).
+    pub shares: u64,
+    /// Size of the share database file, in bytes.
+    pub store_bytes: u64,
+    /// Upload batches verified and stored.
+    pub uploads_accepted: u64,
+    /// Upload batches rejected by the committee's dealer verification.
+    pub uploads_rejected: u64,
+    /// Upload requests refused before verification.
+    pub uploads_refused: u64,
 }
 
 /// Shared status, updated by the node's tasks.
@@ -148,6 +162,41 @@ fn metrics(s: &NodeStatus, c: &NetCounters) -> String {
         "Errors talking to the chain.",
         "counter",
         vec![(String::new(), s.chain_errors)],
+    );
+    let one = |v: u64| vec![(String::new(), v)];
+    gauge(
+        "sharenet_datasets",
+        "Datasets held.",
+        "gauge",
+        one(s.datasets),
+    );
+    gauge(
+        "sharenet_batches",
+        "Upload batches held.",
+        "gauge",
+        one(s.batches),
+    );
+    gauge(
+        "sharenet_shares_stored",
+        "Share values held (rows x columns).",
+        "gauge",
+        one(s.shares),
+    );
+    gauge(
+        "sharenet_store_bytes",
+        "Size of the share database file.",
+        "gauge",
+        one(s.store_bytes),
+    );
+    gauge(
+        "sharenet_upload_batches_total",
+        "Upload batches by outcome.",
+        "counter",
+        vec![
+            ("{outcome=\"accepted\"}".into(), s.uploads_accepted),
+            ("{outcome=\"rejected\"}".into(), s.uploads_rejected),
+            ("{outcome=\"refused\"}".into(), s.uploads_refused),
+        ],
     );
     let per_protocol = |v: [u64; 3]| {
         ["upload", "mpc", "output"]

@@ -185,6 +185,23 @@ async fn nodes_register_upload_and_refuse_strangers() {
         expected[c].extend(column);
     }
 
+    // Metrics: every node holds one dataset of 12,000 rows x 5 columns in 8 verified batches
+    // (5 of 2,048 rows, then 3 appended of 700).
+    for node in &net.nodes {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let metrics = http_get(node.http, "/metrics").await.unwrap_or_default();
+            if metrics.contains("sharenet_datasets 1")
+                && metrics.contains("sharenet_shares_stored 60000")
+                && metrics.contains("sharenet_upload_batches_total{outcome=\"accepted\"} 8")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{metrics}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     // SIGTERM: every node stops cleanly.
     for node in &mut net.nodes {
         node.stop().await;

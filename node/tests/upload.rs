@@ -45,6 +45,7 @@ async fn start_node() -> TestNode {
         client: client.clone(),
         identity: keypair,
         verify_timeout: Duration::from_secs(30),
+        counters: Default::default(),
     };
     tokio::spawn(service.run(inbound));
     let addr = client.listen_addrs().await.unwrap().remove(0);

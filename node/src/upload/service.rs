@@ -16,6 +16,17 @@ use super::{session_id, verification_context};
 use crate::net::{Client, InboundRequest, Protocol};
 use crate::store::{DatasetId, DatasetInfo, ShareStore, StoreError, UploadState};
 
+/// Upload counters, exported as metrics.
+#[derive(Debug, Default)]
+pub struct UploadCounters {
+    /// Batches verified by the committee and stored.
+    pub accepted: std::sync::atomic::AtomicU64,
+    /// Batches the committee's dealer verification rejected (dropped).
+    pub rejected: std::sync::atomic::AtomicU64,
+    /// Requests refused before verification (malformed, not in the committee, storage errors).
+    pub refused: std::sync::atomic::AtomicU64,
+}
+
 /// What the intake needs.
 #[derive(Clone)]
 pub struct UploadService {
@@ -27,6 +38,8 @@ pub struct UploadService {
     pub identity: Keypair,
     /// How long the committee's verification round may wait for a party.
     pub verify_timeout: Duration,
+    /// Counters for the metrics endpoint.
+    pub counters: std::sync::Arc<UploadCounters>,
 }
 
 impl std::fmt::Debug for UploadService {
@@ -65,6 +78,10 @@ impl UploadService {
                     let answer = match service.handle(&request.payload).await {
                         Ok(receipt) => receipt.encode(),
                         Err(e) => {
+                            service
+                                .counters
+                                .refused
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             warn!(%peer, error = %e, "upload refused");
                             format!("ERR {e}").into_bytes()
                         }
@@ -138,6 +155,12 @@ impl UploadService {
         .await
         .map_err(|e| IntakeError::Internal(e.to_string()))?;
         let accepted = verdict.is_ok();
+        let counter = if accepted {
+            &self.counters.accepted
+        } else {
+            &self.counters.rejected
+        };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Err(reason) = &verdict {
             // Nothing half-stored: a batch the committee did not accept removes the dataset.
             warn!(dataset = %dataset, batch = upload.batch, %reason, appending, "dealer verification failed; dropping the upload");
