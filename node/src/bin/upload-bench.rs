@@ -128,6 +128,7 @@ async fn start_node(dir: &Path, index: usize) -> Result<BenchNode, String> {
             client: client.clone(),
             identity: keypair,
             verify_timeout: Duration::from_secs(60),
+            counters: Default::default(),
         }
         .run(inbound),
     );
