@@ -178,6 +178,13 @@ pub async fn start_with_writer(
         account: account.to_string(),
         ..NodeStatus::default()
     }));
+    // Bind the health endpoint first: a node that cannot serve must not stake.
+    let http = http::serve(config.http, status.clone(), client.clone())
+        .await
+        .map_err(|source| NodeError::Http {
+            addr: config.http,
+            source,
+        })?;
     // Register and stake once; a restarted node finds itself registered.
     let info = ledger.node_info(account).await?;
     if !info.registered {
@@ -186,12 +193,6 @@ pub async fn start_with_writer(
             .register_node(B256::from(peer_key), &announced, config.deposit)
             .await?;
     }
-    let http = http::serve(config.http, status.clone(), client.clone())
-        .await
-        .map_err(|source| NodeError::Http {
-            addr: config.http,
-            source,
-        })?;
     info!(%peer_id, %account, http = %http, "node is up");
     let upload_counters = Arc::new(UploadCounters::default());
     tokio::spawn(

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use alloy::primitives::{Address, U256};
 use clap::{Parser, Subcommand};
-use sharenet_chain_adapter::{DeployParams, RpcBackend, RpcConfig, deploy};
+use sharenet_chain_adapter::{DeployParams, Ledger, RpcBackend, RpcConfig, Vault, deploy};
 use sharenet_node::config::{self, NodeConfig};
 use sharenet_node::daemon::{self, NodeError};
 use sharenet_node::keys;
@@ -111,8 +111,9 @@ enum NodeCommand {
         /// Directory for the node's files.
         #[arg(long)]
         dir: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
+        /// Address to listen on. Keep the port fixed: it is registered on chain at the first
+        /// start and other nodes dial it.
+        #[arg(long, default_value = "/ip4/127.0.0.1/tcp/7000")]
         listen: String,
         /// Health and metrics address.
         #[arg(long, default_value = "127.0.0.1:9100")]
@@ -129,6 +130,20 @@ enum NodeCommand {
     },
     /// Run the node described by a configuration file until SIGINT or SIGTERM.
     Run {
+        /// The node.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Leave the active set: request exit on chain (the deposit unbonds; withdraw it after the
+    /// unbonding period with `node withdraw`).
+    Exit {
+        /// The node.toml.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// After the unbonding period: release the deposit and withdraw everything credited to the
+    /// node's account (deposit, rewards, job payouts).
+    Withdraw {
         /// The node.toml.
         #[arg(long)]
         config: PathBuf,
@@ -401,6 +416,25 @@ async fn upload(a: UploadArgs) -> Result<String, Failure> {
     ))
 }
 
+fn chain_failure(e: sharenet_chain_adapter::ChainError) -> Failure {
+    Failure {
+        code: 3,
+        message: e.to_string(),
+    }
+}
+
+/// The node's own chain account, from its configuration.
+fn node_ledger(config: &Path) -> Result<sharenet_chain_adapter::RpcLedger, Failure> {
+    let config = NodeConfig::load(config).map_err(|e| Failure::usage(e.to_string()))?;
+    let signer =
+        keys::load_chain_key(&config.chain_key).map_err(|e| Failure::usage(e.to_string()))?;
+    Ok(
+        RpcBackend::connect(RpcConfig::local(config.rpc_url), signer)
+            .map_err(chain_failure)?
+            .into_ledger(config.contracts),
+    )
+}
+
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -428,6 +462,43 @@ async fn run(cli: Cli) -> Result<Option<String>, Failure> {
             contracts,
             deposit,
         }) => init(&dir, &listen, &http, &rpc, &contracts, &deposit).map(Some),
+        Command::Node(NodeCommand::Exit { config }) => {
+            let ledger = node_ledger(&config)?;
+            ledger.request_exit().await.map_err(chain_failure)?;
+            let info = ledger
+                .node_info(ledger.account())
+                .await
+                .map_err(chain_failure)?;
+            Ok(Some(format!(
+                "exit requested for {}: the node has left the active set; its deposit of {} wei unbonds, then run `sharenet node withdraw`",
+                ledger.account(),
+                info.stake
+            )))
+        }
+        Command::Node(NodeCommand::Withdraw { config }) => {
+            let ledger = node_ledger(&config)?;
+            ledger.withdraw_stake().await.map_err(chain_failure)?;
+            let mut withdrawn = Vec::new();
+            for vault in [Vault::Registry, Vault::Jobs] {
+                let balance = ledger
+                    .balance_of(vault, ledger.account())
+                    .await
+                    .map_err(chain_failure)?;
+                if !balance.is_zero() {
+                    ledger.withdraw(vault).await.map_err(chain_failure)?;
+                    withdrawn.push(format!("{balance} wei from {vault:?}"));
+                }
+            }
+            Ok(Some(format!(
+                "withdrawn to {}: {}",
+                ledger.account(),
+                if withdrawn.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    withdrawn.join(", ")
+                }
+            )))
+        }
         Command::Node(NodeCommand::Run { config }) => {
             let config = NodeConfig::load(&config).map_err(|e| Failure::usage(e.to_string()))?;
             daemon::run(config, shutdown_signal()).await?;

@@ -307,3 +307,33 @@ async fn a_node_killed_mid_upload_restarts_intact_and_the_retry_completes() {
     let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(summary["rows"], 60_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_leaves_and_withdraws_its_deposit_after_unbonding() {
+    let mut net = Devnet::start(3).await;
+    net.nodes[2].stop().await;
+    let config = net.nodes[2].dir.join("node.toml");
+    let out = sharenet(&["node", "exit", "--config", config.to_str().unwrap()]);
+    assert!(out.contains("exit requested"), "{out}");
+    // The others see the active set shrink.
+    net.nodes[0].wait_healthy(2, 1).await;
+    // Too early: the deposit is still unbonding.
+    let early =
+        common::sharenet_output(&["node", "withdraw", "--config", config.to_str().unwrap()]);
+    assert_eq!(
+        early.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&early.stderr)
+    );
+    // After the unbonding period the deposit comes back.
+    let key = sharenet_node::keys::load_chain_key(&net.deployer).unwrap();
+    let backend = sharenet_chain_adapter::RpcBackend::connect(
+        sharenet_chain_adapter::RpcConfig::local(net.rpc.clone()),
+        key,
+    )
+    .unwrap();
+    backend.dev_increase_time(30 * 24 * 3600).await.unwrap();
+    let out = sharenet(&["node", "withdraw", "--config", config.to_str().unwrap()]);
+    assert!(out.contains("wei from Registry"), "{out}");
+}
