@@ -89,6 +89,25 @@ pub fn receipts_digest<'a>(receipts: impl IntoIterator<Item = &'a [u8]>) -> [u8;
     *h.finalize().as_bytes()
 }
 
+/// Each member's entry in a manifest: its key and the digest of its receipts (batch order).
+fn manifest_members(peer_keys: &[[u8; 32]], receipts: &[Receipt]) -> Vec<ManifestMember> {
+    peer_keys
+        .iter()
+        .enumerate()
+        .map(|(party, peer_key)| {
+            let mine: Vec<Vec<u8>> = receipts
+                .iter()
+                .filter(|r| usize::from(r.party) == party)
+                .map(Receipt::encode)
+                .collect();
+            ManifestMember {
+                peer_key: *peer_key,
+                receipt_hash: receipts_digest(mine.iter().map(Vec::as_slice)),
+            }
+        })
+        .collect()
+}
+
 /// The pool's committee of `n` among the chain's active nodes.
 pub async fn committee_for_pool<L: Ledger>(
     ledger: &L,
@@ -185,22 +204,7 @@ pub async fn upload_dataset<L: Ledger>(
     let dataset = *id_hasher.finalize().as_bytes();
     let receipts = upload_table(client, &peers, t, dataset, name, table, batch_rows).await?;
     // Each member's receipts in batch order → its receipt hash in the manifest.
-    let members: Vec<ManifestMember> = peers
-        .iter()
-        .zip(committee.peer_keys())
-        .enumerate()
-        .map(|(party, (_, peer_key))| {
-            let mine: Vec<Vec<u8>> = receipts
-                .iter()
-                .filter(|r| usize::from(r.party) == party)
-                .map(Receipt::encode)
-                .collect();
-            ManifestMember {
-                peer_key,
-                receipt_hash: receipts_digest(mine.iter().map(Vec::as_slice)),
-            }
-        })
-        .collect();
+    let members = manifest_members(&committee.peer_keys(), &receipts);
     let manifest = DatasetManifest {
         dataset_id: dataset,
         owner: owner.into_array(),
@@ -329,21 +333,8 @@ pub async fn append_dataset<L: Ledger>(
     )
     .await?;
     let total = info.rows + table.rows as u64;
-    let members: Vec<ManifestMember> = members_keys
-        .iter()
-        .enumerate()
-        .map(|(party, (_, peer_key))| {
-            let mine: Vec<Vec<u8>> = receipts
-                .iter()
-                .filter(|r| usize::from(r.party) == party)
-                .map(Receipt::encode)
-                .collect();
-            ManifestMember {
-                peer_key: *peer_key,
-                receipt_hash: receipts_digest(mine.iter().map(Vec::as_slice)),
-            }
-        })
-        .collect();
+    let keys: Vec<[u8; 32]> = members_keys.iter().map(|(_, k)| *k).collect();
+    let members = manifest_members(&keys, &receipts);
     let manifest = DatasetManifest {
         dataset_id: dataset.0,
         owner: info.owner.into_array(),
