@@ -305,18 +305,31 @@ async fn follow_chain(f: ChainFollower) {
             }
             let (events, next) = f.ledger.events_since(cursor).await?;
             for event in events {
-                match event.kind {
+                let handled = match event.kind {
                     ChainEventKind::Dataset(DatasetRegistryEvents::DatasetRegistered(e))
                         if e.committee.contains(&f.account) =>
                     {
-                        acknowledge(&f, e.datasetId).await?;
-                        f.manifests.notify_one();
+                        acknowledge(&f, e.datasetId).await.map(|()| Some(e.datasetId))
                     }
                     ChainEventKind::Dataset(DatasetRegistryEvents::DatasetAppended(e)) => {
-                        mark_registered(&f, e.datasetId).await?;
-                        f.manifests.notify_one();
+                        mark_registered(&f, e.datasetId).await.map(|_| Some(e.datasetId))
                     }
-                    _ => {}
+                    _ => Ok(None),
+                };
+                match handled {
+                    Ok(Some(_)) => f.manifests.notify_one(),
+                    Ok(None) => {}
+                    // The chain or the network is unreachable: retry this batch of events
+                    // from the same cursor (handlers are idempotent).
+                    Err(e @ (NodeError::Net(_) | NodeError::Chain(ChainError::Rpc(_) | ChainError::Timeout { .. }))) => return Err(e),
+                    // Anything else would fail again: record it and move on, so that one bad
+                    // event never stops the node from following the chain.
+                    Err(e) => {
+                        warn!(block = event.block, error = %e, "chain event could not be handled; skipped");
+                        if let Ok(mut s) = f.status.lock() {
+                            s.chain_errors += 1;
+                        }
+                    }
                 }
             }
             if next != cursor {
