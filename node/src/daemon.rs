@@ -266,6 +266,10 @@ async fn follow_chain(f: ChainFollower) {
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
     let mut last_epoch = None;
+    // The store's figures are recounted when uploads happened (or every 60 polls), not on every
+    // poll: counting walks every batch header.
+    let mut counted_uploads = None;
+    let mut polls_since_count = 0u32;
     loop {
         let result: Result<(), NodeError> = async {
             let epoch = f.ledger.epoch().await?;
@@ -287,21 +291,34 @@ async fn follow_chain(f: ChainFollower) {
                 }
                 last_epoch = Some(epoch);
             }
-            let store = f.store.clone();
-            let stats = tokio::task::spawn_blocking(move || store.stats())
-                .await
-                .map_err(|e| NodeError::Task(e.to_string()))??;
+            use std::sync::atomic::Ordering::Relaxed;
+            let uploads = (
+                f.uploads.accepted.load(Relaxed),
+                f.uploads.rejected.load(Relaxed),
+                f.uploads.refused.load(Relaxed),
+            );
+            polls_since_count += 1;
+            let stats = if counted_uploads != Some(uploads) || polls_since_count >= 60 {
+                let store = f.store.clone();
+                let stats = tokio::task::spawn_blocking(move || store.stats())
+                    .await
+                    .map_err(|e| NodeError::Task(e.to_string()))??;
+                counted_uploads = Some(uploads);
+                polls_since_count = 0;
+                Some(stats)
+            } else {
+                None
+            };
             if let Ok(mut s) = f.status.lock() {
-                use std::sync::atomic::Ordering::Relaxed;
                 s.epoch = epoch;
                 s.registered = registered;
-                s.datasets = stats.datasets;
-                s.batches = stats.batches;
-                s.shares = stats.share_values;
-                s.store_bytes = stats.file_bytes;
-                s.uploads_accepted = f.uploads.accepted.load(Relaxed);
-                s.uploads_rejected = f.uploads.rejected.load(Relaxed);
-                s.uploads_refused = f.uploads.refused.load(Relaxed);
+                if let Some(stats) = stats {
+                    s.datasets = stats.datasets;
+                    s.batches = stats.batches;
+                    s.shares = stats.share_values;
+                    s.store_bytes = stats.file_bytes;
+                }
+                (s.uploads_accepted, s.uploads_rejected, s.uploads_refused) = uploads;
             }
             let (events, next) = f.ledger.events_since(cursor).await?;
             for event in events {
