@@ -167,14 +167,20 @@ enum ChainCommand {
         #[arg(long, default_value = "1000000000000000000")]
         min_deposit: String,
     },
+    /// Create a chain account key file (mode 0600) and print its address.
+    Key {
+        /// Where to write the key.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Set an account's balance (development chains such as anvil only).
     Fund {
         /// JSON-RPC endpoint.
         #[arg(long)]
         rpc: String,
-        /// Any key file (used only to sign nothing; the dev chain sets the balance).
-        #[arg(long)]
-        key: PathBuf,
+        /// Deprecated and ignored: setting a dev balance signs nothing.
+        #[arg(long, hide = true)]
+        key: Option<PathBuf>,
         /// The account.
         #[arg(long)]
         account: String,
@@ -574,13 +580,22 @@ async fn run(cli: Cli) -> Result<Option<String>, Failure> {
         }) => append(rpc, contracts, key, schema, csv, dataset, batch_rows, json)
             .await
             .map(Some),
+        Command::Chain(ChainCommand::Key { out }) => {
+            let signer = keys::create_chain_key(&out).map_err(|e| Failure::usage(e.to_string()))?;
+            Ok(Some(format!(
+                "created {}\n  chain account: {}",
+                out.display(),
+                signer.address()
+            )))
+        }
         Command::Chain(ChainCommand::Fund {
             rpc,
-            key,
+            key: _,
             account,
             wei,
         }) => {
-            let signer = keys::load_chain_key(&key).map_err(|e| Failure::usage(e.to_string()))?;
+            // anvil_setBalance is not a transaction: any signer will do.
+            let signer = alloy::signers::local::PrivateKeySigner::random();
             let who: Address = account
                 .parse()
                 .map_err(|_| Failure::usage(format!("--account: '{account}' is not an address")))?;
@@ -609,6 +624,10 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

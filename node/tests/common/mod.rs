@@ -180,7 +180,8 @@ impl Devnet {
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let deployer = dir.join("deployer.key");
-        let signer = sharenet_node::keys::create_chain_key(&deployer).unwrap();
+        let created = sharenet(&["chain", "key", "--out", deployer.to_str().unwrap()]);
+        let deployer_account = field(&created, "chain account:");
         let mut net = Devnet {
             anvil,
             rpc,
@@ -189,7 +190,7 @@ impl Devnet {
             dir,
             nodes: Vec::new(),
         };
-        net.fund(&signer.address().to_string());
+        net.fund(&deployer_account);
         sharenet(&[
             "chain",
             "deploy",
@@ -244,8 +245,6 @@ impl Devnet {
             "fund",
             "--rpc",
             &self.rpc,
-            "--key",
-            self.deployer.to_str().unwrap(),
             "--account",
             account,
             "--wei",
