@@ -6,6 +6,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, bo
 
 use super::{
     DEFAULT_RECV_TIMEOUT, MAX_MESSAGE_BYTES, Transport, TransportError, TransportStats, check_peer,
+    check_send,
 };
 
 /// Messages that may wait in one direction of one link before a sender blocks.
@@ -72,14 +73,13 @@ impl Transport for MemoryTransport {
     }
 
     fn send(&mut self, to: usize, message: Vec<u8>) -> Result<(), TransportError> {
-        check_peer(self.me, to, self.endpoints())?;
-        if message.len() > self.max_message {
-            return Err(TransportError::TooLarge {
-                peer: to,
-                size: message.len(),
-                max: self.max_message,
-            });
-        }
+        check_send(
+            self.me,
+            to,
+            self.endpoints(),
+            message.len(),
+            self.max_message,
+        )?;
         let sender = self.outgoing[to]
             .as_ref()
             .ok_or(TransportError::Closed { peer: to })?;

@@ -126,3 +126,23 @@ pub(crate) fn check_peer(me: usize, peer: usize, endpoints: usize) -> Result<(),
     }
     Ok(())
 }
+
+/// The checks every transport makes before sending `size` bytes to `to`: a peer of the session
+/// other than this endpoint, and a message within the size limit `max`.
+pub fn check_send(
+    me: usize,
+    to: usize,
+    endpoints: usize,
+    size: usize,
+    max: usize,
+) -> Result<(), TransportError> {
+    check_peer(me, to, endpoints)?;
+    if size > max {
+        return Err(TransportError::TooLarge {
+            peer: to,
+            size,
+            max,
+        });
+    }
+    Ok(())
+}

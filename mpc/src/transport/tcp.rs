@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use super::{
     DEFAULT_RECV_TIMEOUT, MAX_MESSAGE_BYTES, Transport, TransportError, TransportStats, check_peer,
+    check_send,
 };
 
 /// Frames that may wait in a peer's inbox before its reader stops draining the socket.
@@ -245,14 +246,13 @@ impl Transport for TcpTransport {
     }
 
     fn send(&mut self, to: usize, message: Vec<u8>) -> Result<(), TransportError> {
-        check_peer(self.me, to, self.endpoints())?;
-        if message.len() > self.max_message {
-            return Err(TransportError::TooLarge {
-                peer: to,
-                size: message.len(),
-                max: self.max_message,
-            });
-        }
+        check_send(
+            self.me,
+            to,
+            self.endpoints(),
+            message.len(),
+            self.max_message,
+        )?;
         let stream = self.writers[to]
             .as_mut()
             .ok_or(TransportError::Closed { peer: to })?;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 use libp2p::PeerId;
-use sharenet_mpc::transport::{Transport, TransportError, TransportStats};
+use sharenet_mpc::transport::{Transport, TransportError, TransportStats, check_send};
 use tokio::sync::mpsc;
 
 use super::client::Command;
@@ -244,22 +244,16 @@ impl Transport for SwarmTransport {
     }
 
     fn send(&mut self, to: usize, message: Vec<u8>) -> Result<(), TransportError> {
-        let endpoints = self.peers.len();
-        if to >= endpoints || to == self.me {
-            return Err(TransportError::BadPeer {
-                peer: to,
-                endpoints,
-            });
-        }
+        let size = ENVELOPE_HEADER + message.len();
+        check_send(
+            self.me,
+            to,
+            self.peers.len(),
+            size,
+            super::behaviour::MAX_MPC_MESSAGE,
+        )?;
         let seq = self.next_seq[to];
         let envelope = encode_envelope(&self.session, seq, &message);
-        if envelope.len() > super::behaviour::MAX_MPC_MESSAGE {
-            return Err(TransportError::TooLarge {
-                peer: to,
-                size: envelope.len(),
-                max: super::behaviour::MAX_MPC_MESSAGE,
-            });
-        }
         let bytes = envelope.len() as u64;
         self.commands
             .blocking_send(Command::SendMpc {
