@@ -208,18 +208,6 @@ pub async fn deploy<B: Backend>(
     params: &DeployParams,
 ) -> ChainResult<(ContractAddresses, Vec<(&'static str, u64)>)> {
     let mut gas = Vec::new();
-    let create = |code: &[u8], args: Vec<u8>| {
-        let mut d = code.to_vec();
-        d.extend_from_slice(&args);
-        Bytes::from(d)
-    };
-    let created = |r: &RawReceipt, what: &'static str| {
-        r.contract_address.ok_or(ChainError::Decode {
-            what,
-            detail: "no contract address".into(),
-        })
-    };
-
     let args = NodeRegistry::constructorCall {
         minDeposit_: params.min_deposit,
         unbondingPeriod_: params.unbonding_period,
@@ -227,42 +215,51 @@ pub async fn deploy<B: Backend>(
         treasury_: params.treasury,
     }
     .abi_encode();
-    let r = backend
-        .send(None, create(&NodeRegistry::BYTECODE, args), U256::ZERO)
-        .await?;
-    gas.push(("deploy NodeRegistry", r.gas_used));
-    let node_registry = created(&r, "NodeRegistry deployment")?;
-
+    let node_registry = create_contract(
+        backend,
+        &mut gas,
+        "deploy NodeRegistry",
+        &NodeRegistry::BYTECODE,
+        args,
+    )
+    .await?;
     let args = DatasetRegistry::constructorCall {
         nodes_: node_registry,
     }
     .abi_encode();
-    let r = backend
-        .send(None, create(&DatasetRegistry::BYTECODE, args), U256::ZERO)
-        .await?;
-    gas.push(("deploy DatasetRegistry", r.gas_used));
-    let dataset_registry = created(&r, "DatasetRegistry deployment")?;
-
+    let dataset_registry = create_contract(
+        backend,
+        &mut gas,
+        "deploy DatasetRegistry",
+        &DatasetRegistry::BYTECODE,
+        args,
+    )
+    .await?;
     let args = AccessGrants::constructorCall {
         datasets_: dataset_registry,
     }
     .abi_encode();
-    let r = backend
-        .send(None, create(&AccessGrants::BYTECODE, args), U256::ZERO)
-        .await?;
-    gas.push(("deploy AccessGrants", r.gas_used));
-    let access_grants = created(&r, "AccessGrants deployment")?;
-
+    let access_grants = create_contract(
+        backend,
+        &mut gas,
+        "deploy AccessGrants",
+        &AccessGrants::BYTECODE,
+        args,
+    )
+    .await?;
     let args = JobMarket::constructorCall {
         datasets_: dataset_registry,
         grants_: access_grants,
     }
     .abi_encode();
-    let r = backend
-        .send(None, create(&JobMarket::BYTECODE, args), U256::ZERO)
-        .await?;
-    gas.push(("deploy JobMarket", r.gas_used));
-    let job_market = created(&r, "JobMarket deployment")?;
+    let job_market = create_contract(
+        backend,
+        &mut gas,
+        "deploy JobMarket",
+        &JobMarket::BYTECODE,
+        args,
+    )
+    .await?;
 
     let call = NodeRegistry::linkDatasetsCall {
         datasets_: dataset_registry,
@@ -290,6 +287,25 @@ pub async fn deploy<B: Backend>(
         },
         gas,
     ))
+}
+
+/// Creates one contract (`code` followed by its encoded constructor `args`) and records the gas
+/// used by `step`.
+async fn create_contract<B: Backend>(
+    backend: &B,
+    gas: &mut Vec<(&'static str, u64)>,
+    step: &'static str,
+    code: &[u8],
+    args: Vec<u8>,
+) -> ChainResult<Address> {
+    let mut data = code.to_vec();
+    data.extend_from_slice(&args);
+    let r = backend.send(None, Bytes::from(data), U256::ZERO).await?;
+    gas.push((step, r.gas_used));
+    r.contract_address.ok_or(ChainError::Decode {
+        what: step,
+        detail: "no contract address in the deployment receipt".into(),
+    })
 }
 
 impl<B: Backend> Ledger for Client<B> {
