@@ -41,21 +41,8 @@ enum Command {
 enum DatasetCommand {
     /// Upload a CSV into a pool's committee, register it on chain, wait for every receipt.
     Upload {
-        /// JSON-RPC endpoint.
-        #[arg(long)]
-        rpc: String,
-        /// Contract address file.
-        #[arg(long)]
-        contracts: PathBuf,
-        /// The owner's chain key file.
-        #[arg(long)]
-        key: PathBuf,
-        /// The dataset's schema (JSON).
-        #[arg(long)]
-        schema: PathBuf,
-        /// The table (CSV with a header naming the schema's columns).
-        #[arg(long)]
-        csv: PathBuf,
+        #[command(flatten)]
+        owner: OwnerArgs,
         /// The dataset's name.
         #[arg(long)]
         name: String,
@@ -68,40 +55,41 @@ enum DatasetCommand {
         /// Threshold (2t < n).
         #[arg(long, default_value_t = 2)]
         threshold: usize,
-        /// Rows per upload batch.
-        #[arg(long, default_value_t = 2048)]
-        batch_rows: usize,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
     },
     /// Append the rows of a CSV to a dataset you own (same schema, same committee).
     Append {
-        /// JSON-RPC endpoint.
-        #[arg(long)]
-        rpc: String,
-        /// Contract address file.
-        #[arg(long)]
-        contracts: PathBuf,
-        /// The owner's chain key file.
-        #[arg(long)]
-        key: PathBuf,
-        /// The dataset's schema (JSON), as registered.
-        #[arg(long)]
-        schema: PathBuf,
-        /// The rows (CSV with a header naming the schema's columns).
-        #[arg(long)]
-        csv: PathBuf,
+        #[command(flatten)]
+        owner: OwnerArgs,
         /// The dataset id (0x…).
         #[arg(long)]
         dataset: String,
-        /// Rows per upload batch.
-        #[arg(long, default_value_t = 2048)]
-        batch_rows: usize,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
     },
+}
+
+/// What every owner command reads: the chain, the owner's key, the schema and the rows.
+#[derive(clap::Args)]
+struct OwnerArgs {
+    /// JSON-RPC endpoint.
+    #[arg(long)]
+    rpc: String,
+    /// Contract address file.
+    #[arg(long)]
+    contracts: PathBuf,
+    /// The owner's chain key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// The dataset's schema (JSON), as registered.
+    #[arg(long)]
+    schema: PathBuf,
+    /// The rows (CSV with a header naming the schema's columns).
+    #[arg(long)]
+    csv: PathBuf,
+    /// Rows per upload batch.
+    #[arg(long, default_value_t = 2048)]
+    batch_rows: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Subcommand)]
@@ -260,20 +248,6 @@ fn init(
     ))
 }
 
-struct UploadArgs {
-    rpc: String,
-    contracts: PathBuf,
-    key: PathBuf,
-    schema: PathBuf,
-    csv: PathBuf,
-    name: String,
-    pool: String,
-    nodes: usize,
-    threshold: usize,
-    batch_rows: usize,
-    json: bool,
-}
-
 type OwnerSession = (
     sharenet_mpc::query::Schema,
     sharenet_node::table::EncodedTable,
@@ -283,13 +257,8 @@ type OwnerSession = (
 
 /// Reads the schema, the CSV and the contract addresses, and connects the owner to the chain and
 /// to the network.
-fn owner_session(
-    schema: &Path,
-    csv: &Path,
-    contracts: &Path,
-    key: &Path,
-    rpc: String,
-) -> Result<OwnerSession, Failure> {
+fn owner_session(a: &OwnerArgs) -> Result<OwnerSession, Failure> {
+    let (schema, csv, contracts, key) = (&a.schema, &a.csv, &a.contracts, &a.key);
     let schema_text = std::fs::read_to_string(schema)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", schema.display())))?;
     let parsed = sharenet_mpc::query::Schema::from_json(&schema_text)
@@ -307,11 +276,8 @@ fn owner_session(
         ))
     })?;
     let signer = keys::load_chain_key(key).map_err(|e| Failure::usage(e.to_string()))?;
-    let ledger = RpcBackend::connect(RpcConfig::local(rpc), signer)
-        .map_err(|e| Failure {
-            code: 3,
-            message: e.to_string(),
-        })?
+    let ledger = RpcBackend::connect(RpcConfig::local(a.rpc.clone()), signer)
+        .map_err(chain_failure)?
         .into_ledger(addresses);
     let (client, _inbound) = sharenet_node::net::start(sharenet_node::net::NetworkConfig {
         keypair: libp2p::identity::Keypair::generate_ed25519(),
@@ -338,28 +304,24 @@ fn owner_failure(e: sharenet_node::owner::OwnerError) -> Failure {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn append(
-    rpc: String,
-    contracts: PathBuf,
-    key: PathBuf,
-    schema: PathBuf,
-    csv: PathBuf,
-    dataset: String,
-    batch_rows: usize,
-    json: bool,
-) -> Result<String, Failure> {
+async fn append(owner: &OwnerArgs, dataset: &str) -> Result<String, Failure> {
     let id: alloy::primitives::B256 = dataset.parse().map_err(|_| {
         Failure::usage(format!(
             "--dataset: '{dataset}' is not a 0x-prefixed 32-byte id"
         ))
     })?;
-    let (schema, table, ledger, client) = owner_session(&schema, &csv, &contracts, &key, rpc)?;
-    let summary =
-        sharenet_node::owner::append_dataset(&ledger, &client, id, &schema, &table, batch_rows)
-            .await
-            .map_err(owner_failure)?;
-    if json {
+    let (schema, table, ledger, client) = owner_session(owner)?;
+    let summary = sharenet_node::owner::append_dataset(
+        &ledger,
+        &client,
+        id,
+        &schema,
+        &table,
+        owner.batch_rows,
+    )
+    .await
+    .map_err(owner_failure)?;
+    if owner.json {
         return Ok(serde_json::json!({
             "dataset": id.to_string(),
             "appended_rows": summary.rows,
@@ -374,18 +336,23 @@ async fn append(
     ))
 }
 
-async fn upload(a: UploadArgs) -> Result<String, Failure> {
-    let (schema, table, ledger, client) =
-        owner_session(&a.schema, &a.csv, &a.contracts, &a.key, a.rpc.clone())?;
+async fn upload(
+    a: &OwnerArgs,
+    name: &str,
+    pool: &str,
+    nodes: usize,
+    threshold: usize,
+) -> Result<String, Failure> {
+    let (schema, table, ledger, client) = owner_session(a)?;
     let summary = sharenet_node::owner::upload_dataset(
         &ledger,
         &client,
         &schema,
         &table,
-        &a.name,
-        &a.pool,
-        a.nodes,
-        a.threshold,
+        name,
+        pool,
+        nodes,
+        threshold,
         a.batch_rows,
         std::time::Duration::from_secs(120),
     )
@@ -395,11 +362,11 @@ async fn upload(a: UploadArgs) -> Result<String, Failure> {
     if a.json {
         return Ok(serde_json::json!({
             "dataset": format!("0x{id}"),
-            "name": a.name,
-            "pool": a.pool,
+            "name": name,
+            "pool": pool,
             "rows": summary.rows,
             "columns": table.columns.len(),
-            "threshold": a.threshold,
+            "threshold": threshold,
             "committee": summary.committee.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
             "receipts": summary.receipts,
         })
@@ -407,11 +374,11 @@ async fn upload(a: UploadArgs) -> Result<String, Failure> {
     }
     Ok(format!(
         "dataset {} uploaded: 0x{id}\n  rows {} x {} columns, pool '{}', threshold {}\n  committee (every member verified its shares and acknowledged on chain):\n{}",
-        a.name,
+        name,
         summary.rows,
         table.columns.len(),
-        a.pool,
-        a.threshold,
+        pool,
+        threshold,
         summary
             .committee
             .iter()
@@ -542,44 +509,17 @@ async fn run(cli: Cli) -> Result<Option<String>, Failure> {
             )))
         }
         Command::Dataset(DatasetCommand::Upload {
-            rpc,
-            contracts,
-            key,
-            schema,
-            csv,
+            owner,
             name,
             pool,
             nodes,
             threshold,
-            batch_rows,
-            json,
-        }) => upload(UploadArgs {
-            rpc,
-            contracts,
-            key,
-            schema,
-            csv,
-            name,
-            pool,
-            nodes,
-            threshold,
-            batch_rows,
-            json,
-        })
-        .await
-        .map(Some),
-        Command::Dataset(DatasetCommand::Append {
-            rpc,
-            contracts,
-            key,
-            schema,
-            csv,
-            dataset,
-            batch_rows,
-            json,
-        }) => append(rpc, contracts, key, schema, csv, dataset, batch_rows, json)
+        }) => upload(&owner, &name, &pool, nodes, threshold)
             .await
             .map(Some),
+        Command::Dataset(DatasetCommand::Append { owner, dataset }) => {
+            append(&owner, &dataset).await.map(Some)
+        }
         Command::Chain(ChainCommand::Key { out }) => {
             let signer = keys::create_chain_key(&out).map_err(|e| Failure::usage(e.to_string()))?;
             Ok(Some(format!(
