@@ -55,6 +55,9 @@ enum DatasetCommand {
         /// Threshold (2t < n).
         #[arg(long, default_value_t = 2)]
         threshold: usize,
+        /// Smallest group a query result may describe (smaller groups are suppressed).
+        #[arg(long, default_value_t = 10)]
+        min_cohort: u32,
     },
     /// Append the rows of a CSV to a dataset you own (same schema, same committee).
     Append {
@@ -276,11 +279,12 @@ fn owner_session(a: &OwnerArgs) -> Result<OwnerSession, Failure> {
         ))
     })?;
     let signer = keys::load_chain_key(key).map_err(|e| Failure::usage(e.to_string()))?;
+    let keypair = keys::client_identity(&signer);
     let ledger = RpcBackend::connect(RpcConfig::local(a.rpc.clone()), signer)
         .map_err(chain_failure)?
         .into_ledger(addresses);
     let (client, _inbound) = sharenet_node::net::start(sharenet_node::net::NetworkConfig {
-        keypair: libp2p::identity::Keypair::generate_ed25519(),
+        keypair,
         listen: Vec::new(),
         bootstrap: Vec::new(),
         request_timeout: std::time::Duration::from_secs(120),
@@ -342,6 +346,7 @@ async fn upload(
     pool: &str,
     nodes: usize,
     threshold: usize,
+    min_cohort: u32,
 ) -> Result<String, Failure> {
     let (schema, table, ledger, client) = owner_session(a)?;
     let summary = sharenet_node::owner::upload_dataset(
@@ -353,6 +358,7 @@ async fn upload(
         pool,
         nodes,
         threshold,
+        min_cohort,
         a.batch_rows,
         std::time::Duration::from_secs(120),
     )
@@ -514,7 +520,8 @@ async fn run(cli: Cli) -> Result<Option<String>, Failure> {
             pool,
             nodes,
             threshold,
-        }) => upload(&owner, &name, &pool, nodes, threshold)
+            min_cohort,
+        }) => upload(&owner, &name, &pool, nodes, threshold, min_cohort)
             .await
             .map(Some),
         Command::Dataset(DatasetCommand::Append { owner, dataset }) => {
