@@ -1,6 +1,7 @@
 //! The semi-honest honest-majority MPC protocols (Damgård–Nielsen 2007) over Shamir sharings of
 //! degree `t < n/2`: random double sharings, input sharing, vectorised multiplication and inner
-//! products with a rotating king, and openings to everyone or to one receiver.
+//! products with a rotating king, openings to everyone or to one receiver, and re-sharing from a
+//! live subset of a larger committee.
 //!
 //! A [`Session`] is one party's view of one computation: it owns the party's transport, the
 //! per-link sequence numbers, the randomness (PRSS keys or a fresh RNG) and a Lagrange cache.
@@ -16,6 +17,7 @@ mod mul;
 mod open;
 mod outside;
 mod prss;
+mod reshare;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -30,6 +32,7 @@ pub use double_random::DoubleRandomBatch;
 pub use float::{MANTISSA_BITS, SecretFloats, ZERO_EXPONENT, decode_floats};
 pub use outside::OutsideParty;
 pub use prss::Prss;
+pub use reshare::PointsError;
 
 /// Why a protocol step failed. Carries party indices, kinds and sizes, never shares or values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +109,9 @@ pub enum ProtocolError {
     /// The caller gave values where it must not, or none where it must.
     #[error("{0}")]
     Usage(&'static str),
+    /// The original evaluation points given for a re-sharing are not valid.
+    #[error(transparent)]
+    Points(#[from] PointsError),
 }
 
 /// Where a session's random double sharings come from.
