@@ -11,7 +11,7 @@
 //! nothing new (semi-honest security).
 
 use super::channel::MessageKind;
-use super::{ProtocolError, Session};
+use super::{ProtocolError, Record, Session};
 use crate::field::Field;
 use crate::shamir::share_with_degree;
 use crate::transport::Transport;
@@ -122,6 +122,12 @@ impl<F: Field, T: Transport> Session<F, T> {
         let (n, t, me) = (self.n(), self.t(), self.me());
         let identity = check_points(n, original_points)?;
         let lambda: F = lagrange_at_zero(original_points, me)?;
+        self.transcript.begin(Record::Reshare);
+        self.transcript.word(original_points.len() as u64);
+        for &x in original_points {
+            self.transcript.word(x);
+        }
+        self.transcript.word(shares.len() as u64);
         if identity {
             return Ok(shares.to_vec());
         }
