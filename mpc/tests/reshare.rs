@@ -139,6 +139,27 @@ fn resharing_is_generic_over_the_field_and_handles_short_vectors() {
     for len in [0usize, 1, 2] {
         check_live::<Mp127>(5, 1, &[2, 4, 5], len, 10 + len as u64);
     }
+    // Longer than one message (2^16 elements): dealt block by block.
+    check_live::<Mp127>(5, 1, &[1, 3, 4], 70_000, 20);
+}
+
+#[test]
+fn vectors_longer_than_the_dealing_window_reshare_correctly() {
+    // 17 messages of 2^16 elements and a bit: more blocks than a party deals ahead (16).
+    let len = 17 * 65_536 + 100;
+    let mut rng = StdRng::seed_from_u64(8);
+    let x: Vec<Mp127> = random_vec(len, &mut rng);
+    let live = [2u64, 3, 5];
+    let stored = share_with_degree(5, 1, &x, &mut rng);
+    let results = run_in_memory(3, |tr| {
+        let me = tr.me();
+        let mut s = Session::<Mp127, _>::new(3, 1, tr, RandomnessSource::Prss).unwrap();
+        let reshared = s
+            .reshare_from_points(&live, &stored[live[me] as usize - 1])
+            .unwrap();
+        s.open(&reshared).unwrap() == x
+    });
+    assert_eq!(results, vec![true; 3]);
 }
 
 #[test]

@@ -98,6 +98,12 @@ impl<T: Transport> Channel<T> {
         self.transport.stats()
     }
 
+    /// Elements per message: a vector sent as several [`Channel::send_elements`] calls of
+    /// exactly this many elements (the last one shorter) is framed exactly like one call.
+    pub(crate) fn chunk_elements(&self) -> usize {
+        self.chunk_elements
+    }
+
     fn chunks(&self, count: usize) -> usize {
         count.div_ceil(self.chunk_elements).max(1)
     }

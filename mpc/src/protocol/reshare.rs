@@ -16,6 +16,9 @@ use crate::field::Field;
 use crate::shamir::share_with_degree;
 use crate::transport::Transport;
 
+/// Blocks (messages) a party deals ahead of adding what it received.
+const RESHARE_WINDOW: usize = 16;
+
 /// Why a list of original evaluation points cannot be used for a re-sharing. Positions are
 /// session party indices.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,26 +134,47 @@ impl<F: Field, T: Transport> Session<F, T> {
         if identity {
             return Ok(shares.to_vec());
         }
-        let weighted: Vec<F> = shares.iter().map(|s| lambda * *s).collect();
-        let mut dealt = share_with_degree(n, t, &weighted, &mut self.rng);
-        drop(weighted);
-        for peer in self.others() {
-            self.channel
-                .send_elements(peer, MessageKind::Reshare, &dealt[peer])?;
-        }
-        let mut sum = std::mem::take(&mut dealt[me]);
-        drop(dealt);
-        let mut received = Vec::with_capacity(shares.len());
-        for dealer in self.others() {
-            received.clear();
-            self.channel.recv_elements_into(
-                dealer,
-                MessageKind::Reshare,
-                shares.len(),
-                &mut received,
-            )?;
-            for (acc, v) in sum.iter_mut().zip(&received) {
-                *acc += *v;
+        // Block by block (one message each): deal block k to everyone, and add everyone's block
+        // k − WINDOW. Peak memory stays about one vector (the sum) plus one block per party, no
+        // link ever holds more than WINDOW + 1 messages of this step (the transports queue
+        // 256), and a long vector still costs only one latency per WINDOW blocks.
+        let block = self.channel.chunk_elements().max(1);
+        let len = shares.len();
+        let blocks = len.div_ceil(block).max(1);
+        let others: Vec<usize> = self.others().collect();
+        let mut sum: Vec<F> = Vec::with_capacity(len);
+        let mut weighted: Vec<F> = Vec::with_capacity(block.min(len));
+        let mut received: Vec<F> = Vec::with_capacity(block.min(len));
+        let range = |k: usize| (k * block).min(len)..((k + 1) * block).min(len);
+        for k in 0..blocks + RESHARE_WINDOW {
+            if k < blocks {
+                weighted.clear();
+                weighted.extend(shares[range(k)].iter().map(|s| lambda * *s));
+                let mut dealt = share_with_degree(n, t, &weighted, &mut self.rng);
+                for &peer in &others {
+                    self.channel
+                        .send_elements(peer, MessageKind::Reshare, &dealt[peer])?;
+                }
+                sum.append(&mut dealt[me]);
+            }
+            let Some(done) = k.checked_sub(RESHARE_WINDOW) else {
+                continue;
+            };
+            if done >= blocks {
+                break;
+            }
+            let part = range(done);
+            for &dealer in &others {
+                received.clear();
+                self.channel.recv_elements_into(
+                    dealer,
+                    MessageKind::Reshare,
+                    part.len(),
+                    &mut received,
+                )?;
+                for (acc, v) in sum[part.clone()].iter_mut().zip(&received) {
+                    *acc += *v;
+                }
             }
         }
         self.rounds += 1;
