@@ -20,9 +20,11 @@ use tracing::{info, warn};
 
 use crate::config::NodeConfig;
 use crate::http::{self, NodeStatus, SharedStatus};
+use crate::jobs::runner::{JobCounters, JobService};
 use crate::keys::{self, KeyError};
 use crate::net::dht::{self as net_dht, OpenError, PersistWriter};
 use crate::net::{self, Client, NetError, NetworkConfig};
+use crate::net::{InboundRequest, Protocol};
 use crate::owner::receipts_digest;
 use crate::store::{AtRestKey, DatasetId, ShareStore, StoreError, UploadState};
 use crate::upload::service::{UploadCounters, UploadService};
@@ -70,6 +72,9 @@ pub enum NodeError {
     Dht(#[from] OpenError),
 }
 
+/// Requests queued per service before new ones are dropped.
+const INBOUND_QUEUE: usize = 64;
+
 /// How long a stopping node waits for the DHT persistence writer to write what is queued.
 const WRITER_STOP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -91,7 +96,9 @@ pub fn peer_id_from_chain_key(key: B256) -> Option<PeerId> {
 }
 
 /// The active nodes on chain: their peer ids and network addresses.
-async fn active_peers(ledger: &RpcLedger) -> Result<Vec<(PeerId, Option<Multiaddr>)>, ChainError> {
+async fn active_peers<L: Ledger>(
+    ledger: &L,
+) -> Result<Vec<(PeerId, Option<Multiaddr>)>, ChainError> {
     let mut out = Vec::new();
     for account in ledger.active_nodes().await? {
         let info = ledger.node_info(account).await?;
@@ -128,12 +135,22 @@ pub async fn start(config: NodeConfig) -> Result<RunningNode, NodeError> {
 pub async fn start_with_writer(
     config: NodeConfig,
 ) -> Result<(RunningNode, PersistWriter), NodeError> {
+    let signer = keys::load_chain_key(&config.chain_key)?;
+    let ledger: RpcLedger = RpcBackend::connect(RpcConfig::local(config.rpc_url.clone()), signer)?
+        .into_ledger(config.contracts);
+    start_on_ledger(config, ledger).await
+}
+
+/// Starts a node on any chain back-end (JSON-RPC for a real node, the embedded EVM in the
+/// simulator); `config.chain_key` and `config.rpc_url` are not read: `ledger` signs as the
+/// node's account.
+pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
+    config: NodeConfig,
+    ledger: L,
+) -> Result<(RunningNode, PersistWriter), NodeError> {
     let identity = keys::load_identity(&config.identity_key)?;
     let peer_key = keys::peer_key_bytes(&identity).ok_or(NodeError::Identity)?;
-    let signer = keys::load_chain_key(&config.chain_key)?;
-    let account = signer.address();
-    let ledger = RpcBackend::connect(RpcConfig::local(config.rpc_url.clone()), signer)?
-        .into_ledger(config.contracts);
+    let account = ledger.account();
     std::fs::create_dir_all(&config.data_dir).map_err(|source| NodeError::DataDir {
         path: config.data_dir.clone(),
         source,
@@ -195,6 +212,8 @@ pub async fn start_with_writer(
     }
     info!(%peer_id, %account, http = %http, "node is up");
     let upload_counters = Arc::new(UploadCounters::default());
+    let job_counters = Arc::new(JobCounters::default());
+    let (uploads_in, jobs_in) = split_inbound(inbound);
     tokio::spawn(
         UploadService {
             store: store.clone(),
@@ -203,7 +222,18 @@ pub async fn start_with_writer(
             verify_timeout: config.request_timeout,
             counters: upload_counters.clone(),
         }
-        .run(inbound),
+        .run(uploads_in),
+    );
+    tokio::spawn(
+        JobService::new(
+            ledger.clone(),
+            client.clone(),
+            store.clone(),
+            account,
+            config.request_timeout,
+            job_counters.clone(),
+        )
+        .run(jobs_in),
     );
     tokio::spawn(publish::announce(client.clone(), status.clone()));
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -226,6 +256,7 @@ pub async fn start_with_writer(
         me: peer_id,
         manifests: wake,
         uploads: upload_counters,
+        jobs: job_counters,
     }));
     Ok((
         RunningNode {
@@ -237,8 +268,8 @@ pub async fn start_with_writer(
     ))
 }
 
-struct ChainFollower {
-    ledger: RpcLedger,
+struct ChainFollower<L> {
+    ledger: L,
     client: Client,
     status: SharedStatus,
     store: ShareStore,
@@ -249,13 +280,40 @@ struct ChainFollower {
     manifests: Arc<tokio::sync::Notify>,
     /// Upload counters, copied into the status for the metrics.
     uploads: Arc<UploadCounters>,
+    /// Job counters, copied into the status for the metrics.
+    jobs: Arc<JobCounters>,
+}
+
+/// Splits the swarm's inbound requests by protocol into one bounded queue per service.
+fn split_inbound(
+    mut inbound: tokio::sync::mpsc::Receiver<InboundRequest>,
+) -> (
+    tokio::sync::mpsc::Receiver<InboundRequest>,
+    tokio::sync::mpsc::Receiver<InboundRequest>,
+) {
+    let (uploads_tx, uploads_rx) = tokio::sync::mpsc::channel(INBOUND_QUEUE);
+    let (jobs_tx, jobs_rx) = tokio::sync::mpsc::channel(INBOUND_QUEUE);
+    tokio::spawn(async move {
+        while let Some(request) = inbound.recv().await {
+            let queue = match request.protocol {
+                Protocol::Upload => &uploads_tx,
+                Protocol::Job => &jobs_tx,
+            };
+            // A full queue drops the request (its sender times out), as the swarm does.
+            if queue.try_send(request).is_err() {
+                warn!("a service queue is full; request dropped");
+            }
+        }
+    });
+    (uploads_rx, jobs_rx)
 }
 
 /// Keeps the allow-list and the connections in step with the chain's active set, and
 /// acknowledges the datasets registered with this node in their committee. The event cursor is
 /// persisted, so a restarted node neither misses nor repeats an event.
-async fn follow_chain(f: ChainFollower) {
+async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
     use sharenet_chain_adapter::bindings::DatasetRegistry::DatasetRegistryEvents;
+    use sharenet_chain_adapter::bindings::JobMarket::JobMarketEvents;
     use sharenet_chain_adapter::{ChainEventKind, EventCursor};
     let store = f.store.clone();
     let mut cursor: EventCursor = tokio::task::spawn_blocking(move || store.event_cursor())
@@ -319,6 +377,7 @@ async fn follow_chain(f: ChainFollower) {
                     s.store_bytes = stats.file_bytes;
                 }
                 (s.uploads_accepted, s.uploads_rejected, s.uploads_refused) = uploads;
+                s.jobs = f.jobs.snapshot();
             }
             let (events, next) = f.ledger.events_since(cursor).await?;
             for event in events {
@@ -330,6 +389,9 @@ async fn follow_chain(f: ChainFollower) {
                     }
                     ChainEventKind::Dataset(DatasetRegistryEvents::DatasetAppended(e)) => {
                         mark_registered(&f, e.datasetId).await.map(|_| Some(e.datasetId))
+                    }
+                    ChainEventKind::Job(JobMarketEvents::JobSubmitted(e)) => {
+                        note_job(&f, e.jobId, e.datasetIds.first().copied()).await.map(|()| None)
                     }
                     _ => Ok(None),
                 };
@@ -374,8 +436,8 @@ async fn follow_chain(f: ChainFollower) {
 /// later batches are appends (the signed manifest itself is fetched and kept by
 /// `daemon::publish`). Returns the node's receipts in batch order, or `None` if it holds nothing
 /// of the dataset.
-async fn mark_registered(
-    f: &ChainFollower,
+async fn mark_registered<L: Ledger>(
+    f: &ChainFollower<L>,
     dataset: B256,
 ) -> Result<Option<Vec<Vec<u8>>>, NodeError> {
     let id = DatasetId(dataset.0);
@@ -401,7 +463,7 @@ async fn mark_registered(
 }
 
 /// Acknowledges a dataset this node holds: the digest of its receipts, as in the manifest.
-async fn acknowledge(f: &ChainFollower, dataset: B256) -> Result<(), NodeError> {
+async fn acknowledge<L: Ledger>(f: &ChainFollower<L>, dataset: B256) -> Result<(), NodeError> {
     let Some(receipts) = mark_registered(f, dataset).await? else {
         warn!(dataset = %dataset, "registered with this node in its committee, but no shares are held here");
         return Ok(());
@@ -414,5 +476,26 @@ async fn acknowledge(f: &ChainFollower, dataset: B256) -> Result<(), NodeError> 
         .acknowledge_dataset(dataset, B256::from(digest))
         .await?;
     info!(dataset = %dataset, "dataset acknowledged on chain");
+    Ok(())
+}
+
+/// Records a job submitted for a committee this node is in. The job runs when its requester
+/// starts it (`jobs::runner`); the chain says whether this node already attested it, so a
+/// restarted node never runs a job twice.
+async fn note_job<L: Ledger>(
+    f: &ChainFollower<L>,
+    job: alloy::primitives::U256,
+    committee_ref: Option<B256>,
+) -> Result<(), NodeError> {
+    let Some(dataset) = committee_ref else {
+        return Ok(());
+    };
+    let info = f.ledger.dataset_info(dataset).await?;
+    if info.committee.contains(&f.account) {
+        f.jobs
+            .seen
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        info!(%job, "job submitted to this node's committee");
+    }
     Ok(())
 }

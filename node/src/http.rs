@@ -41,6 +41,9 @@ pub struct NodeStatus {
     pub uploads_rejected: u64,
     /// Upload requests refused before verification.
     pub uploads_refused: u64,
+    /// Jobs by outcome: seen on chain for this node's committees, prepared, refused, computed
+    /// and attested, failed.
+    pub jobs: [u64; 5],
 }
 
 /// Shared status, updated by the node's tasks.
@@ -198,8 +201,18 @@ fn metrics(s: &NodeStatus, c: &NetCounters) -> String {
             ("{outcome=\"refused\"}".into(), s.uploads_refused),
         ],
     );
+    gauge(
+        "sharenet_jobs_total",
+        "Jobs by outcome (seen on chain for this node's committees, prepared, refused, attested, failed).",
+        "counter",
+        ["seen", "prepared", "refused", "attested", "failed"]
+            .iter()
+            .zip(s.jobs)
+            .map(|(o, v)| (format!("{{outcome=\"{o}\"}}"), v))
+            .collect(),
+    );
     let per_protocol = |v: [u64; 3]| {
-        ["upload", "mpc", "output"]
+        ["upload", "mpc", "job"]
             .iter()
             .zip(v)
             .map(|(p, v)| (format!("{{protocol=\"{p}\"}}"), v))

@@ -16,8 +16,9 @@ use super::codec::BytesCodec;
 pub const UPLOAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/upload/1");
 /// MPC protocol messages, node ↔ node.
 pub const MPC_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/mpc/1");
-/// Output shares, node → client.
-pub const OUTPUT_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/output/1");
+/// Job control, requester → committee member (`jobs::wire`). Output shares travel over the MPC
+/// protocol, as the session's outside endpoint.
+pub const JOB_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/job/1");
 /// Kademlia protocol name of the sharenet DHT.
 pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/kad/1");
 
@@ -25,8 +26,8 @@ pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/sharenet/kad/1");
 pub const MAX_UPLOAD_REQUEST: usize = 64 << 20;
 /// Largest MPC message: a 2^16-element chunk of 16-byte elements plus headers, with room.
 pub const MAX_MPC_MESSAGE: usize = (1 << 20) + (1 << 12) + 64;
-/// Largest output message.
-pub const MAX_OUTPUT_MESSAGE: usize = 16 << 20;
+/// Largest job request.
+pub const MAX_JOB_MESSAGE: usize = crate::jobs::wire::MAX_JOB_REQUEST;
 /// Largest Kademlia message: a record of the largest size plus room for closer peers.
 pub const MAX_KAD_PACKET: usize = sharenet_dht::record::MAX_RECORD_SIZE + (16 << 10);
 /// Largest response of any protocol (acks, receipts).
@@ -46,8 +47,8 @@ pub struct Behaviour {
     pub upload: request_response::Behaviour<BytesCodec>,
     /// MPC messages.
     pub mpc: request_response::Behaviour<BytesCodec>,
-    /// Output delivery.
-    pub output: request_response::Behaviour<BytesCodec>,
+    /// Job control.
+    pub job: request_response::Behaviour<BytesCodec>,
 }
 
 impl Behaviour {
@@ -87,7 +88,7 @@ impl Behaviour {
             kad,
             upload: rr(UPLOAD_PROTOCOL, MAX_UPLOAD_REQUEST),
             mpc: rr(MPC_PROTOCOL, MAX_MPC_MESSAGE),
-            output: rr(OUTPUT_PROTOCOL, MAX_OUTPUT_MESSAGE),
+            job: rr(JOB_PROTOCOL, MAX_JOB_MESSAGE),
         }
     }
 }

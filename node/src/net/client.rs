@@ -19,8 +19,8 @@ use super::mpc::{MpcRouter, SessionId, SwarmTransport};
 pub enum Protocol {
     /// Share uploads (client → node).
     Upload,
-    /// Output delivery (node → client).
-    Output,
+    /// Job control (requester → committee member).
+    Job,
 }
 
 /// Traffic and refusal counters, exported as metrics.
@@ -28,9 +28,9 @@ pub enum Protocol {
 pub struct NetCounters {
     /// Connected peers.
     pub peers: u64,
-    /// Bytes received in requests, per protocol: upload, mpc, output.
+    /// Bytes received in requests, per protocol: upload, mpc, job.
     pub bytes_in: [u64; 3],
-    /// Bytes sent in requests, per protocol: upload, mpc, output.
+    /// Bytes sent in requests, per protocol: upload, mpc, job.
     pub bytes_out: [u64; 3],
     /// MPC messages refused because the sender is not an active node on chain.
     pub refused_unregistered: u64,

@@ -32,7 +32,7 @@ pub(crate) struct PendingGet {
 
 const UPLOAD: usize = 0;
 const MPC: usize = 1;
-const OUTPUT: usize = 2;
+const JOB: usize = 2;
 
 pub(crate) struct EventLoop {
     pub(crate) swarm: Swarm<Behaviour>,
@@ -112,7 +112,7 @@ impl EventLoop {
             } => {
                 let (index, behaviour) = match protocol {
                     Protocol::Upload => (UPLOAD, &mut self.swarm.behaviour_mut().upload),
-                    Protocol::Output => (OUTPUT, &mut self.swarm.behaviour_mut().output),
+                    Protocol::Job => (JOB, &mut self.swarm.behaviour_mut().job),
                 };
                 self.counters.bytes_out[index] += payload.len() as u64;
                 let id = behaviour.send_request(&peer, payload);
@@ -125,7 +125,7 @@ impl EventLoop {
             } => {
                 let behaviour = match protocol {
                     Protocol::Upload => &mut self.swarm.behaviour_mut().upload,
-                    Protocol::Output => &mut self.swarm.behaviour_mut().output,
+                    Protocol::Job => &mut self.swarm.behaviour_mut().job,
                 };
                 if behaviour.send_response(channel, payload).is_err() {
                     self.counters.outbound_failures += 1;
@@ -359,8 +359,8 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Upload(event)) => {
                 self.on_request_response(Protocol::Upload, UPLOAD, event)
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Output(event)) => {
-                self.on_request_response(Protocol::Output, OUTPUT, event)
+            SwarmEvent::Behaviour(BehaviourEvent::Job(event)) => {
+                self.on_request_response(Protocol::Job, JOB, event)
             }
             _ => {}
         }

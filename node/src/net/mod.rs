@@ -1,6 +1,6 @@
 //! The node's libp2p networking (rust-libp2p's Client/EventLoop pattern): TCP + Noise + Yamux and
 //! QUIC, identify, ping, Kademlia in server mode, and request-response protocols for share
-//! uploads, MPC messages and output delivery, each with its own size limit. The [`EventLoop`]
+//! uploads, MPC messages (outputs included) and job control, each with its own size limit. The [`EventLoop`]
 //! task owns the `Swarm`; everything else holds a [`Client`]. Every channel between them is
 //! bounded. MPC messages are accepted only from peers on the allow-list, which the node keeps
 //! equal to the active nodes on chain. Kademlia stores its records in sharenet's validating
@@ -23,8 +23,8 @@ use sharenet_dht::{PersistentRecordStore, RecordError, persist_channel};
 use tokio::sync::mpsc;
 
 pub use behaviour::{
-    KAD_PROTOCOL, MAX_KAD_PACKET, MAX_MPC_MESSAGE, MAX_OUTPUT_MESSAGE, MAX_RESPONSE,
-    MAX_UPLOAD_REQUEST, MPC_PROTOCOL, OUTPUT_PROTOCOL, UPLOAD_PROTOCOL,
+    JOB_PROTOCOL, KAD_PROTOCOL, MAX_JOB_MESSAGE, MAX_KAD_PACKET, MAX_MPC_MESSAGE, MAX_RESPONSE,
+    MAX_UPLOAD_REQUEST, MPC_PROTOCOL, UPLOAD_PROTOCOL,
 };
 pub use client::{Client, Command, FoundRecord, InboundRequest, NetCounters, Protocol};
 pub use dht::{DhtConfig, DhtCounters, PersistWriter, Persistence};
@@ -106,7 +106,7 @@ pub struct NetworkConfig {
 
 /// Starts the swarm on the current tokio runtime with a DHT record store that keeps no durable
 /// copy ([`DhtConfig::ephemeral`]; clients and tests). Returns the client and the stream of
-/// inbound upload and output requests for the node's services.
+/// inbound upload and job requests for the node's services.
 pub fn start(config: NetworkConfig) -> Result<(Client, mpsc::Receiver<InboundRequest>), NetError> {
     start_with(config, DhtConfig::ephemeral())
 }

@@ -1,0 +1,197 @@
+//! What a requester and a committee member both do before a job runs: check the datasets on
+//! chain (they exist, one committee), check each manifest against the chain, compile the query
+//! against the manifests' schemas, and check the grant. Both sides run the same code, so they
+//! agree on the program, its inputs and its kind.
+
+use std::collections::BTreeSet;
+
+use alloy::primitives::{Address, B256, U256};
+use sharenet_chain_adapter::{DatasetInfo, GrantVerdict, Ledger};
+use sharenet_dht::DatasetManifest;
+use sharenet_mpc::query::{
+    Catalog, CompileOptions, CompiledQuery, QueryKind, Schema, compile, compile_front_end, parse,
+};
+
+use super::{JobError, explain_verdict, program_hash};
+
+/// A dataset as a job reads it: its chain record and its checked manifest and schema.
+#[derive(Debug, Clone)]
+pub struct JobDataset {
+    /// Dataset id.
+    pub id: B256,
+    /// Its chain record.
+    pub info: DatasetInfo,
+    /// Its manifest (the version registered on chain).
+    pub manifest: DatasetManifest,
+    /// The schema the manifest declares (its hash checked).
+    pub schema: Schema,
+}
+
+/// The datasets' chain records, checked: each exists and is live, and all share one committee
+/// and threshold. Returns them in the given (FROM) order.
+pub async fn chain_datasets<L: Ledger>(
+    ledger: &L,
+    ids: &[B256],
+) -> Result<Vec<DatasetInfo>, JobError> {
+    let mut infos: Vec<DatasetInfo> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let info = ledger.dataset_info(*id).await?;
+        if info.owner == Address::ZERO {
+            return Err(JobError::UnknownDataset(*id));
+        }
+        if info.retired {
+            return Err(JobError::Retired(*id));
+        }
+        if let Some(first) = infos.first()
+            && (first.committee != info.committee || first.threshold != info.threshold)
+        {
+            return Err(JobError::NotOneCommittee {
+                first: ids[0],
+                other: *id,
+            });
+        }
+        infos.push(info);
+    }
+    Ok(infos)
+}
+
+/// Checks a manifest against the dataset's chain record (hash, rows, schema hash) and parses its
+/// schema.
+pub fn check_manifest(
+    id: B256,
+    info: DatasetInfo,
+    manifest: DatasetManifest,
+) -> Result<JobDataset, JobError> {
+    let bad = |reason: &str| JobError::Manifest {
+        dataset: id,
+        reason: reason.to_string(),
+    };
+    if manifest.dataset_id != id.0 || B256::from(manifest.manifest_hash()) != info.manifestHash {
+        return Err(bad("the manifest is not the version registered on chain"));
+    }
+    if manifest.rows != info.rows {
+        return Err(bad("the manifest's row count differs from the chain's"));
+    }
+    let schema = Schema::from_json(&manifest.schema)
+        .map_err(|e| bad(&format!("the manifest's schema does not parse: {e}")))?;
+    if schema.hash() != manifest.schema_hash || B256::from(schema.hash()) != info.schemaHash {
+        return Err(bad(
+            "the manifest's schema does not match the registered schema hash",
+        ));
+    }
+    Ok(JobDataset {
+        id,
+        info,
+        manifest,
+        schema,
+    })
+}
+
+/// A query compiled for a job.
+#[derive(Debug, Clone)]
+pub struct JobQuery {
+    /// The program, its inputs and how to read its result.
+    pub compiled: CompiledQuery,
+    /// Every kind of computation the query uses (a grant must allow each).
+    pub kinds: BTreeSet<QueryKind>,
+    /// The kind recorded on chain: the most revealing one used (the highest code).
+    pub kind: QueryKind,
+    /// Hash of the canonical text.
+    pub program_hash: B256,
+    /// The canonical text.
+    pub canonical_text: String,
+    /// Rows of the union.
+    pub rows: usize,
+    /// The smallest cohort released (the largest of the datasets' rules).
+    pub min_cohort: u64,
+}
+
+/// Compiles `text` over `datasets`, which are bound to the query's FROM names in order.
+pub fn compile_job(text: &str, datasets: &[JobDataset]) -> Result<JobQuery, JobError> {
+    let parsed = parse(text).map_err(|e| JobError::Query(e.render(text)))?;
+    if parsed.from.len() != datasets.len() {
+        return Err(JobError::Query(format!(
+            "the query reads {} dataset(s) but {} were given: name each dataset of FROM once, in order",
+            parsed.from.len(),
+            datasets.len()
+        )));
+    }
+    let mut catalog = Catalog::new();
+    for (name, d) in parsed.from.iter().zip(datasets) {
+        catalog
+            .insert(&name.name, d.schema.clone())
+            .map_err(|e| JobError::Query(format!("FROM {}: {e}", name.name)))?;
+    }
+    let typed = compile_front_end(text, &catalog).map_err(|e| JobError::Query(e.render(text)))?;
+    let rows: u64 = datasets.iter().map(|d| d.info.rows).sum();
+    let rows = usize::try_from(rows)
+        .map_err(|_| JobError::Compile("the datasets have too many rows".into()))?;
+    let min_cohort = datasets
+        .iter()
+        .map(|d| u64::from(d.manifest.min_cohort))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let compiled = compile(
+        &typed,
+        rows,
+        &CompileOptions {
+            min_cohort,
+            ..CompileOptions::default()
+        },
+    )
+    .map_err(|e| JobError::Compile(e.to_string()))?;
+    let kind = typed
+        .kinds
+        .iter()
+        .copied()
+        .max_by_key(|k| k.code())
+        .ok_or_else(|| JobError::Compile("the query has no kind".into()))?;
+    Ok(JobQuery {
+        compiled,
+        kinds: typed.kinds.clone(),
+        kind,
+        program_hash: program_hash(&typed.canonical_text),
+        canonical_text: typed.canonical_text,
+        rows,
+        min_cohort,
+    })
+}
+
+/// Whether grant `grant` lets `who` run `query` on `datasets` now, for every kind the query
+/// uses. `consumed` is true when the job already used one of the grant's queries (a committee
+/// member checking a submitted job): the remaining count is then not checked again.
+pub async fn check_grant<L: Ledger>(
+    ledger: &L,
+    grant: U256,
+    who: Address,
+    datasets: &[B256],
+    query: &JobQuery,
+    consumed: bool,
+) -> Result<(), JobError> {
+    for kind in &query.kinds {
+        let verdict = ledger
+            .may_run(grant, who, datasets, kind.code(), query.program_hash)
+            .await?;
+        match verdict {
+            GrantVerdict::Ok => {}
+            // The contract checks the count before the datasets and the kind: check those here.
+            GrantVerdict::Exhausted if consumed => {
+                let info = ledger.grant_info(grant).await?;
+                if let Some(d) = datasets.iter().find(|d| !info.datasetIds.contains(d)) {
+                    return Err(JobError::Refused(explain_verdict(
+                        GrantVerdict::DatasetNotInGrant(*d),
+                    )));
+                }
+                let kind_allowed = info.kinds & (1u64 << kind.code()) != 0;
+                if !kind_allowed && !info.programHashes.contains(&query.program_hash) {
+                    return Err(JobError::Refused(explain_verdict(
+                        GrantVerdict::QueryNotAllowed,
+                    )));
+                }
+            }
+            other => return Err(JobError::Refused(explain_verdict(other))),
+        }
+    }
+    Ok(())
+}
