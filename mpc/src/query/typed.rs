@@ -326,42 +326,6 @@ impl QueryKind {
             QueryKind::LogReg => "log_reg",
         }
     }
-
-    /// Every kind, in code order.
-    pub const ALL: [QueryKind; 5] = [
-        QueryKind::Aggregate,
-        QueryKind::GroupBy,
-        QueryKind::Histogram,
-        QueryKind::LinReg,
-        QueryKind::LogReg,
-    ];
-
-    /// The kind's number on chain (0..64): bit `code` of an access grant's `kinds` allows it, and
-    /// a job carries it as its `kind`. Stable: never renumber a kind.
-    pub fn code(self) -> u8 {
-        match self {
-            QueryKind::Aggregate => 0,
-            QueryKind::GroupBy => 1,
-            QueryKind::Histogram => 2,
-            QueryKind::LinReg => 3,
-            QueryKind::LogReg => 4,
-        }
-    }
-
-    /// The kind numbered `code` on chain, if any.
-    pub fn from_code(code: u8) -> Option<QueryKind> {
-        QueryKind::ALL.into_iter().find(|k| k.code() == code)
-    }
-
-    /// The kind named `name` (as [`QueryKind::as_str`]), if any.
-    pub fn from_name(name: &str) -> Option<QueryKind> {
-        QueryKind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-
-    /// The bit an access grant's `kinds` sets to allow this kind (`1 << code`).
-    pub fn grant_bit(self) -> u64 {
-        1u64 << self.code()
-    }
 }
 
 /// A query that passed every check.
