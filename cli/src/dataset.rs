@@ -34,6 +34,9 @@ pub enum DatasetCommand {
         /// Threshold (2t < n). Default: the devnet's threshold, else 2.
         #[arg(long)]
         threshold: Option<usize>,
+        /// Smallest group a query result may describe (smaller groups are suppressed).
+        #[arg(long, default_value_t = 10)]
+        min_cohort: u32,
     },
     /// Append the rows of a CSV to a dataset you own (same schema, same committee).
     Append {
@@ -85,7 +88,14 @@ fn owner_session(a: &OwnerArgs, what: &str) -> Result<OwnerSession, Failure> {
         .map_err(|e| Failure::usage(format!("{}: {e}", csv.display())))?;
     let session = a.chain.open()?;
     session.me(what)?;
-    let client = network_client(Duration::from_secs(120))?;
+    // The owner's client identity is derived from its account key, so that every command it
+    // runs signs its manifests with the same key (see `keys::client_identity`).
+    let (_, key) = a
+        .chain
+        .key_file(session.devnet.as_ref())?
+        .ok_or_else(|| Failure::usage(format!("{what} needs an identity")))?;
+    let keypair = sharenet_node::keys::client_identity(&sharenet_node::keys::load_chain_key(&key)?);
+    let client = network_client_as(keypair, Duration::from_secs(120))?;
     Ok(OwnerSession {
         schema: parsed,
         table,
@@ -95,9 +105,21 @@ fn owner_session(a: &OwnerArgs, what: &str) -> Result<OwnerSession, Failure> {
 }
 
 /// A short-lived libp2p client with a fresh identity (listens nowhere).
+#[allow(dead_code)] // used by `dataset show` (next commit)
 pub fn network_client(request_timeout: Duration) -> Result<sharenet_node::net::Client, Failure> {
+    network_client_as(
+        libp2p::identity::Keypair::generate_ed25519(),
+        request_timeout,
+    )
+}
+
+/// A short-lived libp2p client with the identity `keypair` (listens nowhere).
+pub fn network_client_as(
+    keypair: libp2p::identity::Keypair,
+    request_timeout: Duration,
+) -> Result<sharenet_node::net::Client, Failure> {
     let (client, _inbound) = sharenet_node::net::start(sharenet_node::net::NetworkConfig {
-        keypair: libp2p::identity::Keypair::generate_ed25519(),
+        keypair,
         listen: Vec::new(),
         bootstrap: Vec::new(),
         request_timeout,
@@ -120,6 +142,7 @@ async fn upload(
     pool: Option<String>,
     nodes: Option<usize>,
     threshold: Option<usize>,
+    min_cohort: u32,
     ui: &Ui,
 ) -> Result<Report, Failure> {
     let s = owner_session(a, "uploading a dataset")?;
@@ -154,6 +177,7 @@ async fn upload(
         &pool,
         n,
         t,
+        min_cohort,
         a.batch_rows,
         Duration::from_secs(120),
     )
@@ -183,6 +207,7 @@ async fn upload(
             "rows": summary.rows,
             "columns": s.table.columns.len(),
             "threshold": t,
+            "min_cohort": min_cohort,
             "committee": committee,
             "accounts": summary.accounts,
             "receipts": summary.receipts,
@@ -227,7 +252,8 @@ pub async fn run(command: DatasetCommand, ui: &Ui) -> Result<Report, Failure> {
             pool,
             nodes,
             threshold,
-        } => upload(&owner, &name, pool, nodes, threshold, ui).await,
+            min_cohort,
+        } => upload(&owner, &name, pool, nodes, threshold, min_cohort, ui).await,
         DatasetCommand::Append { owner, dataset } => append(&owner, &dataset, ui).await,
     }
 }

@@ -187,8 +187,8 @@ impl ChainArgs {
         self.devnet.as_deref().map(Devnet::load).transpose()
     }
 
-    /// The key file of the identity, if one was given.
-    fn key_file(
+    /// The key file of the identity (and its name, if named), if one was given.
+    pub fn key_file(
         &self,
         devnet: Option<&Devnet>,
     ) -> Result<Option<(Option<String>, PathBuf)>, Failure> {

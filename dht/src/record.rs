@@ -27,6 +27,10 @@ pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
 pub const ANNOUNCEMENT_MAX_AGE_SECS: u64 = 48 * 3600;
 /// Most listen addresses in an announcement.
 pub const MAX_ANNOUNCED_ADDRS: usize = 16;
+/// Longest dataset display name in a manifest.
+pub const MAX_DATASET_NAME: usize = 64;
+/// Longest schema JSON in a manifest.
+pub const MAX_SCHEMA_JSON: usize = 16 * 1024;
 /// Longest listen address (mirrors the node registry's `MAX_NETWORK_ADDRESS`).
 pub const MAX_ADDR_LEN: usize = 256;
 
@@ -192,8 +196,14 @@ pub struct DatasetManifest {
     pub owner: [u8; 20],
     /// The pool (1..=128 bytes of UTF-8).
     pub pool: String,
+    /// The owner's display name for the dataset (1..=64 bytes of UTF-8; not unique).
+    pub name: String,
     /// Hash of the declared schema.
     pub schema_hash: [u8; 32],
+    /// The declared schema as JSON (1..=16 KiB); readers check it against `schema_hash`.
+    pub schema: String,
+    /// Smallest group (cohort) a query result may describe; smaller groups are suppressed.
+    pub min_cohort: u32,
     /// Number of rows.
     pub rows: u64,
     /// Number of columns.
@@ -240,7 +250,10 @@ impl DatasetManifest {
         w.bytes(&self.dataset_id);
         w.bytes(&self.owner);
         w.bytes16(self.pool.as_bytes());
+        w.bytes16(self.name.as_bytes());
         w.bytes(&self.schema_hash);
+        w.bytes16(self.schema.as_bytes());
+        w.u32(self.min_cohort);
         w.u64(self.rows);
         w.u32(self.columns);
         w.u8(self.threshold);
@@ -268,7 +281,10 @@ impl DatasetManifest {
         let dataset_id = r.array("dataset_id")?;
         let owner = r.array("owner")?;
         let pool = r.str16("pool", 1, MAX_POOL_NAME)?;
+        let name = r.str16("name", 1, MAX_DATASET_NAME)?;
         let schema_hash = r.array("schema_hash")?;
+        let schema = r.str16("schema", 1, MAX_SCHEMA_JSON)?;
+        let min_cohort = r.u32("min_cohort")?;
         let rows = r.u64("rows")?;
         let columns = r.u32("columns")?;
         let threshold = r.u8("threshold")?;
@@ -289,7 +305,10 @@ impl DatasetManifest {
             dataset_id,
             owner,
             pool,
+            name,
             schema_hash,
+            schema,
+            min_cohort,
             rows,
             columns,
             threshold,
@@ -310,6 +329,12 @@ impl DatasetManifest {
         };
         if self.pool.is_empty() || self.pool.len() > MAX_POOL_NAME {
             return Err(invalid("pool", "must be 1 to 128 bytes"));
+        }
+        if self.name.is_empty() || self.name.len() > MAX_DATASET_NAME {
+            return Err(invalid("name", "must be 1 to 64 bytes"));
+        }
+        if self.schema.is_empty() || self.schema.len() > MAX_SCHEMA_JSON {
+            return Err(invalid("schema", "must be 1 to 16384 bytes of JSON"));
         }
         let n = self.members.len();
         if n == 0 || n > MAX_COMMITTEE {

@@ -31,7 +31,12 @@ fn manifest_payload_layout_is_the_documented_one() {
     expected.extend_from_slice(&[0x11; 20]);
     expected.extend_from_slice(&12u16.to_be_bytes());
     expected.extend_from_slice(b"hospitals-eu");
+    expected.extend_from_slice(&6u16.to_be_bytes());
+    expected.extend_from_slice(b"visits");
     expected.extend_from_slice(&[0x22; 32]);
+    expected.extend_from_slice(&2u16.to_be_bytes());
+    expected.extend_from_slice(b"{}");
+    expected.extend_from_slice(&10u32.to_be_bytes());
     expected.extend_from_slice(&10_000u64.to_be_bytes());
     expected.extend_from_slice(&5u32.to_be_bytes());
     expected.push(2);

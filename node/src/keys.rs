@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use alloy::signers::local::PrivateKeySigner;
 use libp2p::identity::Keypair;
+use zeroize::Zeroize;
 
 /// Why a key file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +122,22 @@ pub fn peer_key_bytes(key: &Keypair) -> Option<[u8; 32]> {
     key.public().try_into_ed25519().ok().map(|pk| pk.to_bytes())
 }
 
+/// The client identity (libp2p ed25519 key) of a chain account: derived from the account key so
+/// that every command run by one owner signs its dataset manifests with the same key (a DHT
+/// store only lets a manifest's first signer publish newer versions) and a researcher is
+/// reachable under the same peer id as long as it keeps its account key.
+pub fn client_identity(chain_key: &PrivateKeySigner) -> Keypair {
+    let mut secret = blake3::derive_key(
+        "sharenet 2026-11 client identity from account key v1",
+        chain_key.to_bytes().as_slice(),
+    );
+    let key = Keypair::ed25519_from_bytes(&mut secret[..]);
+    secret.zeroize();
+    // 32 bytes are always a valid ed25519 secret; the fallback is unreachable but keeps this
+    // total.
+    key.unwrap_or_else(|_| Keypair::generate_ed25519())
+}
+
 /// Creates a new chain account key (hex) in `path`.
 pub fn create_chain_key(path: &Path) -> Result<PrivateKeySigner, KeyError> {
     let signer = PrivateKeySigner::random();
@@ -165,6 +182,20 @@ mod tests {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64
+    }
+
+    #[test]
+    fn client_identity_is_stable_per_account_and_differs_between_accounts() {
+        let a = PrivateKeySigner::random();
+        let b = PrivateKeySigner::random();
+        assert_eq!(
+            client_identity(&a).public().to_peer_id(),
+            client_identity(&a).public().to_peer_id()
+        );
+        assert_ne!(
+            client_identity(&a).public().to_peer_id(),
+            client_identity(&b).public().to_peer_id()
+        );
     }
 
     #[test]

@@ -138,6 +138,26 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The manifest of `dataset` whose hash is the one registered on chain, from the DHT (`None` if
+/// no peer holds it).
+pub async fn registered_manifest(
+    client: &Client,
+    dataset: B256,
+    registered_hash: B256,
+) -> Result<Option<DatasetManifest>, OwnerError> {
+    let found = client
+        .get_signed_records(Key::for_dataset(&dataset.0))
+        .await?;
+    Ok(found.into_iter().find_map(|f| match f.record.content() {
+        Ok(sharenet_dht::RecordContent::Manifest(m))
+            if m.dataset_id == dataset.0 && B256::from(m.manifest_hash()) == registered_hash =>
+        {
+            Some(m)
+        }
+        _ => None,
+    }))
+}
+
 /// Puts a signed manifest in the DHT, trying again until `deadline` while no peer takes it.
 pub async fn publish_manifest(
     client: &Client,
@@ -170,6 +190,7 @@ pub async fn upload_dataset<L: Ledger>(
     pool: &str,
     n: usize,
     t: usize,
+    min_cohort: u32,
     batch_rows: usize,
     ack_timeout: Duration,
 ) -> Result<UploadSummary, OwnerError> {
@@ -209,7 +230,10 @@ pub async fn upload_dataset<L: Ledger>(
         dataset_id: dataset,
         owner: owner.into_array(),
         pool: pool.to_string(),
+        name: name.to_string(),
         schema_hash: schema.hash(),
+        schema: schema.to_json(),
+        min_cohort,
         rows: table.rows as u64,
         columns: table.columns.len() as u32,
         threshold: t as u8,
@@ -325,6 +349,10 @@ pub async fn append_dataset<L: Ledger>(
         ));
     }
     let members_keys = committee_peers(ledger, client, &info.committee).await?;
+    // The new manifest keeps the owner's name and cohort rule of the registered one.
+    let previous = registered_manifest(client, dataset, info.manifestHash)
+        .await?
+        .ok_or_else(|| refuse("its registered manifest is not in the DHT (its committee keeps it there: is the committee up?)"))?;
     let peers: Vec<PeerId> = members_keys.iter().map(|(p, _)| *p).collect();
     let t = usize::from(info.threshold);
     let name = format!("append to {dataset}");
@@ -339,7 +367,10 @@ pub async fn append_dataset<L: Ledger>(
         dataset_id: dataset.0,
         owner: info.owner.into_array(),
         pool: info.pool.clone(),
+        name: previous.name,
         schema_hash: schema.hash(),
+        schema: schema.to_json(),
+        min_cohort: previous.min_cohort,
         rows: total,
         columns: table.columns.len() as u32,
         threshold: info.threshold,
@@ -349,9 +380,14 @@ pub async fn append_dataset<L: Ledger>(
         version: total,
         created_at: unix_now(),
     };
+    let signed = client.sign_manifest(&manifest)?;
     ledger
         .append_rows(dataset, total, B256::from(manifest.manifest_hash()))
         .await?;
+    // The committee's manifest keepers fetch the new version from the DHT once they see the
+    // append on chain.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    publish_manifest(client, signed, deadline).await?;
     Ok(UploadSummary {
         dataset: dataset.0,
         rows: table.rows,

@@ -326,6 +326,37 @@ impl QueryKind {
             QueryKind::LogReg => "log_reg",
         }
     }
+
+    /// Every kind, in code order.
+    pub const ALL: [QueryKind; 5] = [
+        QueryKind::Aggregate,
+        QueryKind::GroupBy,
+        QueryKind::Histogram,
+        QueryKind::LinReg,
+        QueryKind::LogReg,
+    ];
+
+    /// The kind's number on chain (bit `code` of a grant's `kinds` allows it; a job records it).
+    /// Stable: codes are never reused.
+    pub fn code(self) -> u8 {
+        match self {
+            QueryKind::Aggregate => 0,
+            QueryKind::GroupBy => 1,
+            QueryKind::Histogram => 2,
+            QueryKind::LinReg => 3,
+            QueryKind::LogReg => 4,
+        }
+    }
+
+    /// The kind with chain number `code`.
+    pub fn from_code(code: u8) -> Option<QueryKind> {
+        QueryKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// The kind with stable name `name` (see [`QueryKind::as_str`]).
+    pub fn from_name(name: &str) -> Option<QueryKind> {
+        QueryKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 /// A query that passed every check.
@@ -345,4 +376,28 @@ pub struct TypedQuery {
     pub kinds: BTreeSet<QueryKind>,
     /// Canonical text of the query (for program hashes).
     pub canonical_text: String,
+}
+
+#[cfg(test)]
+mod kind_codes {
+    use super::QueryKind;
+
+    #[test]
+    fn codes_and_names_round_trip_and_are_the_documented_ones() {
+        let documented = [
+            (0, "aggregate"),
+            (1, "group_by"),
+            (2, "histogram"),
+            (3, "lin_reg"),
+            (4, "log_reg"),
+        ];
+        for (kind, (code, name)) in QueryKind::ALL.into_iter().zip(documented) {
+            assert_eq!(kind.code(), code);
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(QueryKind::from_code(code), Some(kind));
+            assert_eq!(QueryKind::from_name(name), Some(kind));
+        }
+        assert_eq!(QueryKind::from_code(5), None);
+        assert_eq!(QueryKind::from_name("select"), None);
+    }
 }
