@@ -5,15 +5,20 @@
 //! (text for humans, one JSON document with `--json`) or a [`failure::Failure`] (what failed,
 //! where, how to fix it, and an exit code: see [`failure`]).
 
+mod access;
+mod audit;
 mod chain;
 mod dataset;
 mod devnet;
 mod failure;
 mod health;
 mod identity;
+mod jobs;
+mod manifest;
 mod node;
 mod output;
 mod target;
+mod trail;
 mod util;
 
 use std::process::ExitCode;
@@ -56,6 +61,14 @@ enum Command {
     /// Datasets: upload a table as verified secret shares, append, list, show.
     #[command(subcommand)]
     Dataset(dataset::DatasetCommand),
+    /// Access grants: who may run which kinds of query on your datasets, until when, how often.
+    #[command(subcommand)]
+    Access(access::AccessCommand),
+    /// Jobs (queries run by a committee) on chain: list, show, refund after the deadline.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// A dataset's audit trail on chain: registration, acknowledgements, grants, jobs, payouts.
+    Audit(audit::AuditArgs),
 }
 
 impl Command {
@@ -72,6 +85,9 @@ async fn run(command: Command, ui: &Ui) -> Result<Report, Failure> {
         Command::Devnet(c) => devnet::run(c, ui).await,
         Command::Identity(c) => identity::run(c, ui).await,
         Command::Dataset(c) => dataset::run(c, ui).await,
+        Command::Access(c) => access::run(c, ui).await,
+        Command::Jobs(c) => jobs::run(c, ui).await,
+        Command::Audit(a) => audit::run(a, ui).await,
     }
 }
 

@@ -78,7 +78,6 @@ impl Ui {
     }
 
     /// Secondary detail (dim).
-    #[allow(dead_code)] // used by the commands of the next commits
     pub fn dim(&self, text: &str) -> String {
         self.paint("2", text)
     }

@@ -283,7 +283,6 @@ pub fn resolve_account(
 }
 
 /// The name of a known identity with `address`, for display.
-#[allow(dead_code)] // used by the commands of the next commits
 pub fn name_of(address: Address, devnet: Option<&Devnet>) -> Option<String> {
     let d = devnet?;
     if let Some(i) = d.file.identities.iter().find(|i| i.address == address) {
@@ -302,7 +301,6 @@ pub fn name_of(address: Address, devnet: Option<&Devnet>) -> Option<String> {
 }
 
 /// An address with its name when known: `0x… (researcher)`.
-#[allow(dead_code)] // used by the commands of the next commits
 pub fn label(address: Address, devnet: Option<&Devnet>) -> String {
     match name_of(address, devnet) {
         Some(n) => format!("{address} ({n})"),

@@ -44,7 +44,6 @@ pub fn ether(wei: U256) -> String {
 }
 
 /// A unix time as `YYYY-MM-DD HH:MM:SS UTC`.
-#[allow(dead_code)] // used by the commands of the next commits
 pub fn utc(secs: u64) -> String {
     let days = secs / 86_400;
     let rem = secs % 86_400;
@@ -58,7 +57,6 @@ pub fn utc(secs: u64) -> String {
 }
 
 /// Days since 1970-01-01 → (year, month, day) (Howard Hinnant's algorithm).
-#[allow(dead_code)] // used by the commands of the next commits
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -73,7 +71,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// A duration like `30d`, `12h`, `45m`, `90s`, `2w` in seconds.
-#[allow(dead_code)] // used by the commands of the next commits
 pub fn parse_duration(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
@@ -91,7 +88,6 @@ pub fn parse_duration(text: &str) -> Option<u64> {
 }
 
 /// A short form of a long hex id: `0x1234…abcd`.
-#[allow(dead_code)] // used by the commands of the next commits
 pub fn short(hex: &str) -> String {
     if hex.len() > 14 {
         format!("{}…{}", &hex[..6], &hex[hex.len() - 4..])
