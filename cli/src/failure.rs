@@ -169,20 +169,52 @@ impl From<sharenet_node::daemon::NodeError> for Failure {
     }
 }
 
+/// What is wrong with a chain key file that does not parse — its shape only, never its contents.
+fn chain_key_problem(path: &std::path::Path) -> String {
+    let Ok(bytes) = std::fs::read(path) else {
+        return "cannot be read".into();
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        return "is not text (a chain key file holds hex digits)".into();
+    };
+    let hex = text.trim();
+    let hex = hex.strip_prefix("0x").unwrap_or(hex);
+    if hex.is_empty() {
+        "is empty".into()
+    } else if hex.lines().count() > 1 {
+        format!("has {} lines where a key file has one", hex.lines().count())
+    } else if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        "holds characters that are not hex digits".into()
+    } else if hex.len() != 64 {
+        format!("holds {} hex digits where a key has 64", hex.len())
+    } else {
+        "holds 64 hex digits that are not a valid secp256k1 private key (zero, or not below the \
+         curve order)"
+            .into()
+    }
+}
+
 impl From<sharenet_node::keys::KeyError> for Failure {
     fn from(e: sharenet_node::keys::KeyError) -> Self {
         use sharenet_node::keys::KeyError;
-        let hint = match &e {
-            KeyError::Invalid { .. } => Some(
-                "a chain key file holds one line: 64 hex digits (optionally 0x-prefixed); \
-                 create one with `sharenet identity create --name NAME`",
-            ),
-            _ => None,
-        };
-        let f = Failure::usage(e.to_string());
-        match hint {
-            Some(h) => f.hint(h),
-            None => f,
+        match &e {
+            KeyError::Invalid { path, kind } if kind.contains("secp256k1") => {
+                Failure::usage(format!(
+                    "chain key file {} {}",
+                    path.display(),
+                    chain_key_problem(path)
+                ))
+                .hint(
+                    "a chain key file holds one line: 64 hex digits (optionally 0x-prefixed); \
+                 create one with `sharenet identity create --name NAME` or `sharenet chain key`",
+                )
+            }
+            KeyError::Invalid { .. } => Failure::usage(e.to_string()),
+            KeyError::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+                Failure::usage(format!("key file {} does not exist", path.display()))
+                    .hint("check the path, or create a key with `sharenet identity create`")
+            }
+            _ => Failure::usage(e.to_string()),
         }
     }
 }

@@ -71,10 +71,13 @@ pub async fn run(command: IdentityCommand, ui: &Ui) -> Result<Report, Failure> {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Failure::usage(format!("cannot create {}: {e}", dir.display())))?;
             let key = dir.join(format!("{name}.key"));
-            let signer = keys::create_chain_key(&key).map_err(|e| {
-                Failure::from(e).hint(format!(
-                    "identity '{name}' exists already; choose another --name"
+            let signer = keys::create_chain_key(&key).map_err(|e| match e {
+                keys::KeyError::Exists { .. } => Failure::usage(format!(
+                    "identity '{name}' exists already: {}",
+                    key.display()
                 ))
+                .hint("choose another --name"),
+                e => Failure::from(e),
             })?;
             write_address(&dir, &name, signer.address())?;
             Ok(Report::new(
