@@ -143,7 +143,7 @@ pub async fn run(command: IdentityCommand, ui: &Ui) -> Result<Report, Failure> {
                 None => "account".to_string(),
             };
             let mut human = format!(
-                "{}\n  address:                {address}\n  balance:                {} ({balance} wei)\n  job market (withdrawable): {} ({jobs} wei)\n  node registry (withdrawable): {} ({registry} wei)",
+                "{}\n  address:        {address}\n  balance:        {} ({balance} wei)\n  withdrawable from the job market (payouts, refunds): {} ({jobs} wei)\n  withdrawable from the node registry (stakes, rewards): {} ({registry} wei)",
                 ui.bold(&title),
                 ether(balance),
                 ether(jobs),
@@ -151,7 +151,7 @@ pub async fn run(command: IdentityCommand, ui: &Ui) -> Result<Report, Failure> {
             );
             if node.registered {
                 human.push_str(&format!(
-                    "\n  node: registered, stake {}{}",
+                    "\n  node:           registered, stake {}{}",
                     ether(node.stake),
                     if node.exiting { ", exiting" } else { "" }
                 ));

@@ -21,6 +21,7 @@ mod target;
 mod trail;
 mod util;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -111,11 +112,12 @@ fn init_logging(daemon: bool) {
 }
 
 fn report_failure(f: &Failure, json: bool) -> ExitCode {
-    if json {
-        eprintln!("{}", f.to_json());
+    let text = if json {
+        f.to_json().to_string()
     } else {
-        eprintln!("{}", f.to_human());
-    }
+        f.to_human()
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
     ExitCode::from(f.code)
 }
 
@@ -158,12 +160,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli.command, &ui)) {
         Ok(Report::Done { human, json }) => {
-            #[allow(clippy::print_stdout)]
-            if ui.json {
-                println!("{json}");
-            } else {
-                println!("{human}");
-            }
+            let text = if ui.json { json.to_string() } else { human };
+            // A closed pipe (`sharenet … | head`) is not an error worth a panic.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}").and_then(|()| out.flush());
             ExitCode::SUCCESS
         }
         Ok(Report::Nothing) => ExitCode::SUCCESS,

@@ -178,7 +178,12 @@ pub async fn up(args: UpArgs, ui: &Ui) -> Result<Report, Failure> {
     }
     let dir = prepare_dir(&args.dir)?;
     let mut started = Started::default();
-    let result = start(&args, &dir, &mut started, ui).await;
+    // A Ctrl-C stops what was started, like any other failure (the processes are in their own
+    // process groups, so the terminal's SIGINT does not reach them).
+    let result = tokio::select! {
+        r = start(&args, &dir, &mut started, ui) => r,
+        _ = tokio::signal::ctrl_c() => Err(Failure::other("interrupted")),
+    };
     let _ = std::fs::remove_file(dir.join(LOCK));
     match result {
         Ok(report) => Ok(report),
@@ -232,11 +237,19 @@ async fn start(
         if let Some(anvil) = &mut started.anvil
             && let Ok(Some(status)) = anvil.try_wait()
         {
+            let log = tail(&anvil_log, 20);
             return Err(Failure::chain(format!(
-                "anvil exited during startup ({status}); its log {}:\n{}",
-                anvil_log.display(),
-                tail(&anvil_log, 20)
-            )));
+                "anvil ({}) exited during startup ({status}); {}",
+                anvil_bin.display(),
+                if log.trim().is_empty() {
+                    format!("its log {} is empty", anvil_log.display())
+                } else {
+                    format!("the end of its log {}:\n{log}", anvil_log.display())
+                }
+            ))
+            .hint(
+                "check that the anvil binary runs (`npm ci` in contracts/, or set SHARENET_ANVIL)",
+            ));
         }
         if Instant::now() >= deadline {
             return Err(Failure::chain(format!(
