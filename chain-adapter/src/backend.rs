@@ -36,6 +36,10 @@ pub trait Backend: Send + Sync {
     /// Ether balance of an account.
     fn balance(&self, who: Address) -> impl Future<Output = ChainResult<U256>> + Send;
 
+    /// The latest block's timestamp (unix seconds): the clock deadlines and expiries are
+    /// judged by.
+    fn timestamp(&self) -> impl Future<Output = ChainResult<u64>> + Send;
+
     /// Signs a 32-byte digest (EIP-712) with this account's key.
     fn sign_hash(&self, hash: B256) -> ChainResult<Signature>;
 }

@@ -360,6 +360,10 @@ impl Backend for EmbeddedBackend {
         Ok(info.map(|i| i.balance).unwrap_or_default())
     }
 
+    async fn timestamp(&self) -> ChainResult<u64> {
+        Ok(lock(&self.state)?.timestamp)
+    }
+
     fn sign_hash(&self, hash: B256) -> ChainResult<Signature> {
         self.signer
             .sign_hash_sync(&hash)

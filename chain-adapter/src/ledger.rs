@@ -95,6 +95,13 @@ pub trait Ledger: Send + Sync {
     fn grant(&self, g: &NewGrant) -> impl Future<Output = ChainResult<(TxReceipt, U256)>> + Send;
     /// Revokes a grant.
     fn revoke(&self, grant_id: U256) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Lets `delegate` grant access to dataset `dataset` (owner only), or withdraws that.
+    fn set_grant_delegate(
+        &self,
+        dataset: B256,
+        delegate: Address,
+        allowed: bool,
+    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
     /// May `who` run a query of `kind` / program `program_hash` on `datasets` under `grant_id` now?
     fn may_run(
         &self,
@@ -144,6 +151,9 @@ pub trait Ledger: Send + Sync {
     fn withdraw(&self, vault: Vault) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
     /// Ether balance of an account.
     fn eth_balance(&self, who: Address) -> impl Future<Output = ChainResult<U256>> + Send;
+    /// The chain's clock: the latest block's timestamp (unix seconds). Deadlines and expiries
+    /// are judged by it, not by the local clock.
+    fn chain_time(&self) -> impl Future<Output = ChainResult<u64>> + Send;
 
     // ---- audit trail ----
 
@@ -508,6 +518,21 @@ impl<B: Backend> Ledger for Client<B> {
             .await
     }
 
+    async fn set_grant_delegate(
+        &self,
+        dataset: B256,
+        delegate: Address,
+        allowed: bool,
+    ) -> ChainResult<TxReceipt> {
+        let call = AccessGrants::setGrantDelegateCall {
+            datasetId: dataset,
+            delegate,
+            allowed,
+        };
+        self.tx(self.addresses.access_grants, call.abi_encode(), U256::ZERO)
+            .await
+    }
+
     async fn may_run(
         &self,
         grant_id: U256,
@@ -626,6 +651,10 @@ impl<B: Backend> Ledger for Client<B> {
 
     async fn eth_balance(&self, who: Address) -> ChainResult<U256> {
         self.backend.balance(who).await
+    }
+
+    async fn chain_time(&self) -> ChainResult<u64> {
+        self.backend.timestamp().await
     }
 
     async fn events_since(

@@ -306,6 +306,10 @@ impl Backend for RpcBackend {
         .await
     }
 
+    async fn timestamp(&self) -> ChainResult<u64> {
+        self.latest_timestamp().await
+    }
+
     fn sign_hash(&self, hash: B256) -> ChainResult<Signature> {
         self.signer
             .sign_hash_sync(&hash)

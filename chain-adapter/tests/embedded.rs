@@ -948,6 +948,65 @@ async fn grant_reverts() {
     assert_revert!(o.grant(&ok).await, ContractError::DatasetIsRetired(_));
 }
 
+#[tokio::test]
+async fn a_grant_delegate_grants_across_owners_and_each_owner_can_revoke() {
+    let w = world().await;
+    register_nodes(&w.nodes, 1, ether(1)).await;
+    // Two owners (owner, spare) with one dataset each in one committee.
+    let (a, b) = (&w.owner, &w.spare);
+    a.register_dataset(&new_dataset(1, w.node_accounts(), 2))
+        .await
+        .unwrap();
+    b.register_dataset(&new_dataset(2, w.node_accounts(), 2))
+        .await
+        .unwrap();
+    let both = vec![dataset_id(1), dataset_id(2)];
+    let g = new_grant(w.researcher.account(), both.clone(), w.now());
+    // Without delegation, a cannot grant b's dataset.
+    assert_revert!(a.grant(&g).await, ContractError::NotDatasetOwner(_));
+    // Only the owner may delegate, to a real other account.
+    assert_revert!(
+        a.set_grant_delegate(dataset_id(2), a.account(), true).await,
+        ContractError::NotDatasetOwner(_)
+    );
+    assert_revert!(
+        b.set_grant_delegate(dataset_id(2), b.account(), true).await,
+        ContractError::BadDelegate(_)
+    );
+    assert_revert!(
+        b.set_grant_delegate(dataset_id(2), Address::ZERO, true).await,
+        ContractError::BadDelegate(_)
+    );
+    assert_revert!(
+        b.set_grant_delegate(dataset_id(9), a.account(), true).await,
+        ContractError::UnknownDataset(_)
+    );
+    let receipt = b
+        .set_grant_delegate(dataset_id(2), a.account(), true)
+        .await
+        .unwrap();
+    assert!(receipt.events.iter().any(|e| matches!(
+        &e.kind,
+        ChainEventKind::Grant(AccessGrants::AccessGrantsEvents::GrantDelegateSet(d))
+            if d.datasetId == dataset_id(2) && d.delegate == a.account() && d.allowed
+    )));
+    let (_, gid) = a.grant(&g).await.unwrap();
+    let info = a.grant_info(gid).await.unwrap();
+    assert_eq!((info.owner, info.datasetIds.clone()), (a.account(), both));
+    // A stranger cannot revoke; b, owner of a covered dataset, can.
+    assert_revert!(
+        w.outsider.revoke(gid).await,
+        ContractError::NotGrantOwner(_)
+    );
+    b.revoke(gid).await.unwrap();
+    assert!(a.grant_info(gid).await.unwrap().revoked);
+    // Withdrawn delegation: a can no longer grant b's dataset.
+    b.set_grant_delegate(dataset_id(2), a.account(), false)
+        .await
+        .unwrap();
+    assert_revert!(a.grant(&g).await, ContractError::NotDatasetOwner(_));
+}
+
 // ------------------------------------------------------------------------------------------
 // jobs
 

@@ -50,6 +50,10 @@ contract AccessGrants is ISharenetErrors {
     /// @notice Number of grants made; grant ids are 1..grantCount.
     uint256 public grantCount;
     mapping(uint256 => Grant) private grants;
+    /// @notice `grantDelegate[d][a]`: the owner of dataset `d` lets account `a` grant access to it
+    ///         (e.g. a consortium's lead grants a researcher access to every member's dataset in
+    ///         one grant). The owner can still revoke any grant that covers its dataset.
+    mapping(bytes32 => mapping(address => bool)) public grantDelegate;
 
     /// @notice A grant was made. `kinds` is a bit set of allowed query kinds.
     event AccessGranted(
@@ -66,6 +70,8 @@ contract AccessGrants is ISharenetErrors {
     event AccessRevoked(uint256 indexed grantId);
     /// @notice One query of a grant was used by job `jobId`.
     event QueryConsumed(uint256 indexed grantId, uint256 indexed jobId, uint32 used);
+    /// @notice The owner of `datasetId` let `delegate` grant access to it (`allowed`), or withdrew that.
+    event GrantDelegateSet(bytes32 indexed datasetId, address indexed owner, address indexed delegate, bool allowed);
     /// @notice The job market was linked.
     event Linked(address jobMarket);
 
@@ -82,7 +88,19 @@ contract AccessGrants is ISharenetErrors {
         emit Linked(jobMarket_);
     }
 
-    /// @notice Grant `grantee` up to `maxQueries` queries until `expiry` on datasets the caller owns.
+    /// @notice Let `delegate` grant access to `datasetId` (owner only); `allowed = false` withdraws
+    ///         it (grants already made stay until revoked).
+    function setGrantDelegate(bytes32 datasetId, address delegate, bool allowed) external {
+        (address owner,) = datasets.ownerOf(datasetId);
+        if (owner == address(0)) revert UnknownDataset(datasetId);
+        if (owner != msg.sender) revert NotDatasetOwner(datasetId, msg.sender);
+        if (delegate == address(0) || delegate == msg.sender) revert BadDelegate(delegate);
+        grantDelegate[datasetId][delegate] = allowed;
+        emit GrantDelegateSet(datasetId, msg.sender, delegate, allowed);
+    }
+
+    /// @notice Grant `grantee` up to `maxQueries` queries until `expiry` on datasets the caller owns
+    ///         or is a grant delegate of.
     ///         A query is allowed if its kind's bit is set in `kinds` or its program hash is listed.
     function grant(
         address grantee,
@@ -102,7 +120,9 @@ contract AccessGrants is ISharenetErrors {
         for (uint256 i = 0; i < nd; i++) {
             (address owner, bool retired) = datasets.ownerOf(datasetIds[i]);
             if (owner == address(0)) revert UnknownDataset(datasetIds[i]);
-            if (owner != msg.sender) revert NotDatasetOwner(datasetIds[i], msg.sender);
+            if (owner != msg.sender && !grantDelegate[datasetIds[i]][msg.sender]) {
+                revert NotDatasetOwner(datasetIds[i], msg.sender);
+            }
             if (retired) revert DatasetIsRetired(datasetIds[i]);
         }
         grantId = ++grantCount;
@@ -117,11 +137,12 @@ contract AccessGrants is ISharenetErrors {
         emit AccessGranted(grantId, msg.sender, grantee, datasetIds, kinds, programHashes, expiry, maxQueries);
     }
 
-    /// @notice Revoke a grant (by its owner); jobs already submitted are not affected.
+    /// @notice Revoke a grant (by its owner, or by the owner of any dataset it covers); jobs already
+    ///         submitted are not affected.
     function revoke(uint256 grantId) external {
         Grant storage g = grants[grantId];
         if (g.owner == address(0)) revert UnknownGrant(grantId);
-        if (g.owner != msg.sender) revert NotGrantOwner(grantId, msg.sender);
+        if (g.owner != msg.sender && !_ownsAny(g.datasetIds, msg.sender)) revert NotGrantOwner(grantId, msg.sender);
         if (g.revoked) revert GrantAlreadyRevoked(grantId);
         g.revoked = true;
         emit AccessRevoked(grantId);
@@ -178,6 +199,14 @@ contract AccessGrants is ISharenetErrors {
     /// @notice The whole record of a grant (owner is zero if unknown).
     function getGrant(uint256 grantId) external view returns (Grant memory) {
         return grants[grantId];
+    }
+
+    function _ownsAny(bytes32[] storage list, address who) private view returns (bool) {
+        for (uint256 i = 0; i < list.length; i++) {
+            (address owner,) = datasets.ownerOf(list[i]);
+            if (owner == who) return true;
+        }
+        return false;
     }
 
     function _contains(bytes32[] storage list, bytes32 x) private view returns (bool) {

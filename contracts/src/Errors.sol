@@ -71,6 +71,7 @@ interface ISharenetErrors {
     error UnknownGrant(uint256 grantId);
     error NotGrantOwner(uint256 grantId, address caller);
     error GrantAlreadyRevoked(uint256 grantId);
+    error BadDelegate(address delegate);
     error GrantRevoked(uint256 grantId);
     error NotGrantee(uint256 grantId, address caller);
     error GrantExpired(uint256 grantId, uint64 expiry);

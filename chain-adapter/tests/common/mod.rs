@@ -214,8 +214,12 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
         c.researcher.claim_refund(job2).await,
         ContractError::DeadlineNotPassed(_)
     );
+    // The ledger's chain clock is the clock the contracts judge deadlines by.
+    let before = reader.chain_time().await.unwrap();
+    assert_eq!(before, clock.now().await);
     clock.advance(601).await;
     c.researcher.claim_refund(job2).await.unwrap();
+    assert!(reader.chain_time().await.unwrap() >= before + 601);
     assert_eq!(
         JobStatus::from_u8(reader.job_info(job2).await.unwrap().status).unwrap(),
         JobStatus::Refunded
