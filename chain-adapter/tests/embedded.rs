@@ -974,7 +974,8 @@ async fn a_grant_delegate_grants_across_owners_and_each_owner_can_revoke() {
         ContractError::BadDelegate(_)
     );
     assert_revert!(
-        b.set_grant_delegate(dataset_id(2), Address::ZERO, true).await,
+        b.set_grant_delegate(dataset_id(2), Address::ZERO, true)
+            .await,
         ContractError::BadDelegate(_)
     );
     assert_revert!(

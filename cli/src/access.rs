@@ -3,8 +3,10 @@
 //! made before sending is made, so that a refused grant sends nothing to the chain.
 
 use alloy::primitives::{Address, B256, U256};
+use alloy::sol_types::SolCall;
 use clap::Subcommand;
-use sharenet_chain_adapter::{GrantInfo, Ledger, NewGrant};
+use sharenet_chain_adapter::bindings::AccessGrants;
+use sharenet_chain_adapter::{Backend, GrantInfo, Ledger, NewGrant};
 use sharenet_mpc::query::QueryKind;
 
 use crate::dataset::{dataset_info, resolve_dataset};
@@ -45,7 +47,23 @@ pub enum AccessCommand {
         /// The grant id.
         grant: String,
     },
-    /// List the grants made by the identity and the grants made to it.
+    /// Let another account grant access to your datasets (e.g. a consortium's lead, so that one
+    /// grant covers every member's dataset), or withdraw that with --remove.
+    Delegate {
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// The delegate: an address (0x…) or an identity name.
+        #[arg(long)]
+        to: String,
+        /// Your datasets (ids or names), comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        datasets: Vec<String>,
+        /// Withdraw the delegation (grants already made stay until revoked).
+        #[arg(long)]
+        remove: bool,
+    },
+    /// List the grants made by the identity, the grants made to it, and the grants others made
+    /// on its datasets (as delegates).
     List {
         #[command(flatten)]
         chain: ChainArgs,
@@ -126,10 +144,32 @@ fn parse_grant_id(text: &str) -> Result<U256, Failure> {
 pub async fn chain_now(session: &Session) -> Result<u64, Failure> {
     session
         .ledger
-        .backend()
-        .latest_timestamp()
+        .chain_time()
         .await
         .map_err(session.chain_err("reading the chain's time"))
+}
+
+/// Whether `who` may grant access to `dataset` as its owner's delegate.
+async fn is_delegate(session: &Session, dataset: B256, who: Address) -> Result<bool, Failure> {
+    let call = AccessGrants::grantDelegateCall {
+        _0: dataset,
+        _1: who,
+    };
+    let out = session
+        .ledger
+        .backend()
+        .call(
+            session.ledger.addresses().access_grants,
+            call.abi_encode().into(),
+        )
+        .await
+        .map_err(session.chain_err("reading the grant delegates"))?;
+    AccessGrants::grantDelegateCall::abi_decode_returns(&out).map_err(|e| {
+        Failure::chain(format!(
+            "the chain at {} answered grantDelegate with something that does not decode: {e}",
+            session.rpc
+        ))
+    })
 }
 
 /// A grant's status at time `now`.
@@ -199,13 +239,17 @@ async fn grant(
     for d in datasets {
         let id = resolve_dataset(&session, d.trim()).await?;
         let info = dataset_info(&session, id).await?;
-        if info.owner != me.address {
+        if info.owner != me.address && !is_delegate(&session, id, me.address).await? {
             return Err(Failure::refused(format!(
-                "dataset {id} is owned by {}, not by {}: only its owner can grant access to it",
+                "dataset {id} is owned by {}, not by {}: only its owner (or a grant delegate it \
+                 named) can grant access to it",
                 label(info.owner, session.devnet.as_ref()),
                 label(me.address, session.devnet.as_ref())
             ))
-            .hint("act as the dataset's owner (--as / --key), or ask its owner for a grant"));
+            .hint(
+                "act as the dataset's owner (--as / --key), or ask its owner to make you a \
+                 delegate (`sharenet access delegate`)",
+            ));
         }
         if info.retired {
             return Err(Failure::usage(format!(
@@ -275,9 +319,15 @@ async fn revoke(chain: &ChainArgs, grant: &str) -> Result<Report, Failure> {
         return Err(Failure::usage(format!("grant {id} does not exist"))
             .hint("see your grants with `sharenet access list`"));
     }
-    if g.owner != me.address {
+    let mut owns_covered = false;
+    for d in &g.datasetIds {
+        let info = dataset_info(&session, *d).await?;
+        owns_covered |= info.owner == me.address;
+    }
+    if g.owner != me.address && !owns_covered {
         return Err(Failure::refused(format!(
-            "grant {id} was made by {}, not by {}: only the grant's owner can revoke it",
+            "grant {id} was made by {}, not by {}, and covers none of your datasets: only the \
+             grant's owner or the owner of a dataset it covers can revoke it",
             label(g.owner, session.devnet.as_ref()),
             label(me.address, session.devnet.as_ref())
         )));
@@ -306,6 +356,70 @@ async fn revoke(chain: &ChainArgs, grant: &str) -> Result<Report, Failure> {
     ))
 }
 
+async fn delegate(
+    chain: &ChainArgs,
+    to: &str,
+    datasets: &[String],
+    remove: bool,
+) -> Result<Report, Failure> {
+    let session = chain.open()?;
+    let me = session.me("access delegate")?.clone();
+    let (delegate, delegate_name) = resolve_account(to, session.devnet.as_ref())?;
+    if delegate == me.address || delegate == Address::ZERO {
+        return Err(Failure::usage(
+            "--to: the delegate must be another account than yours (and not zero)",
+        ));
+    }
+    let mut ids = Vec::new();
+    for d in datasets {
+        let id = resolve_dataset(&session, d.trim()).await?;
+        let info = dataset_info(&session, id).await?;
+        if info.owner != me.address {
+            return Err(Failure::refused(format!(
+                "dataset {id} is owned by {}, not by {}: only its owner can name delegates",
+                label(info.owner, session.devnet.as_ref()),
+                label(me.address, session.devnet.as_ref())
+            )));
+        }
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let mut txs = Vec::new();
+    for id in &ids {
+        let r = session
+            .ledger
+            .set_grant_delegate(*id, delegate, !remove)
+            .await
+            .map_err(session.chain_err("setting the grant delegate"))?;
+        txs.push(r.tx_hash);
+    }
+    let who = match &delegate_name {
+        Some(n) => format!("{delegate} ({n})"),
+        None => delegate.to_string(),
+    };
+    Ok(Report::new(
+        if remove {
+            format!(
+                "{who} may no longer grant access to {} dataset(s)",
+                ids.len()
+            )
+        } else {
+            format!(
+                "{who} may now grant access to {} dataset(s) of yours",
+                ids.len()
+            )
+        },
+        serde_json::json!({
+            "delegate": delegate,
+            "delegate_name": delegate_name,
+            "datasets": ids,
+            "allowed": !remove,
+            "txs": txs,
+        }),
+    ))
+}
+
 async fn list(chain: &ChainArgs, ui: &Ui) -> Result<Report, Failure> {
     let session = chain.open()?;
     let me = session.me("access list")?.clone();
@@ -313,7 +427,8 @@ async fn list(chain: &ChainArgs, ui: &Ui) -> Result<Report, Failure> {
     let now = chain_now(&session).await?;
     let devnet = session.devnet.as_ref();
     let mut rows = Vec::new();
-    let (mut by_me, mut to_me) = (Vec::new(), Vec::new());
+    let (mut by_me, mut to_me, mut on_mine) = (Vec::new(), Vec::new(), Vec::new());
+    let mut owners = Owners::default();
     for id in trail.grants() {
         let g = session
             .ledger
@@ -325,16 +440,27 @@ async fn list(chain: &ChainArgs, ui: &Ui) -> Result<Report, Failure> {
         } else if g.grantee == me.address {
             "to me"
         } else {
-            continue;
+            let mut mine = false;
+            for d in &g.datasetIds {
+                mine |= owners.owner(&session, *d).await? == me.address;
+            }
+            if !mine {
+                continue;
+            }
+            "on mine"
         };
         let status = grant_status(&g, now);
         rows.push(vec![
             id.to_string(),
             direction.to_string(),
-            if direction == "by me" {
-                format!("to {}", label(g.grantee, devnet))
-            } else {
-                format!("from {}", label(g.owner, devnet))
+            match direction {
+                "by me" => format!("to {}", label(g.grantee, devnet)),
+                "to me" => format!("from {}", label(g.owner, devnet)),
+                _ => format!(
+                    "to {} by {}",
+                    label(g.grantee, devnet),
+                    label(g.owner, devnet)
+                ),
             },
             g.datasetIds
                 .iter()
@@ -350,10 +476,10 @@ async fn list(chain: &ChainArgs, ui: &Ui) -> Result<Report, Failure> {
             },
         ]);
         let j = grant_json(id, &g, now, &session);
-        if direction == "by me" {
-            by_me.push(j);
-        } else {
-            to_me.push(j);
+        match direction {
+            "by me" => by_me.push(j),
+            "to me" => to_me.push(j),
+            _ => on_mine.push(j),
         }
     }
     let human = if rows.is_empty() {
@@ -368,8 +494,28 @@ async fn list(chain: &ChainArgs, ui: &Ui) -> Result<Report, Failure> {
     };
     Ok(Report::new(
         human,
-        serde_json::json!({ "me": me.address, "by_me": by_me, "to_me": to_me }),
+        serde_json::json!({
+            "me": me.address,
+            "by_me": by_me,
+            "to_me": to_me,
+            "on_my_datasets": on_mine,
+        }),
     ))
+}
+
+/// Dataset owners, read once each.
+#[derive(Default)]
+struct Owners(std::collections::HashMap<B256, Address>);
+
+impl Owners {
+    async fn owner(&mut self, session: &Session, id: B256) -> Result<Address, Failure> {
+        if let Some(a) = self.0.get(&id) {
+            return Ok(*a);
+        }
+        let owner = dataset_info(session, id).await?.owner;
+        self.0.insert(id, owner);
+        Ok(owner)
+    }
 }
 
 /// Runs an `access` command.
@@ -384,6 +530,12 @@ pub async fn run(command: AccessCommand, ui: &Ui) -> Result<Report, Failure> {
             max_queries,
         } => grant(&chain, &to, &datasets, &kinds, &expires, max_queries).await,
         AccessCommand::Revoke { chain, grant } => revoke(&chain, &grant).await,
+        AccessCommand::Delegate {
+            chain,
+            to,
+            datasets,
+            remove,
+        } => delegate(&chain, &to, &datasets, remove).await,
         AccessCommand::List { chain } => list(&chain, ui).await,
     }
 }

@@ -119,6 +119,23 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> Result<Report, Failure> {
                     }),
                 ))
             }
+            ChainEventKind::Grant(G::GrantDelegateSet(g)) if g.datasetId == id => Some(entry(
+                "GrantDelegateSet",
+                format!(
+                    "{} {} grant access to it ({} is the owner)",
+                    who(g.delegate),
+                    if g.allowed {
+                        "may now"
+                    } else {
+                        "may no longer"
+                    },
+                    who(g.owner)
+                ),
+                serde_json::json!({
+                    "owner": g.owner, "delegate": g.delegate,
+                    "delegate_name": name_of(g.delegate, devnet), "allowed": g.allowed,
+                }),
+            )),
             ChainEventKind::Grant(G::AccessRevoked(r)) if grants.contains(&r.grantId) => {
                 Some(entry(
                     "AccessRevoked",

@@ -288,7 +288,7 @@ async fn a_devnet_serves_the_institution_and_researcher_journeys_and_stops_clean
     fails(
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
         5,
-        &["only its owner can grant access"],
+        &["only its owner (or a grant delegate it named) can grant access"],
     );
     let unknown = format!("0x{}", "00".repeat(31) + "01");
     fails(
@@ -422,7 +422,7 @@ async fn a_devnet_serves_the_institution_and_researcher_journeys_and_stops_clean
             &grant_id,
         ],
         5,
-        &["only the grant's owner can revoke it"],
+        &["covers none of your datasets", "can revoke it"],
     );
     json(&[
         "access",
@@ -436,6 +436,42 @@ async fn a_devnet_serves_the_institution_and_researcher_journeys_and_stops_clean
     let after = json(&["access", "list", "--devnet", d, "--as", "researcher"]);
     assert_eq!(after["to_me"][0]["status"], "revoked");
     assert_eq!(after["to_me"][0]["revoked"], true);
+
+    // Delegation: institution-a lets institution-b grant access to its dataset; b's grant then
+    // goes through, and a (owner of a covered dataset) can still revoke it.
+    json(&[
+        "access",
+        "delegate",
+        "--devnet",
+        d,
+        "--as",
+        "institution-a",
+        "--to",
+        "institution-b",
+        "--datasets",
+        "clinic",
+    ]);
+    let args = grant(&["--as", "institution-b"], &["--json"]);
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let by_b: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_b = by_b["grant"].as_str().unwrap().to_string();
+    let a = json(&["access", "list", "--devnet", d, "--as", "institution-a"]);
+    assert_eq!(a["on_my_datasets"][0]["id"], by_b.as_str());
+    assert_eq!(a["on_my_datasets"][0]["owner_name"], "institution-b");
+    json(&[
+        "access",
+        "revoke",
+        "--devnet",
+        d,
+        "--as",
+        "institution-a",
+        &by_b,
+    ]);
 
     // The audit trail, in chain order.
     let audit = json(&["audit", "--devnet", d, "--dataset", "clinic"]);
@@ -455,6 +491,9 @@ async fn a_devnet_serves_the_institution_and_researcher_journeys_and_stops_clean
             "AccessGranted",
             "JobSubmitted",
             "JobRefunded",
+            "AccessRevoked",
+            "GrantDelegateSet",
+            "AccessGranted",
             "AccessRevoked"
         ],
         "{audit}"
