@@ -46,7 +46,7 @@ pub enum DatasetCommand {
     Append {
         #[command(flatten)]
         owner: OwnerArgs,
-        /// The dataset id (0x…).
+        /// The dataset: its id (0x…) or its name when no other dataset has it.
         #[arg(long)]
         dataset: String,
     },
@@ -238,8 +238,22 @@ async fn upload(
 }
 
 async fn append(a: &OwnerArgs, dataset: &str, ui: &Ui) -> Result<Report, Failure> {
-    let id = parse_dataset_id("--dataset", dataset)?;
+    if dataset.starts_with("0x") {
+        parse_dataset_id("--dataset", dataset)?;
+    }
     let s = owner_session(a, "appending to a dataset")?;
+    let id = resolve_dataset(&s.session, dataset).await?;
+    let info = dataset_info(&s.session, id).await?;
+    let me = s.session.me("appending to a dataset")?.address;
+    if info.owner != me {
+        let devnet = s.session.devnet.as_ref();
+        return Err(Failure::refused(format!(
+            "dataset {id} is owned by {}, not by {}: only its owner can append to it",
+            label(info.owner, devnet),
+            label(me, devnet)
+        ))
+        .hint("act as the dataset's owner (--as / --key)"));
+    }
     let progress = ui.spinner(format!("appending {} rows to {id}", s.table.rows));
     let summary = sharenet_node::owner::append_dataset(
         &s.session.ledger,

@@ -244,6 +244,26 @@ async fn a_devnet_serves_the_institution_and_researcher_journeys_and_stops_clean
         );
     }
 
+    // The M2M path: more rows appended to the dataset, by name.
+    let appended = json(&[
+        "dataset",
+        "append",
+        "--devnet",
+        d,
+        "--as",
+        "institution-a",
+        "--dataset",
+        "clinic",
+        "--schema",
+        &schema,
+        "--csv",
+        &csv,
+    ]);
+    assert_eq!(appended["total_rows"], 80);
+    let show = json(&["dataset", "show", "--devnet", d, "clinic"]);
+    assert_eq!(show["rows"], 80);
+    assert_eq!(show["manifest"]["matches_chain"], true, "{show}");
+
     // Bad input: a clear error, the right exit code, nothing sent to the chain.
     let rpc = up["rpc_url"].as_str().unwrap().to_string();
     let researcher_key =
@@ -328,6 +348,24 @@ async fn a_devnet_serves_the_institution_and_researcher_journeys_and_stops_clean
         &["dataset", "list", "--devnet", not_a_devnet],
         2,
         &["is not a devnet directory"],
+    );
+    fails(
+        &[
+            "dataset",
+            "append",
+            "--devnet",
+            d,
+            "--as",
+            "institution-b",
+            "--dataset",
+            "clinic",
+            "--schema",
+            &schema,
+            "--csv",
+            &csv,
+        ],
+        5,
+        &["only its owner can append to it"],
     );
     assert_eq!(backend.block_number().await.unwrap(), block_before);
 
@@ -488,6 +526,7 @@ async fn a_devnet_serves_the_institution_and_researcher_journeys_and_stops_clean
             "DatasetAcknowledged",
             "DatasetAcknowledged",
             "DatasetAcknowledged",
+            "DatasetAppended",
             "AccessGranted",
             "JobSubmitted",
             "JobRefunded",
@@ -510,8 +549,9 @@ async fn a_devnet_serves_the_institution_and_researcher_journeys_and_stops_clean
         })
         .collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]));
-    assert_eq!(audit["events"][4]["grantee_name"], "researcher");
-    assert_eq!(audit["events"][5]["program"], program.as_str());
+    assert_eq!(audit["events"][4]["rows"], 80);
+    assert_eq!(audit["events"][5]["grantee_name"], "researcher");
+    assert_eq!(audit["events"][6]["program"], program.as_str());
 
     // Down: every process gone; down again is fine; status says stopped.
     let down = json(&["devnet", "down", "--dir", d]);
