@@ -232,3 +232,55 @@ impl From<sharenet_node::owner::OwnerError> for Failure {
         Failure::new(code, e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sharenet_chain_adapter::RevertReason;
+
+    #[test]
+    fn failures_render_for_humans_and_machines_with_their_kind() {
+        let f = Failure::usage("DIR is not a devnet directory").hint("create one");
+        assert_eq!(
+            f.to_human(),
+            "sharenet: DIR is not a devnet directory\n  to fix: create one"
+        );
+        let j = f.to_json();
+        assert_eq!(j["error"]["code"], 2);
+        assert_eq!(j["error"]["kind"], "usage");
+        assert_eq!(j["error"]["hint"], "create one");
+        for (code, kind) in [
+            (OTHER, "other"),
+            (CHAIN, "chain"),
+            (NETWORK, "network"),
+            (REFUSED, "refused"),
+            (JOB_FAILED, "job_failed"),
+        ] {
+            assert_eq!(kind_name(code), kind);
+        }
+    }
+
+    #[test]
+    fn chain_errors_are_classified() {
+        let down = Failure::from_chain("reading", "http://x", ChainError::Rpc("refused".into()));
+        assert_eq!(down.code, CHAIN);
+        assert!(down.message.contains("http://x"), "{}", down.message);
+        let refused = Failure::from_chain(
+            "granting",
+            "http://x",
+            ChainError::Reverted(RevertReason::Contract(ContractError::NotDatasetOwner(
+                sharenet_chain_adapter::bindings::ISharenetErrors::NotDatasetOwner {
+                    datasetId: Default::default(),
+                    caller: Default::default(),
+                },
+            ))),
+        );
+        assert_eq!(refused.code, REFUSED);
+        let other = Failure::from_chain(
+            "x",
+            "http://x",
+            ChainError::Reverted(RevertReason::Message("no".into())),
+        );
+        assert_eq!(other.code, CHAIN);
+    }
+}

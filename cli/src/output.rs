@@ -182,3 +182,28 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out.extend(rows.iter().map(|r| line(r.clone())));
     out.join("\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_pad_to_the_visible_width() {
+        let ui = Ui {
+            json: false,
+            colour: true,
+            progress: false,
+        };
+        let t = table(
+            &["a", "bb"],
+            &[
+                vec!["xxx".into(), ui.good("ok")],
+                vec!["y".into(), "z".into()],
+            ],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "a    bb");
+        assert_eq!(lines[1], "xxx  \x1b[32mok\x1b[0m");
+        assert_eq!(lines[2], "y    z");
+    }
+}
