@@ -38,6 +38,9 @@ pub enum MessageKind {
     VssCombined = 9,
     /// Random values dealt by a rotating dealer set (random bits, bounded random integers).
     RandomDeal = 10,
+    /// A live member's fresh sharing of its Lagrange-weighted share (re-sharing from the original
+    /// evaluation points of a committee to the session's points).
+    Reshare = 11,
 }
 
 impl MessageKind {
@@ -53,6 +56,7 @@ impl MessageKind {
             8 => "VssCommitment",
             9 => "VssCombined",
             10 => "RandomDeal",
+            11 => "Reshare",
             _ => "unknown",
         }
     }
@@ -92,6 +96,12 @@ impl<T: Transport> Channel<T> {
     /// Traffic so far.
     pub fn stats(&self) -> TransportStats {
         self.transport.stats()
+    }
+
+    /// Elements per message: a vector sent as several [`Channel::send_elements`] calls of
+    /// exactly this many elements (the last one shorter) is framed exactly like one call.
+    pub(crate) fn chunk_elements(&self) -> usize {
+        self.chunk_elements
     }
 
     fn chunks(&self, count: usize) -> usize {

@@ -2,7 +2,7 @@
 //! fresh degree-`t` polynomials and sends each party only its own shares.
 
 use super::channel::MessageKind;
-use super::{ProtocolError, Session};
+use super::{ProtocolError, Record, Session};
 use crate::field::Field;
 use crate::shamir::share_with_degree;
 use crate::transport::Transport;
@@ -25,6 +25,9 @@ impl<F: Field, T: Transport> Session<F, T> {
             });
         }
         self.rounds += 1;
+        self.transcript.begin(Record::Input);
+        self.transcript.word(owner as u64);
+        self.transcript.word(len as u64);
         if owner != self.me() {
             if values.is_some() {
                 return Err(ProtocolError::Usage("only the input's owner passes values"));

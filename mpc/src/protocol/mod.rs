@@ -1,10 +1,12 @@
 //! The semi-honest honest-majority MPC protocols (Damgård–Nielsen 2007) over Shamir sharings of
 //! degree `t < n/2`: random double sharings, input sharing, vectorised multiplication and inner
-//! products with a rotating king, and openings to everyone or to one receiver.
+//! products with a rotating king, openings to everyone or to one receiver, and re-sharing from a
+//! live subset of a larger committee.
 //!
 //! A [`Session`] is one party's view of one computation: it owns the party's transport, the
-//! per-link sequence numbers, the randomness (PRSS keys or a fresh RNG) and a Lagrange cache.
-//! Every operation takes and returns whole vectors: one round carries a whole column of gates.
+//! per-link sequence numbers, the randomness (PRSS keys or a fresh RNG), a Lagrange cache and the
+//! running transcript digest ([`Session::transcript_digest`]). Every operation takes and returns
+//! whole vectors: one round carries a whole column of gates.
 
 mod bits;
 mod channel;
@@ -16,6 +18,8 @@ mod mul;
 mod open;
 mod outside;
 mod prss;
+mod reshare;
+mod transcript;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -30,6 +34,10 @@ pub use double_random::DoubleRandomBatch;
 pub use float::{MANTISSA_BITS, SecretFloats, ZERO_EXPONENT, decode_floats};
 pub use outside::OutsideParty;
 pub use prss::Prss;
+pub use reshare::PointsError;
+pub use transcript::TRANSCRIPT_CONTEXT;
+
+pub(crate) use transcript::{Record, Transcript};
 
 /// Why a protocol step failed. Carries party indices, kinds and sizes, never shares or values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -106,6 +114,9 @@ pub enum ProtocolError {
     /// The caller gave values where it must not, or none where it must.
     #[error("{0}")]
     Usage(&'static str),
+    /// The original evaluation points given for a re-sharing are not valid.
+    #[error(transparent)]
+    Points(#[from] PointsError),
 }
 
 /// Where a session's random double sharings come from.
@@ -148,6 +159,7 @@ pub struct Session<F: Field, T: Transport> {
     lagrange: LagrangeCache<F>,
     rng: StdRng,
     prss: Option<Prss<F>>,
+    transcript: Transcript,
     rounds: u64,
     multiplications: u64,
     random_bits: u64,
@@ -191,6 +203,7 @@ impl<F: Field, T: Transport> Session<F, T> {
             lagrange: LagrangeCache::new(n),
             rng,
             prss: None,
+            transcript: Transcript::new(F::NAME, n, t),
             rounds: 0,
             multiplications: 0,
             random_bits: 0,
@@ -234,6 +247,26 @@ impl<F: Field, T: Transport> Session<F, T> {
             random_bits: self.random_bits,
             transport: self.channel.stats(),
         }
+    }
+
+    /// The digest of this session's transcript so far: blake3 (`derive_key` context
+    /// [`TRANSCRIPT_CONTEXT`]) over the field, `n`, `t`, the sequence of operations with their
+    /// public parameters and lengths, and every value opened to all parties (public openings, the
+    /// kings' broadcasts of masked products, masked comparison values, revealed combinations of a
+    /// dealer check). Values opened to one receiver only are not included; that the opening
+    /// happened, to whom and its length are.
+    ///
+    /// Every honest party of a correct run computes the same digest, so the committee can attest
+    /// it as the run's commitment. It is not a function of the inputs alone: the opened values
+    /// are masked with fresh randomness, so two runs on the same data differ. Cheap to call at any
+    /// point (it finalizes a copy of the running hash).
+    pub fn transcript_digest(&self) -> [u8; 32] {
+        self.transcript.digest()
+    }
+
+    /// The transcript, for protocols built outside this module that open values to all parties.
+    pub(crate) fn transcript_mut(&mut self) -> &mut Transcript {
+        &mut self.transcript
     }
 
     /// The framed channel, for protocols built outside this module.

@@ -4,7 +4,7 @@
 //! `n` contiguous chunks, chunk `k` led by party `k`, so the king's work and traffic rotate.
 
 use super::channel::MessageKind;
-use super::{DoubleRandomBatch, ProtocolError, Session, check_lengths};
+use super::{DoubleRandomBatch, ProtocolError, Record, Session, check_lengths};
 use crate::field::Field;
 use crate::shamir::reconstruct;
 use crate::transport::Transport;
@@ -81,7 +81,8 @@ impl<F: Field, T: Transport> Session<F, T> {
     }
 
     /// Opens degree-`2t` sharings: two rounds, `2t + 1` shares to each chunk's king, the opened
-    /// chunk back from the king to everyone.
+    /// chunk back from the king to everyone. Every party ends with the same opened vector, which
+    /// goes into the transcript.
     fn open_via_kings(&mut self, shares: &[F]) -> Result<Vec<F>, ProtocolError> {
         let (n, t, me) = (self.n(), self.t(), self.me());
         let len = shares.len();
@@ -119,6 +120,8 @@ impl<F: Field, T: Transport> Session<F, T> {
             }
         }
         self.rounds += 2;
+        self.transcript.begin(Record::ProductOpen);
+        self.transcript.elements(&opened);
         Ok(opened)
     }
 }

@@ -1,9 +1,12 @@
 //! Openings: to every party (each sends its shares to all, one round), and to one receiver only
 //! (each sends its shares to the receiver, who may be an outside party such as the researcher).
 //! Receivers check that all `n` shares lie on one polynomial of degree `t`.
+//!
+//! Values opened to everyone go into the session transcript; an opening to one receiver records
+//! only its receiver and length.
 
 use super::channel::MessageKind;
-use super::{ProtocolError, Session};
+use super::{ProtocolError, Record, Session};
 use crate::field::Field;
 use crate::shamir::reconstruct_checked;
 use crate::transport::Transport;
@@ -17,6 +20,8 @@ impl<F: Field, T: Transport> Session<F, T> {
         }
         let values = self.collect_and_reconstruct(MessageKind::Open, shares)?;
         self.rounds += 1;
+        self.transcript.begin(Record::Open);
+        self.transcript.elements(&values);
         Ok(values)
     }
 
@@ -36,6 +41,9 @@ impl<F: Field, T: Transport> Session<F, T> {
             });
         }
         self.rounds += 1;
+        self.transcript.begin(Record::OpenTo);
+        self.transcript.word(receiver as u64);
+        self.transcript.word(shares.len() as u64);
         if receiver != self.me() {
             self.channel
                 .send_elements(receiver, MessageKind::OpenTo, shares)?;

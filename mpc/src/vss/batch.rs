@@ -13,7 +13,7 @@ use rand_core::CryptoRng;
 
 use crate::field::Field;
 use crate::prf::{Prf, PrfDomain};
-use crate::protocol::{MessageKind, ProtocolError, Session};
+use crate::protocol::{MessageKind, ProtocolError, Record, Session};
 use crate::shamir::{LagrangeCache, ShamirError, ShamirParams, reconstruct_checked, share};
 use crate::transport::Transport;
 
@@ -197,6 +197,16 @@ impl<F: Field, T: Transport> Session<F, T> {
             }
         }
         self.add_rounds(2);
+        // Commitments and combinations are what every receiver sees identically.
+        let transcript = self.transcript_mut();
+        transcript.begin(Record::VerifyDealing);
+        transcript.bytes(context);
+        transcript.word(dealt.shares.len() as u64);
+        transcript.word(commitments.len() as u64);
+        for c in &commitments {
+            transcript.fixed(&c.0);
+        }
+        transcript.elements(&all);
         let parties: Vec<usize> = (0..n).collect();
         check_combinations(&mut LagrangeCache::new(n), n, t, &parties, &all)
     }

@@ -1,0 +1,450 @@
+//! The session transcript digest: equal at every honest party of a run, different for different
+//! data, and a party that received a corrupted opened value either fails or ends with a digest
+//! that differs from the others' — never a silently matching one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use sharenet_mpc::field::{Field, Mp127};
+use sharenet_mpc::ir::{ExecError, ReceivedOutput, execute, receive};
+use sharenet_mpc::protocol::{OutsideParty, ProtocolError, RandomnessSource, Session};
+use sharenet_mpc::query::{
+    Catalog, Cell, CompileOptions, CompiledQuery, Schema, assemble, compile, compile_front_end,
+};
+use sharenet_mpc::shamir::{ShamirError, ShamirParams, share_with_degree};
+use sharenet_mpc::transport::memory::run_in_memory_with_timeout;
+use sharenet_mpc::transport::{Transport, TransportError, TransportStats};
+use sharenet_mpc::vss::batch;
+
+/// Framing of a protocol message: version, kind, sequence number (see `channel.rs`).
+const HEADER_BYTES: usize = 10;
+const FROM_KING: u8 = 5;
+const OPEN: u8 = 6;
+
+/// Flip the lowest bit of the first element of the `nth` (from 1) non-empty message of `kind`
+/// that this endpoint receives from `from`.
+#[derive(Debug, Clone, Copy)]
+struct TamperRule {
+    from: usize,
+    kind: u8,
+    nth: usize,
+}
+
+/// A transport that corrupts one received message according to its rule (if any).
+struct Tampering<T> {
+    inner: T,
+    rule: Option<TamperRule>,
+    seen: usize,
+}
+
+impl<T: Transport> Transport for Tampering<T> {
+    fn me(&self) -> usize {
+        self.inner.me()
+    }
+    fn endpoints(&self) -> usize {
+        self.inner.endpoints()
+    }
+    fn send(&mut self, to: usize, message: Vec<u8>) -> Result<(), TransportError> {
+        self.inner.send(to, message)
+    }
+    fn recv(&mut self, from: usize) -> Result<Vec<u8>, TransportError> {
+        let mut message = self.inner.recv(from)?;
+        if let Some(rule) = self.rule
+            && rule.from == from
+            && message.len() > HEADER_BYTES
+            && message[1] == rule.kind
+        {
+            self.seen += 1;
+            if self.seen == rule.nth {
+                message[HEADER_BYTES] ^= 1;
+            }
+        }
+        Ok(message)
+    }
+    fn stats(&self) -> TransportStats {
+        self.inner.stats()
+    }
+}
+
+fn session<T: Transport>(n: usize, t: usize, tr: T, seed: u64) -> Session<Mp127, T> {
+    let rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003) + tr.me() as u64);
+    Session::with_rng(n, t, tr, RandomnessSource::Auto, rng).unwrap()
+}
+
+const SCHEMA: &str = r#"{"columns":[
+  {"name":"age","type":"integer"},
+  {"name":"sex","type":"category","labels":["f","m"]},
+  {"name":"cost","type":"fixed","scale":2}]}"#;
+
+/// age, sex, cost×100.
+type Row = [i64; 3];
+
+fn patients(rows: usize, seed: u64) -> Vec<Row> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..rows)
+        .map(|_| {
+            [
+                rng.random_range(18..90),
+                rng.random_range(0..2),
+                rng.random_range(1_000..500_000),
+            ]
+        })
+        .collect()
+}
+
+fn compiled(rows: usize) -> CompiledQuery {
+    let mut catalog = Catalog::new();
+    catalog
+        .insert("clinic", Schema::from_json(SCHEMA).unwrap())
+        .unwrap();
+    let typed = compile_front_end(
+        "SELECT sex, COUNT(*), AVG(cost), STDDEV(cost), MAX(age) FROM clinic \
+         WHERE age >= 40 GROUP BY sex",
+        &catalog,
+    )
+    .unwrap();
+    let options = CompileOptions {
+        min_cohort: 2,
+        ..CompileOptions::default()
+    };
+    compile(&typed, rows, &options).unwrap()
+}
+
+/// Each computing party's digest after the run (or its error), and what the receiver got.
+struct QueryRun {
+    digests: Vec<Result<[u8; 32], ExecError>>,
+    received: Result<Vec<ReceivedOutput>, ExecError>,
+}
+
+/// The query over `table`, stored at the points 1..N of a committee of `big_n` and run by the
+/// `live` members (re-shared first), with session randomness from `seed`, the dealing's from
+/// `deal_seed`, and an optional corruption of one message received by party `victim`.
+fn run_query(
+    (big_n, t, live): (usize, usize, &[u64]),
+    table: &[Row],
+    seed: u64,
+    deal_seed: u64,
+    tamper: Option<(usize, TamperRule)>,
+) -> QueryRun {
+    let query = compiled(table.len());
+    let mut rng = StdRng::seed_from_u64(deal_seed);
+    let stored: Vec<Vec<Vec<Mp127>>> = query
+        .inputs
+        .iter()
+        .map(|&c| {
+            let column: Vec<Mp127> = table.iter().map(|r| Mp127::from_i64(r[c])).collect();
+            share_with_degree(big_n, t, &column, &mut rng)
+        })
+        .collect();
+    let n = live.len();
+    let receiver = n;
+    let mut results = run_in_memory_with_timeout(n + 1, Duration::from_secs(5), |tr| {
+        let me = tr.me();
+        if me == receiver {
+            let mut r = OutsideParty::<Mp127, _>::new(n, t, tr).unwrap();
+            return Err(receive(&mut r, &query.program));
+        }
+        let rule = tamper.and_then(|(victim, rule)| (victim == me).then_some(rule));
+        let tr = Tampering {
+            inner: tr,
+            rule,
+            seen: 0,
+        };
+        let mut s = session(n, t, tr, seed);
+        let member = live[me] as usize - 1;
+        let mine: Vec<Vec<Mp127>> = stored.iter().map(|c| c[member].clone()).collect();
+        let outcome = s
+            .reshare_columns_from_points(live, &mine)
+            .map_err(ExecError::from)
+            .and_then(|inputs| execute(&mut s, &query.program, &inputs, receiver));
+        Ok(outcome.map(|_| s.transcript_digest()))
+    });
+    let received = results.pop().unwrap().unwrap_err();
+    QueryRun {
+        digests: results.into_iter().map(|r| r.unwrap()).collect(),
+        received,
+    }
+}
+
+fn all_equal(digests: &[Result<[u8; 32], ExecError>]) -> [u8; 32] {
+    let first = *digests[0].as_ref().unwrap();
+    for (party, d) in digests.iter().enumerate() {
+        assert_eq!(d.as_ref().unwrap(), &first, "party {party}");
+    }
+    first
+}
+
+#[test]
+fn every_party_of_a_query_run_has_the_same_digest() {
+    let table = patients(80, 1);
+    for committee in [
+        (3, 1, &[1u64, 2, 3][..]),
+        (5, 2, &[1, 2, 3, 4, 5][..]),
+        (5, 1, &[1, 3, 4, 5][..]),
+    ] {
+        let run = run_query(committee, &table, 1, 2, None);
+        all_equal(&run.digests);
+        // The run itself is right (the COUNT of each group), so the digest is of a correct run.
+        let result = assemble(&compiled(table.len()), &run.received.unwrap());
+        for (g, row) in result.rows.iter().enumerate() {
+            let count = table
+                .iter()
+                .filter(|r| r[0] >= 40 && r[1] == g as i64)
+                .count();
+            assert_eq!(row[1], Cell::Number(count as f64), "{committee:?}");
+        }
+    }
+}
+
+#[test]
+fn the_digest_binds_the_data_and_the_run() {
+    let committee = (3, 1, &[1u64, 2, 3][..]);
+    let table = patients(60, 1);
+    let base = all_equal(&run_query(committee, &table, 1, 2, None).digests);
+    // Same data and session randomness, different sharing randomness: the opened (masked)
+    // values are the same, so is the digest.
+    assert_eq!(
+        all_equal(&run_query(committee, &table, 1, 3, None).digests),
+        base
+    );
+    // One changed cell: different digest.
+    let mut changed = table.clone();
+    changed[17][2] += 1;
+    assert_ne!(
+        all_equal(&run_query(committee, &changed, 1, 2, None).digests),
+        base
+    );
+    // Different data altogether: different digest.
+    let other = patients(60, 9);
+    assert_ne!(
+        all_equal(&run_query(committee, &other, 1, 2, None).digests),
+        base
+    );
+    // Same data, fresh masks: a different run, a different digest.
+    assert_ne!(
+        all_equal(&run_query(committee, &table, 5, 2, None).digests),
+        base
+    );
+}
+
+#[test]
+fn the_digest_covers_the_parameters_and_the_operation_sequence() {
+    // Nothing opened at all: the digest still tells n, t and what was done.
+    let digests = |n: usize, t: usize, ops: &'static [usize]| {
+        run_in_memory_with_timeout(n + 1, Duration::from_secs(5), |tr| {
+            if tr.me() == n {
+                let mut r = OutsideParty::<Mp127, _>::new(n, t, tr).unwrap();
+                for &len in ops {
+                    r.receive_output(len).unwrap();
+                }
+                return None;
+            }
+            let mut s = session(n, t, tr, 1);
+            for &len in ops {
+                s.open_to(n, &vec![Mp127::ONE; len]).unwrap();
+            }
+            Some(s.transcript_digest())
+        })
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+    };
+    let a = digests(3, 1, &[2]);
+    assert!(a.iter().all(|d| *d == a[0]));
+    assert_ne!(digests(3, 1, &[3])[0], a[0]);
+    assert_ne!(digests(3, 1, &[1, 1])[0], a[0]);
+    assert_ne!(digests(3, 1, &[])[0], a[0]);
+    assert_ne!(digests(5, 1, &[2])[0], a[0]);
+    assert_ne!(digests(5, 2, &[2])[0], digests(5, 1, &[2])[0]);
+}
+
+#[test]
+fn a_dealer_check_is_part_of_the_transcript() {
+    let (n, t) = (5, 2);
+    let mut rng = StdRng::seed_from_u64(4);
+    let values: Vec<Mp127> = (0..100).map(|_| Mp127::random(&mut rng)).collect();
+    let dealt = batch::deal(
+        ShamirParams::honest_majority(n, t).unwrap(),
+        &values,
+        &mut rng,
+    );
+    let results = run_in_memory_with_timeout(n, Duration::from_secs(5), |tr| {
+        let mut s = session(n, t, tr, 1);
+        let before = s.transcript_digest();
+        s.verify_dealing(b"dataset 1 batch 0", &dealt[s.me()])
+            .unwrap();
+        (before, s.transcript_digest())
+    });
+    for (before, after) in &results {
+        assert_eq!(before, &results[0].0);
+        assert_eq!(after, &results[0].1);
+        assert_ne!(before, after);
+    }
+}
+
+/// Party 0 inputs x and y, everyone multiplies and opens the products to an outside receiver;
+/// `victim` receives one corrupted message per `rule`. Returns the computing parties' outcomes
+/// and the receiver's.
+type MulRun = (
+    Vec<Result<[u8; 32], ProtocolError>>,
+    Result<(Vec<Mp127>, Vec<usize>), ProtocolError>,
+);
+
+fn mul_then_output(n: usize, t: usize, tamper: Option<(usize, TamperRule)>) -> MulRun {
+    let mut rng = StdRng::seed_from_u64(n as u64);
+    let x: Vec<Mp127> = (0..40).map(|_| Mp127::random(&mut rng)).collect();
+    let y: Vec<Mp127> = (0..40).map(|_| Mp127::random(&mut rng)).collect();
+    let mut results = run_in_memory_with_timeout(n + 1, Duration::from_secs(5), |tr| {
+        let me = tr.me();
+        if me == n {
+            let mut r = OutsideParty::<Mp127, _>::new(n, t, tr).unwrap();
+            return Err(r.receive_output(x.len()));
+        }
+        let rule = tamper.and_then(|(victim, rule)| (victim == me).then_some(rule));
+        let tr = Tampering {
+            inner: tr,
+            rule,
+            seen: 0,
+        };
+        let mut s = session(n, t, tr, 3);
+        Ok((|| {
+            let xs = s.input(0, (me == 0).then_some(x.as_slice()), x.len())?;
+            let ys = s.input(0, (me == 0).then_some(y.as_slice()), y.len())?;
+            let z = s.mul(&xs, &ys)?;
+            s.open_to(n, &z)?;
+            Ok(s.transcript_digest())
+        })())
+    });
+    let receiver = results.pop().unwrap().unwrap_err();
+    (results.into_iter().map(|r| r.unwrap()).collect(), receiver)
+}
+
+#[test]
+fn a_corrupted_king_broadcast_changes_the_victims_digest() {
+    for (n, t) in [(3, 1), (5, 2)] {
+        let (honest, _) = mul_then_output(n, t, None);
+        let honest: Vec<[u8; 32]> = honest.into_iter().map(Result::unwrap).collect();
+        assert!(honest.iter().all(|d| *d == honest[0]));
+        // King 1 broadcasts its chunk of opened masked products; party 0 gets one bit flipped.
+        let victim = 0;
+        let rule = TamperRule {
+            from: 1,
+            kind: FROM_KING,
+            nth: 1,
+        };
+        let (digests, receiver) = mul_then_output(n, t, Some((victim, rule)));
+        // Nobody can tell inside the committee: the king's broadcast has no redundancy.
+        for (party, d) in digests.iter().enumerate() {
+            let d = d.as_ref().unwrap();
+            if party == victim {
+                assert_ne!(d, &honest[0], "n={n}: the victim's digest must differ");
+            } else {
+                assert_eq!(d, &honest[0], "n={n}: party {party}");
+            }
+        }
+        // The victim's output share is now off the polynomial: the receiver detects it (n = 3),
+        // or, with n − t − 1 = 2 spare shares (n = 5, t = 2), corrects it and names the victim.
+        match n {
+            3 => assert!(
+                matches!(
+                    receiver,
+                    Err(ProtocolError::Shamir(ShamirError::Inconsistent { .. }))
+                ),
+                "{receiver:?}"
+            ),
+            _ => assert_eq!(receiver.unwrap().1, vec![victim]),
+        }
+    }
+}
+
+#[test]
+fn a_corrupted_share_of_a_public_opening_is_caught_by_the_victim() {
+    let (n, t) = (3, 1);
+    let results = run_in_memory_with_timeout(n, Duration::from_secs(5), |tr| {
+        let me = tr.me();
+        let rule = (me == 2).then_some(TamperRule {
+            from: 0,
+            kind: OPEN,
+            nth: 1,
+        });
+        let tr = Tampering {
+            inner: tr,
+            rule,
+            seen: 0,
+        };
+        let mut s = session(n, t, tr, 4);
+        let v = [Mp127::from_u64(5), Mp127::from_u64(6)];
+        let xs = s.input(1, (me == 1).then_some(&v[..]), v.len()).unwrap();
+        s.open(&xs).map(|_| s.transcript_digest())
+    });
+    assert_eq!(results[0].as_ref().unwrap(), results[1].as_ref().unwrap());
+    assert!(matches!(
+        results[2],
+        Err(ProtocolError::Shamir(ShamirError::Inconsistent {
+            index: 0,
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn a_corrupted_message_in_a_query_never_yields_a_matching_digest() {
+    let table = patients(40, 5);
+    let committee = (3, 1, &[1u64, 2, 3][..]);
+    let honest = run_query(committee, &table, 1, 2, None);
+    let honest_digest = all_equal(&honest.digests);
+    let honest_output = honest.received.unwrap();
+    // (victim, king whose broadcast it receives corrupted, which broadcast, caught by the MPC).
+    for (victim, from, nth, caught) in [
+        (0, 1, 1, true),
+        (1, 2, 7, true),
+        (2, 0, 3, false),
+        (0, 2, 20, false),
+        (1, 0, 40, false),
+    ] {
+        let what = format!("victim {victim}, broadcast #{nth} of king {from}");
+        let rule = TamperRule {
+            from,
+            kind: FROM_KING,
+            nth,
+        };
+        let run = run_query(committee, &table, 1, 2, Some((victim, rule)));
+        if caught {
+            // The victim's wrong share reaches a later opening to everyone (a masked comparison
+            // value): every party sees n shares off one polynomial and stops; the receiver gets
+            // nothing.
+            for d in &run.digests {
+                assert!(
+                    matches!(
+                        d,
+                        Err(ExecError::Protocol(ProtocolError::Shamir(
+                            ShamirError::Inconsistent { .. }
+                        )))
+                    ),
+                    "{what}: {:?}",
+                    d.as_ref().map(|_| ())
+                );
+            }
+            assert!(run.received.is_err(), "{what}");
+            continue;
+        }
+        // The wrong share went through a multiplication, whose king re-randomised it into a
+        // consistent sharing of a wrong value: the run completes and the receiver gets a wrong
+        // result with no error. Only the digests tell: the victim hashed the corrupted
+        // broadcast, the others the genuine one.
+        let digests: Vec<[u8; 32]> = run.digests.into_iter().map(Result::unwrap).collect();
+        for (party, d) in digests.iter().enumerate() {
+            if party != victim {
+                assert_ne!(d, &digests[victim], "{what}: silently matching digest");
+                let other = (0..digests.len()).find(|p| *p != victim && *p != party);
+                if let Some(other) = other {
+                    assert_eq!(d, &digests[other], "{what}");
+                }
+            }
+            assert_ne!(d, &honest_digest, "{what}");
+        }
+        assert_ne!(run.received.unwrap(), honest_output, "{what}");
+    }
+}
