@@ -17,6 +17,7 @@ mod jobs;
 mod manifest;
 mod node;
 mod output;
+mod query;
 mod target;
 mod trail;
 mod util;
@@ -70,6 +71,8 @@ enum Command {
     Jobs(jobs::JobsCommand),
     /// A dataset's audit trail on chain: registration, acknowledgements, grants, jobs, payouts.
     Audit(audit::AuditArgs),
+    /// Run a query as a job: computed by the datasets' committee, readable only by you.
+    Query(query::QueryArgs),
 }
 
 impl Command {
@@ -89,6 +92,7 @@ async fn run(command: Command, ui: &Ui) -> Result<Report, Failure> {
         Command::Access(c) => access::run(c, ui).await,
         Command::Jobs(c) => jobs::run(c, ui).await,
         Command::Audit(a) => audit::run(a, ui).await,
+        Command::Query(a) => query::run(a, ui).await,
     }
 }
 

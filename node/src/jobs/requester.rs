@@ -351,6 +351,7 @@ async fn run_submitted<L: Ledger>(
                 needed,
             }));
         }
+        progress(Progress::Started { attempt });
         match run_attempt(
             client, request, job, query, committee, threshold, attempt, &live,
         )
