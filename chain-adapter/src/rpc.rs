@@ -183,6 +183,11 @@ impl RpcBackend {
     }
 }
 
+/// Extra gas over an estimate, at least.
+const GAS_HEADROOM: u64 = 150_000;
+/// Never ask for more than this (well under a block's gas limit).
+const MAX_GAS_LIMIT: u64 = 15_000_000;
+
 fn raw_log(l: &alloy::rpc::types::Log) -> ChainResult<RawLog> {
     let missing = |what: &'static str| ChainError::decode("log", format!("node omitted {what}"));
     Ok(RawLog {
@@ -216,7 +221,22 @@ impl Backend for RpcBackend {
                 // and nothing is mined (the embedded chain behaves the same).
                 let pending = {
                     let _guard = self.send_lock.lock().await;
-                    self.provider.send_transaction(req).await.map_err(rpc_err)?
+                    // Headroom over the estimate: the state can change between estimation and
+                    // mining (the attestation that completes a job's quorum pays everyone out and
+                    // costs almost twice the one estimated before it). Unused gas is not paid.
+                    let estimate = self
+                        .provider
+                        .estimate_gas(req.clone())
+                        .await
+                        .map_err(rpc_err)?;
+                    let limit = estimate
+                        .saturating_mul(2)
+                        .max(estimate.saturating_add(GAS_HEADROOM))
+                        .min(MAX_GAS_LIMIT);
+                    self.provider
+                        .send_transaction(req.with_gas_limit(limit))
+                        .await
+                        .map_err(rpc_err)?
                 };
                 pending
                     .with_timeout(Some(timeout))

@@ -106,7 +106,7 @@ pub struct QueryOutcome {
     /// Committee indices of members whose attestation differs from the quorum's: they saw a
     /// different public transcript, so the result may be wrong (treat the job as failed).
     pub dissent: Vec<usize>,
-    /// From submission to the checked result.
+    /// From submission to the checked result (the attestations come after).
     pub latency: Duration,
 }
 
@@ -254,6 +254,7 @@ pub async fn run_query<L: Ledger>(
         &mut progress,
     )
     .await?;
+    let latency = submitted_at.elapsed();
     let completed = wait_completed(ledger, job, request.attest_timeout).await?;
     progress(Progress::Attested { completed });
     let dissent = if completed {
@@ -269,7 +270,7 @@ pub async fn run_query<L: Ledger>(
         fee: request.fee,
         completed,
         dissent,
-        latency: submitted_at.elapsed(),
+        latency,
     })
 }
 
@@ -337,8 +338,19 @@ async fn run_submitted<L: Ledger>(
         .await?;
     let mut last_error = None;
     for attempt in 0..MAX_ATTEMPTS {
-        let live =
-            ready_members(client, committee, job, &request.text, request.ready_timeout).await;
+        let mut live = Vec::new();
+        // Members that just received the dataset may still be catching up with the chain: ask
+        // again shortly before concluding that too few are up.
+        for round in 0..READY_ROUNDS {
+            if round > 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            live =
+                ready_members(client, committee, job, &request.text, request.ready_timeout).await;
+            if live.len() == committee.len() {
+                break;
+            }
+        }
         progress(Progress::Ready {
             live: live.len(),
             committee: committee.len(),
@@ -377,6 +389,9 @@ async fn run_submitted<L: Ledger>(
         reason: "no attempt could run".into(),
     }))
 }
+
+/// Readiness rounds before a job is declared short of members.
+const READY_ROUNDS: usize = 3;
 
 /// Sends `Hello` to every member and returns the committee indices of those ready, ascending.
 async fn ready_members(

@@ -235,7 +235,8 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         let threshold = infos.first().map_or(0, |d| usize::from(d.threshold));
         let mut datasets = Vec::with_capacity(infos.len());
         for (id, chain) in info.datasetIds.iter().zip(infos) {
-            datasets.push(check_manifest(*id, chain, self.held_manifest(*id).await?)?);
+            let manifest = self.held_manifest(*id, chain.manifestHash).await?;
+            datasets.push(check_manifest(*id, chain, manifest)?);
         }
         let query = compile_job(program, &datasets)?;
         if query.program_hash != info.programHash {
@@ -278,8 +279,14 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         })
     }
 
-    /// The manifest of a dataset this node holds, as stored by the manifest keeper.
-    async fn held_manifest(&self, id: B256) -> Result<sharenet_dht::DatasetManifest, JobError> {
+    /// The registered manifest of a dataset this node holds: as stored by the manifest keeper,
+    /// or fetched from the DHT now when the keeper has not caught up yet (right after an upload
+    /// or an append).
+    async fn held_manifest(
+        &self,
+        id: B256,
+        registered: B256,
+    ) -> Result<sharenet_dht::DatasetManifest, JobError> {
         let store = self.store.clone();
         let dataset = DatasetId(id.0);
         let (bytes, state) = tokio::task::spawn_blocking(move || {
@@ -297,15 +304,26 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
                 "this node does not hold the dataset's registered shares",
             ));
         }
-        let record = bytes
+        let stored = bytes
             .and_then(|b| SignedRecord::from_bytes(&b).ok())
-            .ok_or_else(|| {
-                missing("this node does not hold the dataset's manifest yet; try again shortly")
-            })?;
-        match record.content() {
-            Ok(RecordContent::Manifest(m)) => Ok(m),
-            _ => Err(missing("the stored manifest does not decode")),
+            .and_then(|r| match r.content() {
+                Ok(RecordContent::Manifest(m)) => Some(m),
+                _ => None,
+            })
+            .filter(|m| B256::from(m.manifest_hash()) == registered);
+        if let Some(m) = stored {
+            return Ok(m);
         }
+        let found = crate::owner::registered_manifest(&self.client, id, registered)
+            .await
+            .map_err(|e| {
+                missing(&format!(
+                    "its registered manifest could not be fetched: {e}"
+                ))
+            })?;
+        found.ok_or_else(|| {
+            missing("its registered manifest is not in the DHT yet; try again shortly")
+        })
     }
 
     /// The union's input columns, in program input order: each column is the datasets' shares
