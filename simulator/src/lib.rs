@@ -4,4 +4,8 @@
 //! The simulator drives nodes only through the node crate's public API; nothing below it may depend
 //! on the simulator.
 //!
-//! Status: not yet built (issue 6). This crate holds only this description for now.
+//! Built so far: the scenario format ([`scenario`]) and synthetic data and CSV ([`generate`]).
+//! The engine that runs nodes, jobs and faults is next.
+
+pub mod generate;
+pub mod scenario;
