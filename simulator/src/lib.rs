@@ -4,8 +4,10 @@
 //! The simulator drives nodes only through the node crate's public API; nothing below it may depend
 //! on the simulator.
 //!
-//! Built so far: the scenario format ([`scenario`]) and synthetic data and CSV ([`generate`]).
-//! The engine that runs nodes, jobs and faults is next.
+//! Built so far: the scenario format ([`scenario`]), synthetic data and CSV ([`generate`]) and
+//! the plaintext reference results ([`plaintext`]). The engine that runs nodes, jobs and faults
+//! is next.
 
 pub mod generate;
+pub mod plaintext;
 pub mod scenario;
