@@ -21,7 +21,7 @@ mod eval;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sharenet_mpc::query::ast::{BinaryAggregate, UnaryAggregate};
 use sharenet_mpc::query::compile::{LOGREG_ITERATIONS, SIGMOID_BREAKPOINTS};
 use sharenet_mpc::query::{
@@ -85,7 +85,7 @@ impl Default for ReferenceOptions {
 }
 
 /// A number the MPC must reproduce, and how closely.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Approx {
     /// The plaintext value.
     pub value: f64,
@@ -141,7 +141,7 @@ impl Approx {
 }
 
 /// One expected cell.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Expected {
     /// A group label.
@@ -168,7 +168,7 @@ pub enum Expected {
 }
 
 /// The expected result table of a query.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reference {
     /// Result column names (the select-list names, as the MPC result has them).
     pub columns: Vec<String>,

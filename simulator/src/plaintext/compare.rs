@@ -1,13 +1,13 @@
 //! Comparing an MPC result with the plaintext reference, cell by cell, with an explanation of
 //! every cell that does not agree.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sharenet_mpc::query::{Cell, QueryResult};
 
 use super::{Approx, Expected, Reference, show};
 
 /// The check of one cell.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellCheck {
     /// Row of the result table (one per group).
     pub row: usize,
@@ -26,7 +26,7 @@ pub struct CellCheck {
 }
 
 /// The comparison of an MPC result with its reference.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// Whether every cell agrees and the tables have the same shape.
     pub agree: bool,
@@ -37,15 +37,17 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// One line: "agrees (7 cells)" or "2 of 7 cells disagree".
+    /// One line: "agrees (7 cells)", "1 cell of 7 disagrees", "2 cells of 7 disagree".
     pub fn summary(&self) -> String {
         let bad = self.cells.iter().filter(|c| !c.agree).count();
         if !self.problems.is_empty() {
             format!("disagrees: {}", self.problems.join("; "))
         } else if bad == 0 {
-            format!("agrees ({} cells)", self.cells.len())
+            format!("agrees ({})", cells(self.cells.len()))
+        } else if bad == 1 {
+            format!("1 cell of {} disagrees", self.cells.len())
         } else {
-            format!("{bad} of {} cells disagree", self.cells.len())
+            format!("{bad} cells of {} disagree", self.cells.len())
         }
     }
 
@@ -71,6 +73,14 @@ impl Comparison {
             ));
         }
         out
+    }
+}
+
+fn cells(n: usize) -> String {
+    if n == 1 {
+        "1 cell".into()
+    } else {
+        format!("{n} cells")
     }
 }
 
