@@ -387,9 +387,9 @@ fn normal(rng: &mut ChaCha8Rng) -> f64 {
 /// The columns are related the way clinical data roughly is, so that correlations, group
 /// differences and a regression have something to find:
 ///
-/// - `age` ~ N(52, 16²), clamped to 18..=95; `sex` f/m with probability ½;
-/// - `bmi` = 23 + 0.06·(age − 18) + 0.8·[m] + N(0, 4²), clamped to 15..=55;
-/// - `bp` = 88 + 0.45·age + 0.9·bmi + 4·[m] + N(0, 10²), clamped to 85..=220;
+/// - `age` ~ N(52, 16²), clamped to 18..=95; `sex` f/m with probability ½ (male = 1 for m);
+/// - `bmi` = 23 + 0.06·(age − 18) + 0.8·male + N(0, 4²), clamped to 15..=55;
+/// - `bp` = 88 + 0.45·age + 0.9·bmi + 4·male + N(0, 10²), clamped to 85..=220;
 /// - `diagnosis` with probability σ(−9.5 + 0.06·age + 0.18·bmi + 0.01·(bp − 120)) (about a fifth);
 /// - `cost` = 900 + 22·age + 35·bmi + 4,500·diagnosis + N(0, 700²), at least 50.
 pub fn patients(rows: usize, seed: u64) -> Result<Table, GenerateError> {

@@ -3,7 +3,7 @@
 //!
 //! The reference shares only the query front end with the MPC (parsing and type checking, so
 //! both read the query the same way); it has its own evaluation: row expressions in exact
-//! rational arithmetic ([`eval`]), aggregates in f64 with textbook two-pass formulas, linear
+//! rational arithmetic (module `eval`), aggregates in f64 with textbook two-pass formulas, linear
 //! regression by Gaussian elimination with pivoting on the centred normal equations, and
 //! R² from the residuals. It applies the same minimum cohort rule as the network: a group whose
 //! matching rows are fewer than `max(k, 2, p + 2)` (p the largest number of regression features)

@@ -1,6 +1,6 @@
 //! The report of a simulator run: what the engine records ([`RunRecord`]: uploads, jobs with
 //! their results and costs, fault events), the verdict on every expectation of the scenario
-//! ([`judge`]), and the report folder ([`write_report`]): `report.md`, `run.json` and four SVG
+//! ([`RunRecord::judge`]), and the report folder ([`write_report`]): `report.md`, `run.json` and four SVG
 //! charts (latency per job, bytes sent per node, rounds per job, fault timeline).
 //!
 //! The engine fills a [`RunRecord`] as the run goes: [`RunRecord::new`] from the scenario,
