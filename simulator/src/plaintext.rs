@@ -32,6 +32,7 @@ use sharenet_mpc::query::{
 pub use compare::{CellCheck, Comparison, agrees};
 
 use crate::generate::Table;
+use crate::scenario::{Job, Scenario};
 use eval::{Q, V, eval};
 
 /// The relative tolerance of statistics finished in secret floating point (documented).
@@ -202,6 +203,36 @@ pub fn reference_for(
         })
         .collect::<Result<_, _>>()?;
     reference(&query, &chosen, options)
+}
+
+/// The reference of a scenario's job over the scenario's tables (from [`Scenario::tables`]),
+/// with the minimum cohort size of the job's datasets' owners.
+pub fn reference_for_job(
+    scenario: &Scenario,
+    job: &Job,
+    tables: &BTreeMap<String, Table>,
+) -> Result<Reference, PlaintextError> {
+    let mut catalog = Catalog::new();
+    for (name, table) in tables {
+        catalog
+            .insert(name, table.schema().clone())
+            .map_err(|e| PlaintextError::Internal(e.to_string()))?;
+    }
+    let query = compile_front_end(&job.query, &catalog)
+        .map_err(|e| PlaintextError::Query(e.render(&job.query)))?;
+    let options = ReferenceOptions {
+        min_cohort: scenario.min_cohort_for(&query.datasets),
+    };
+    let chosen: Vec<&Table> = query
+        .datasets
+        .iter()
+        .map(|d| {
+            tables
+                .get(d)
+                .ok_or_else(|| PlaintextError::MissingTable { dataset: d.clone() })
+        })
+        .collect::<Result<_, _>>()?;
+    reference(&query, &chosen, &options)
 }
 
 /// Computes the reference of a checked query over its datasets' tables, given in FROM order.

@@ -21,7 +21,7 @@ use sharenet_mpc::transport::Transport;
 use sharenet_mpc::transport::memory::run_in_memory;
 use sharenet_simulator::generate::{Table, patients};
 use sharenet_simulator::plaintext::{
-    Expected, PlaintextError, Reference, ReferenceOptions, agrees, reference_for,
+    Expected, PlaintextError, Reference, ReferenceOptions, agrees, reference_for, reference_for_job,
 };
 use sharenet_simulator::scenario::{EXAMPLES, JobExpect, Scenario};
 
@@ -534,6 +534,7 @@ fn every_example_query_meant_to_agree_agrees_with_a_real_mpc_run() {
             let mpc = run_mpc(&job.query, &catalog, &chosen, 3, 1, k);
             let options = ReferenceOptions { min_cohort: k };
             let want = reference_for(&job.query, &catalog, &tables, &options).unwrap();
+            assert_eq!(reference_for_job(&scenario, job, &tables).unwrap(), want);
             let c = agrees(&mpc, &want, job.tolerance);
             if std::env::var_os("SHOW_MARGINS").is_some() {
                 eprintln!("{name}/{}: {}", job.name, c.explain(true));

@@ -92,6 +92,16 @@ fn the_base_scenario_is_valid_and_has_its_defaults() {
     assert_eq!(s.datasets[0].expect, UploadExpect::Stored);
     assert_eq!(s.grants[0].max_queries, u32::MAX);
     assert_eq!(s.min_cohort_for(&["a_patients", "b_patients"]), 10);
+    // A union uses the strictest owner's minimum cohort.
+    let s = parse(&BASE.replace(
+        "name = \"hospital_b\"\n",
+        "name = \"hospital_b\"\nmin_cohort = 25\n",
+    ))
+    .unwrap();
+    assert_eq!(s.min_cohort_for(&["a_patients"]), 10);
+    assert_eq!(s.min_cohort_for(&["a_patients", "b_patients"]), 25);
+    assert!(s.table("b_patient").is_err());
+    assert_eq!(s.table("b_patients").unwrap().len(), 100);
 }
 
 #[test]

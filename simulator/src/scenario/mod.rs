@@ -684,20 +684,39 @@ impl Scenario {
     pub fn tables(&self) -> Result<BTreeMap<String, Table>, ScenarioError> {
         self.datasets
             .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                d.table(&self.base_dir)
-                    .map(|t| (d.name.clone(), t))
-                    .map_err(|message| ScenarioError::Source {
-                        at: Location {
-                            path: format!("datasets[{i}].source"),
-                            line: None,
-                            column: None,
-                        },
-                        message,
-                    })
-            })
+            .map(|d| Ok((d.name.clone(), self.table(&d.name)?)))
             .collect()
+    }
+
+    /// The rows of dataset `name`.
+    pub fn table(&self, name: &str) -> Result<Table, ScenarioError> {
+        let Some((i, d)) = self
+            .datasets
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.name == name)
+        else {
+            return Err(ScenarioError::UnknownName {
+                at: Location {
+                    path: String::new(),
+                    line: None,
+                    column: None,
+                },
+                what: NameKind::Dataset,
+                name: name.to_string(),
+                suggestion: validate::closest(name, self.datasets.iter().map(|d| d.name.as_str())),
+                known: self.datasets.iter().map(|d| d.name.clone()).collect(),
+            });
+        };
+        d.rows(&self.base_dir)
+            .map_err(|message| ScenarioError::Source {
+                at: Location {
+                    path: format!("datasets[{i}].source"),
+                    line: None,
+                    column: None,
+                },
+                message,
+            })
     }
 
     /// The minimum cohort size a query over `datasets` runs with: the largest of their owners'.
@@ -736,8 +755,8 @@ impl Dataset {
     }
 
     /// Its rows (CSV paths relative to `base_dir`). The error says what is wrong, with the CSV
-    /// line and column.
-    pub fn table(&self, base_dir: &Path) -> Result<Table, String> {
+    /// line and column; [`Scenario::table`] places it in the scenario.
+    fn rows(&self, base_dir: &Path) -> Result<Table, String> {
         match &self.source {
             Source::Generated {
                 generator: Generator::Patients,

@@ -251,7 +251,7 @@ fn datasets(s: &Scenario, locator: &Locator<'_>) -> Result<(), ScenarioError> {
             }
             Source::Csv { .. } => {
                 // Read it now: a bad CSV is bad input, refused before anything starts.
-                d.table(&s.base_dir)
+                d.rows(&s.base_dir)
                     .map_err(|message| ScenarioError::Source {
                         at: locator.at(&path("source.csv")),
                         message,
