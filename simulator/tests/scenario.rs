@@ -293,6 +293,9 @@ fn a_threshold_without_honest_majority_is_refused() {
         e.to_string().contains("lower `threshold` to at most 1"),
         "{e}"
     );
+    // An absurd threshold is an error, not an overflow.
+    let e = refused(&BASE.replace("threshold = 2", "threshold = 9223372036854775807"));
+    assert!(matches!(e, ScenarioError::Network { .. }), "{e:?}");
     // Honest majority holds at 2t + 1 = n.
     parse(&BASE.replace("nodes = 5\nthreshold = 2", "nodes = 3\nthreshold = 1")).unwrap();
 }

@@ -53,7 +53,8 @@ impl Q {
     }
 
     fn new(n: i128, d: i128) -> Result<Q, PlaintextError> {
-        if d == 0 {
+        // Excluding i128::MIN keeps abs() and negation total.
+        if d == 0 || n == i128::MIN || d == i128::MIN {
             return Err(overflow());
         }
         let g = gcd(n, d).max(1);

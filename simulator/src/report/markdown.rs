@@ -63,7 +63,7 @@ pub(super) fn report(run: &RunRecord) -> String {
         s.committee,
         s.threshold,
         s.threshold,
-        2 * s.threshold + 1,
+        s.threshold.saturating_mul(2).saturating_add(1),
         s.seed
     );
     if !s.datasets.is_empty() {

@@ -337,7 +337,8 @@ impl RawFault {
         };
         let set = |s: Option<NodeSet>, key: &str| -> Result<Vec<usize>, ScenarioError> {
             match s {
-                Some(NodeSet::All) => Ok((0..nodes).collect()),
+                // Capped: a network above the maximum is refused later, without allocating it.
+                Some(NodeSet::All) => Ok((0..nodes.min(super::MAX_NODES)).collect()),
                 Some(NodeSet::Some(v)) => Ok(v),
                 None => Err(missing(key)),
             }

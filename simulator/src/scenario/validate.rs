@@ -105,23 +105,22 @@ fn network(s: &Scenario, locator: &Locator<'_>) -> Result<(), ScenarioError> {
             "the threshold t must be at least 1 (t = 0 would let every node read the data)".into(),
         ));
     }
-    if 2 * n.threshold >= n.committee {
+    // Saturating: the threshold comes from the file and may be absurdly large.
+    let needed = n.threshold.saturating_mul(2).saturating_add(1);
+    if needed > n.committee {
         let max_t = n.committee.saturating_sub(1) / 2;
         let fix = if max_t == 0 {
-            format!("use a committee of at least {} nodes", 2 * n.threshold + 1)
+            format!("use a committee of at least {needed} nodes")
         } else {
             format!(
-                "lower `threshold` to at most {max_t}, or use a committee of at least {} nodes",
-                2 * n.threshold + 1
+                "lower `threshold` to at most {max_t}, or use a committee of at least {needed} nodes"
             )
         };
         return Err(err(
             "threshold",
             format!(
-                "threshold t = {} needs t < n/2 (honest majority: 2t + 1 = {} committee nodes) but the committee has n = {}; {fix}",
-                n.threshold,
-                2 * n.threshold + 1,
-                n.committee
+                "threshold t = {} needs t < n/2 (honest majority: 2t + 1 = {needed} committee nodes) but the committee has n = {}; {fix}",
+                n.threshold, n.committee
             ),
         ));
     }
