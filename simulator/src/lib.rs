@@ -4,4 +4,11 @@
 //! The simulator drives nodes only through the node crate's public API; nothing below it may depend
 //! on the simulator.
 //!
-//! Status: not yet built (issue 6). This crate holds only this description for now.
+//! Built so far: the scenario format ([`scenario`]), synthetic data and CSV ([`generate`]), the
+//! plaintext reference results ([`plaintext`]) and the report with its charts ([`report`]). The
+//! engine that runs nodes, jobs and faults is next.
+
+pub mod generate;
+pub mod plaintext;
+pub mod report;
+pub mod scenario;
