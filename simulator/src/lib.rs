@@ -4,4 +4,9 @@
 //! The simulator drives nodes only through the node crate's public API; nothing below it may depend
 //! on the simulator.
 //!
-//! Status: not yet built (issue 6). This crate holds only this description for now.
+//! Modules: [`scale`] (scale mode: a DHT-level simulation of 1,000 nodes, routing and record
+//! storage only, measuring lookup hops, committee agreement and record availability under churn).
+//!
+//! Status: being built (issue 6).
+
+pub mod scale;
