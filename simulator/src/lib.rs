@@ -5,10 +5,13 @@
 //! on the simulator.
 //!
 //! Built so far: the scenario format ([`scenario`]), synthetic data and CSV ([`generate`]), the
-//! plaintext reference results ([`plaintext`]) and the report with its charts ([`report`]). The
-//! engine that runs nodes, jobs and faults is next.
+//! plaintext reference results ([`plaintext`]), the report with its charts ([`report`]), and scale
+//! mode ([`scale`]: a DHT-level simulation of 1,000 nodes, routing and record storage only,
+//! measuring lookup hops, committee agreement and record availability under churn). The engine
+//! that runs nodes, jobs and faults is next.
 
 pub mod generate;
 pub mod plaintext;
 pub mod report;
+pub mod scale;
 pub mod scenario;
