@@ -133,13 +133,15 @@ fn encode_value(ty: &ColumnType, text: &str, bits: u32) -> Result<i64, String> {
     }
 }
 
-/// Reads a CSV (header first) and encodes it against `schema`; `bits[i]` bounds column `i`
-/// (`None`: [`DEFAULT_VALUE_BITS`]).
-pub fn read_csv<R: Read>(
+/// Reads a CSV (header = the schema's column names, in order) into each row's values in the
+/// columns' stored units (integers; decimals × 10^scale; booleans 0/1; category label indexes),
+/// checking every value against its column's type and bit width (`bits[i]`, default
+/// [`DEFAULT_VALUE_BITS`]). Errors carry the CSV line and column.
+pub fn read_csv_units<R: Read>(
     reader: R,
     schema: &Schema,
     bits: &[Option<u32>],
-) -> Result<EncodedTable, TableError> {
+) -> Result<Vec<Vec<i64>>, TableError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -169,8 +171,7 @@ pub fn read_csv<R: Read>(
             found: header.iter().collect::<Vec<_>>().join(","),
         });
     }
-    let mut out: Vec<Vec<Mp127>> = vec![Vec::new(); columns.len()];
-    let mut rows = 0;
+    let mut rows = Vec::new();
     for record in records {
         let record = record.map_err(|e| TableError::Csv {
             line: e.position().map_or(0, |p| p.line()),
@@ -184,22 +185,43 @@ pub fn read_csv<R: Read>(
                 found: record.len(),
             });
         }
+        let mut row = Vec::with_capacity(columns.len());
         for (i, (column, text)) in columns.iter().zip(record.iter()).enumerate() {
             let width = bits.get(i).copied().flatten().unwrap_or(DEFAULT_VALUE_BITS);
-            let v = encode_value(&column.ty, text, width).map_err(|reason| TableError::Value {
-                line,
-                column: i + 1,
-                name: column.name.clone(),
-                reason,
-            })?;
-            out[i].push(Mp127::from_i64(v));
+            row.push(encode_value(&column.ty, text, width).map_err(|reason| {
+                TableError::Value {
+                    line,
+                    column: i + 1,
+                    name: column.name.clone(),
+                    reason,
+                }
+            })?);
         }
-        rows += 1;
+        rows.push(row);
     }
-    if rows == 0 {
+    if rows.is_empty() {
         return Err(TableError::Empty);
     }
-    Ok(EncodedTable { columns: out, rows })
+    Ok(rows)
+}
+
+/// [`read_csv_units`], encoded column by column as field elements for sharing.
+pub fn read_csv<R: Read>(
+    reader: R,
+    schema: &Schema,
+    bits: &[Option<u32>],
+) -> Result<EncodedTable, TableError> {
+    let rows = read_csv_units(reader, schema, bits)?;
+    let mut columns: Vec<Vec<Mp127>> = vec![Vec::with_capacity(rows.len()); schema.columns().len()];
+    for row in &rows {
+        for (column, v) in columns.iter_mut().zip(row) {
+            column.push(Mp127::from_i64(*v));
+        }
+    }
+    Ok(EncodedTable {
+        columns,
+        rows: rows.len(),
+    })
 }
 
 #[cfg(test)]

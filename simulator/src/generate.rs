@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use sharenet_mpc::query::{Column, ColumnType, Schema, SchemaError};
 
 /// The bit width the node's uploader enforces by default: `|units| < 2^31`.
-pub const DEFAULT_VALUE_BITS: u32 = 31;
+pub const DEFAULT_VALUE_BITS: u32 = sharenet_node::table::DEFAULT_VALUE_BITS;
 
 /// The most rows a generated table may have (a simulator run is meant to finish in minutes).
 pub const MAX_GENERATED_ROWS: usize = 1_000_000;
@@ -22,49 +22,9 @@ pub const MAX_GENERATED_ROWS: usize = 1_000_000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GenerateError {
-    /// The CSV text is not valid CSV.
-    #[error("line {line}: {message}")]
-    Csv {
-        /// 1-based line.
-        line: u64,
-        /// What the CSV reader reported.
-        message: String,
-    },
-    /// The header does not list the schema's columns in order.
-    #[error(
-        "line 1: the header must be `{expected}` (the schema's columns, in order); found `{found}`"
-    )]
-    Header {
-        /// The header the schema asks for.
-        expected: String,
-        /// The header found.
-        found: String,
-    },
-    /// A row with the wrong number of fields.
-    #[error("line {line}: expected {expected} fields, found {found}")]
-    FieldCount {
-        /// 1-based line.
-        line: u64,
-        /// Fields expected.
-        expected: usize,
-        /// Fields found.
-        found: usize,
-    },
-    /// A value that does not fit its column.
-    #[error("line {line}, column {column} (`{name}`): {reason}")]
-    Value {
-        /// 1-based line.
-        line: u64,
-        /// 1-based column.
-        column: usize,
-        /// The column's name.
-        name: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A header and no rows.
-    #[error("the file has a header but no rows")]
-    Empty,
+    /// The CSV does not fit the schema (line and column inside).
+    #[error(transparent)]
+    Table(#[from] sharenet_node::table::TableError),
     /// A row count of 0 or above [`MAX_GENERATED_ROWS`].
     #[error("a generated table needs between 1 and {MAX_GENERATED_ROWS} rows, not {rows}")]
     Rows {
@@ -184,63 +144,9 @@ impl Table {
     /// numbers with at most `scale` decimals; booleans `true/false`, `1/0`, `yes/no` (any case);
     /// categories by exact label; numbers within [`DEFAULT_VALUE_BITS`].
     pub fn from_csv(text: &str, schema: Schema) -> Result<Table, GenerateError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let expected: Vec<String> = schema.columns().iter().map(|c| c.name.clone()).collect();
-        let mut records = reader.records();
-        let header = match records.next() {
-            Some(Ok(h)) => h,
-            Some(Err(e)) => return Err(csv_error(&e)),
-            None => {
-                return Err(GenerateError::Header {
-                    expected: expected.join(","),
-                    found: String::new(),
-                });
-            }
-        };
-        if header.iter().ne(expected.iter().map(String::as_str)) {
-            return Err(GenerateError::Header {
-                expected: expected.join(","),
-                found: header.iter().collect::<Vec<_>>().join(","),
-            });
-        }
-        let mut rows = Vec::new();
-        for record in records {
-            let record = record.map_err(|e| csv_error(&e))?;
-            let line = record.position().map_or(0, csv::Position::line);
-            if record.len() != expected.len() {
-                return Err(GenerateError::FieldCount {
-                    line,
-                    expected: expected.len(),
-                    found: record.len(),
-                });
-            }
-            let mut row = Vec::with_capacity(expected.len());
-            for (i, (column, text)) in schema.columns().iter().zip(record.iter()).enumerate() {
-                let v = parse_value(&column.ty, text).map_err(|reason| GenerateError::Value {
-                    line,
-                    column: i + 1,
-                    name: column.name.clone(),
-                    reason,
-                })?;
-                row.push(v);
-            }
-            rows.push(row);
-        }
-        if rows.is_empty() {
-            return Err(GenerateError::Empty);
-        }
+        // The node's own reader: the simulator reads a CSV exactly as an upload does.
+        let rows = sharenet_node::table::read_csv_units(text.as_bytes(), &schema, &[])?;
         Ok(Table { schema, rows })
-    }
-}
-
-fn csv_error(e: &csv::Error) -> GenerateError {
-    GenerateError::Csv {
-        line: e.position().map_or(0, csv::Position::line),
-        message: e.to_string(),
     }
 }
 
@@ -271,70 +177,6 @@ pub fn format_fixed(units: i64, scale: u8) -> String {
     let (whole, frac) = padded.split_at(padded.len() - scale);
     let sign = if units < 0 { "-" } else { "" };
     format!("{sign}{whole}.{frac}")
-}
-
-/// Parses one CSV field into its stored units.
-fn parse_value(ty: &ColumnType, text: &str) -> Result<i64, String> {
-    let in_range = |v: i128| -> Result<i64, String> {
-        if v.unsigned_abs() >= 1u128 << DEFAULT_VALUE_BITS {
-            return Err(format!(
-                "{text:?} is out of range: |value| must be below 2^{DEFAULT_VALUE_BITS} in the column's units"
-            ));
-        }
-        i64::try_from(v).map_err(|_| format!("{text:?} is out of range"))
-    };
-    match ty {
-        ColumnType::Integer => {
-            let v: i128 = text
-                .parse()
-                .map_err(|_| format!("{text:?} is not an integer"))?;
-            in_range(v)
-        }
-        ColumnType::Fixed { scale } => {
-            let (negative, body) = match text.strip_prefix('-') {
-                Some(rest) => (true, rest),
-                None => (false, text),
-            };
-            let (whole, frac) = body.split_once('.').unwrap_or((body, ""));
-            let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-            if (whole.is_empty() && frac.is_empty()) || !digits_only(whole) || !digits_only(frac) {
-                return Err(format!("{text:?} is not a decimal number"));
-            }
-            if frac.len() > usize::from(*scale) {
-                return Err(format!("{text:?} has more than {scale} decimal places"));
-            }
-            // Whole digits, then the decimals padded with zeros to the scale, as one integer.
-            let mut units: i128 = 0;
-            let padding = usize::from(*scale) - frac.len();
-            for b in whole
-                .bytes()
-                .chain(frac.bytes())
-                .chain(std::iter::repeat_n(b'0', padding))
-            {
-                units = units
-                    .checked_mul(10)
-                    .and_then(|u| u.checked_add(i128::from(b - b'0')))
-                    .ok_or_else(|| format!("{text:?} is out of range"))?;
-            }
-            in_range(if negative { -units } else { units })
-        }
-        ColumnType::Boolean => match text.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(1),
-            "false" | "0" | "no" => Ok(0),
-            _ => Err(format!("{text:?} is not a boolean (use true/false or 1/0)")),
-        },
-        ColumnType::Category { labels } => labels
-            .iter()
-            .position(|l| l == text)
-            .and_then(|i| i64::try_from(i).ok())
-            .ok_or_else(|| {
-                let shown: Vec<&str> = labels.iter().take(10).map(String::as_str).collect();
-                format!(
-                    "{text:?} is not one of the column's labels ({})",
-                    shown.join(", ")
-                )
-            }),
-    }
 }
 
 /// Decimal places of the `bmi` column.
@@ -431,6 +273,7 @@ pub fn patients(rows: usize, seed: u64) -> Result<Table, GenerateError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sharenet_node::table::TableError;
 
     fn column(t: &Table, name: &str) -> Vec<f64> {
         let (c, _) = t.schema().column(name).unwrap();
@@ -525,15 +368,18 @@ mod tests {
             read("x, c\n 1.5 , b\n-2,a\n").unwrap().rows(),
             &[vec![15, 1], vec![-20, 0]]
         );
-        assert!(matches!(read("c,x\n"), Err(GenerateError::Header { .. })));
-        assert_eq!(read("x,c\n"), Err(GenerateError::Empty));
+        assert!(matches!(
+            read("c,x\n"),
+            Err(GenerateError::Table(TableError::Header { .. }))
+        ));
+        assert_eq!(read("x,c\n"), Err(GenerateError::Table(TableError::Empty)));
         assert!(matches!(
             read("x,c\n1,a\n2\n"),
-            Err(GenerateError::FieldCount {
+            Err(GenerateError::Table(TableError::FieldCount {
                 line: 3,
                 expected: 2,
                 found: 1
-            })
+            }))
         ));
         for (row, column, needle) in [
             ("1.25,a", 1, "more than 1 decimal"),
@@ -542,12 +388,12 @@ mod tests {
             ("300000000,a", 1, "out of range"),
         ] {
             match read(&format!("x,c\n1,a\n{row}\n")) {
-                Err(GenerateError::Value {
+                Err(GenerateError::Table(TableError::Value {
                     line: 3,
                     column: c,
                     reason,
                     ..
-                }) => {
+                })) => {
                     assert_eq!(c, column, "{row}");
                     assert!(reason.contains(needle), "{row}: {reason}");
                 }
