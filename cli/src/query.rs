@@ -79,32 +79,6 @@ fn job_failure(e: JobError) -> Failure {
     }
 }
 
-fn cell_text(cell: &Cell) -> String {
-    match cell {
-        Cell::Label(l) => l.clone(),
-        Cell::Number(v) => format!("{v}"),
-        Cell::Counts(bins) => bins
-            .iter()
-            .map(|(label, n)| format!("{label}: {n}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Cell::Model {
-            coefficients,
-            r_squared,
-        } => {
-            let mut parts: Vec<String> = coefficients
-                .iter()
-                .map(|(term, v)| format!("{term} = {v:.6}"))
-                .collect();
-            if let Some(r2) = r_squared {
-                parts.push(format!("R² = {r2:.6}"));
-            }
-            parts.join(", ")
-        }
-        _ => "(withheld: group below the minimum cohort)".into(),
-    }
-}
-
 fn cell_json(cell: &Cell) -> serde_json::Value {
     match cell {
         Cell::Label(l) => serde_json::json!(l),
@@ -134,7 +108,7 @@ pub fn render(result: &QueryResult) -> (String, serde_json::Value) {
     let rows: Vec<Vec<String>> = result
         .rows
         .iter()
-        .map(|r| r.iter().map(cell_text).collect())
+        .map(|r| r.iter().map(Cell::to_string).collect())
         .collect();
     let json = serde_json::json!({
         "columns": result.columns,

@@ -561,13 +561,9 @@ fn model_terms(model: &TypedModel) -> Vec<String> {
     terms
 }
 
-/// A number as the result tables show it: integers without decimals, others with six.
+/// A number as the result tables show it (the MPC side's own formatting).
 fn show(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.6}")
-    }
+    sharenet_mpc::query::format_number(v)
 }
 
 /// `< e1`, `[e1, e2)`, ..., `>= ek`: the bin labels of the result table.

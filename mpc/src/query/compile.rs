@@ -219,43 +219,51 @@ pub struct QueryResult {
     pub rows: Vec<Vec<Cell>>,
 }
 
+impl std::fmt::Display for Cell {
+    /// The cell as result tables print it: labels as they are, numbers by [`format_number`],
+    /// histogram bins and regression terms as `name: value` / `term = value` lists.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cell::Label(l) => f.write_str(l),
+            Cell::Number(v) => f.write_str(&format_number(*v)),
+            Cell::Counts(bins) => {
+                let parts: Vec<String> = bins
+                    .iter()
+                    .map(|(l, v)| format!("{l}: {}", format_number(*v)))
+                    .collect();
+                f.write_str(&parts.join(", "))
+            }
+            Cell::Model {
+                coefficients,
+                r_squared,
+            } => {
+                let mut parts: Vec<String> = coefficients
+                    .iter()
+                    .map(|(t, v)| format!("{t} = {}", format_number(*v)))
+                    .collect();
+                if let Some(r2) = r_squared {
+                    parts.push(format!("R² = {}", format_number(*r2)));
+                }
+                f.write_str(&parts.join(", "))
+            }
+            Cell::CohortTooSmall => f.write_str("(cohort too small)"),
+        }
+    }
+}
+
 impl std::fmt::Display for QueryResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "{}", self.columns.join(" | "))?;
         for row in &self.rows {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|c| match c {
-                    Cell::Label(l) => l.clone(),
-                    Cell::Number(v) => format_number(*v),
-                    Cell::Counts(bins) => bins
-                        .iter()
-                        .map(|(l, v)| format!("{l}: {}", format_number(*v)))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    Cell::Model {
-                        coefficients,
-                        r_squared,
-                    } => {
-                        let mut parts: Vec<String> = coefficients
-                            .iter()
-                            .map(|(t, v)| format!("{t} = {}", format_number(*v)))
-                            .collect();
-                        if let Some(r2) = r_squared {
-                            parts.push(format!("R² = {}", format_number(*r2)));
-                        }
-                        parts.join(", ")
-                    }
-                    Cell::CohortTooSmall => "(cohort too small)".into(),
-                })
-                .collect();
+            let cells: Vec<String> = row.iter().map(Cell::to_string).collect();
             writeln!(f, "{}", cells.join(" | "))?;
         }
         Ok(())
     }
 }
 
-fn format_number(v: f64) -> String {
+/// A result number as tables print it: integers without decimals, others with six.
+pub fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{v:.0}")
     } else {

@@ -36,6 +36,7 @@ pub use ast::{Query, Span};
 pub use check::{MAX_FEATURES, MAX_HISTOGRAM_EDGES, check};
 pub use compile::{
     Cell, CompileError, CompileOptions, CompiledQuery, ItemLayout, QueryResult, assemble, compile,
+    format_number,
 };
 pub use error::QueryError;
 pub use lexer::MAX_LITERAL_SCALE;

@@ -84,33 +84,6 @@ fn cells(n: usize) -> String {
     }
 }
 
-/// An MPC cell as text, as the result table prints it.
-pub(crate) fn show_cell(cell: &Cell) -> String {
-    match cell {
-        Cell::Label(l) => l.clone(),
-        Cell::Number(v) => show(*v),
-        Cell::Counts(bins) => bins
-            .iter()
-            .map(|(l, v)| format!("{l}: {}", show(*v)))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Cell::Model {
-            coefficients,
-            r_squared,
-        } => {
-            let mut parts: Vec<String> = coefficients
-                .iter()
-                .map(|(t, v)| format!("{t} = {}", show(*v)))
-                .collect();
-            if let Some(r2) = r_squared {
-                parts.push(format!("R² = {}", show(*r2)));
-            }
-            parts.join(", ")
-        }
-        Cell::CohortTooSmall => "(cohort too small)".into(),
-    }
-}
-
 /// Checks one number: `Ok(note)` when it agrees (the note gives the difference), else
 /// `Err(why)`. `what` names it in the note.
 fn number(got: f64, want: &Approx, tolerance: Option<f64>, what: &str) -> Result<String, String> {
@@ -257,7 +230,7 @@ pub fn agrees(mpc: &QueryResult, expected: &Reference, tolerance: Option<f64>) -
                 row: r,
                 column: expected.columns.get(c).cloned().unwrap_or_default(),
                 group: group.clone(),
-                mpc: show_cell(got),
+                mpc: got.to_string(),
                 expected: want.to_string(),
                 agree,
                 note,
