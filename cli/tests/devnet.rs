@@ -5,67 +5,16 @@
 //! code, and sends nothing to the chain. One devnet for the whole file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli;
+
+use cli::{Down, fails, json, run};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{B256, Bytes, U256};
 use serde_json::Value;
 use sharenet_chain_adapter::{Ledger, NewJob, RpcBackend, RpcConfig};
 use sharenet_mpc::query::QueryKind;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sharenet"))
-        .args(args)
-        .env_remove("SHARENET_DEVNET")
-        .env_remove("SHARENET_IDENTITY")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-/// Runs the CLI with `--json`, asserts success, parses stdout.
-fn json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = run(&all);
-    assert!(
-        out.status.success(),
-        "sharenet {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("sharenet {args:?}: not JSON ({e}): {:?}", out.stdout))
-}
-
-/// Runs the CLI, asserts it fails with `code` and that stderr mentions every one of `needles`.
-fn fails(args: &[&str], code: i32, needles: &[&str]) -> String {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "sharenet {args:?}: {stderr}");
-    for n in needles {
-        assert!(
-            stderr.contains(n),
-            "sharenet {args:?}: {n:?} not in {stderr}"
-        );
-    }
-    stderr
-}
-
-/// Stops (and deletes) the devnet when the test ends, pass or fail.
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = run(&[
-            "devnet",
-            "down",
-            "--dir",
-            self.0.to_str().unwrap(),
-            "--purge",
-        ]);
-    }
-}
 
 fn alive(pid: u64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

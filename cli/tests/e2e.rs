@@ -9,64 +9,17 @@
 //! trail shows every job that reached the chain.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
+
+use cli::{Down, fails, json};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sharenet_chain_adapter::RpcBackend;
 use sharenet_chain_adapter::RpcConfig;
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sharenet"))
-        .args(args)
-        .env_remove("SHARENET_DEVNET")
-        .env_remove("SHARENET_IDENTITY")
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
-
-fn json(args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let started = Instant::now();
-    let out = run(&all);
-    eprintln!(
-        "{:>6.2} s  sharenet {}",
-        started.elapsed().as_secs_f64(),
-        args[..2].join(" ")
-    );
-    assert!(
-        out.status.success(),
-        "sharenet {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn fails(args: &[&str], code: i32, needle: &str) -> String {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "sharenet {args:?}: {stderr}");
-    assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
-    stderr
-}
-
-struct Down(PathBuf);
-
-impl Drop for Down {
-    fn drop(&mut self) {
-        let _ = run(&[
-            "devnet",
-            "down",
-            "--dir",
-            self.0.to_str().unwrap(),
-            "--purge",
-        ]);
-    }
-}
 
 /// One row of the example tables.
 struct Row {
@@ -123,7 +76,7 @@ impl Net {
         fails(
             &["query", "--devnet", &self.dir, "--as", who, text],
             code,
-            needle,
+            &[needle],
         )
     }
 
@@ -520,14 +473,14 @@ async fn researchers_get_plaintext_equal_results_refusals_stay_off_chain_and_fai
             "SELECT AVG(cost) FROM clinic_t1",
         ],
         6,
-        "only 2 of the committee's 5 members are ready, 3 are needed",
+        &["only 2 of the committee's 5 members are ready, 3 are needed"],
     );
     jobs += 1;
     let job = job_id(&stderr);
     fails(
         &["jobs", "refund", "--devnet", d, "--as", "researcher", &job],
         2,
-        "deadline",
+        &["deadline"],
     );
     net.advance_chain_time(600).await;
     json(&["jobs", "refund", "--devnet", d, "--as", "researcher", &job]);
