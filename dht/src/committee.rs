@@ -196,21 +196,30 @@ pub fn select_committee(
         });
     }
     let pool_key = Key::for_pool(pool);
-    let mut all: Vec<Member> = nodes
+    // Rank by (distance, node key, peer key) without cloning: only the n winners are copied.
+    let mut ranked: Vec<(Distance, Key, &NodeInfo)> = nodes
         .iter()
         .map(|node| {
             let node_key = Key::for_node(&node.peer_key);
-            Member {
-                distance: node_key.distance(&pool_key),
-                node_key,
-                node: node.clone(),
-            }
+            (node_key.distance(&pool_key), node_key, node)
         })
         .collect();
-    all.sort_unstable_by(|a, b| {
-        (a.distance, a.node_key, a.node.peer_key).cmp(&(b.distance, b.node_key, b.node.peer_key))
-    });
-    all.truncate(n);
+    let order = |a: &(Distance, Key, &NodeInfo), b: &(Distance, Key, &NodeInfo)| {
+        (a.0, a.1, a.2.peer_key).cmp(&(b.0, b.1, b.2.peer_key))
+    };
+    if ranked.len() > n {
+        ranked.select_nth_unstable_by(n - 1, order);
+        ranked.truncate(n);
+    }
+    ranked.sort_unstable_by(order);
+    let all: Vec<Member> = ranked
+        .into_iter()
+        .map(|(distance, node_key, node)| Member {
+            distance,
+            node_key,
+            node: node.clone(),
+        })
+        .collect();
     Ok(Committee {
         epoch,
         pool: pool.to_owned(),
