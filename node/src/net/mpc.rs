@@ -56,7 +56,9 @@ pub fn encode_envelope(session: &SessionId, seq: u64, payload: &[u8]) -> Vec<u8>
 struct PeerQueue {
     next: u64,
     pending: BTreeMap<u64, Vec<u8>>,
-    tx: Sender<Vec<u8>>,
+    /// `None` once the link is closed: the session's receiver then reads what is queued and
+    /// sees the link closed; later messages are dropped.
+    tx: Option<Sender<Vec<u8>>>,
     rx: Option<Receiver<Vec<u8>>>,
 }
 
@@ -66,7 +68,7 @@ impl PeerQueue {
         PeerQueue {
             next: 0,
             pending: BTreeMap::new(),
-            tx,
+            tx: Some(tx),
             rx: Some(rx),
         }
     }
@@ -127,7 +129,12 @@ impl MpcRouter {
         }
         queue.pending.insert(seq, payload);
         while let Some(message) = queue.pending.remove(&queue.next) {
-            match queue.tx.try_send(message) {
+            let Some(tx) = &queue.tx else {
+                // The link was closed: the session no longer reads it.
+                queue.next += 1;
+                continue;
+            };
+            match tx.try_send(message) {
                 Ok(()) => queue.next += 1,
                 Err(TrySendError::Full(message)) => {
                     // The session is not reading: keep it pending, refuse more beyond the bound.
@@ -164,6 +171,36 @@ impl MpcRouter {
                     .take()
             })
             .collect()
+    }
+
+    /// Closes the link from `peer` in `session`: the session reads what is already queued, then
+    /// sees the link closed ([`TransportError::Closed`]). For a message this node could not
+    /// deliver to `peer`: the session cannot complete without it.
+    pub fn close_link(&self, session: &SessionId, peer: PeerId) {
+        if let Ok(mut sessions) = self.sessions.lock()
+            && let Some(queue) = sessions
+                .get_mut(session)
+                .and_then(|inbox| inbox.peers.get_mut(&peer))
+        {
+            queue.tx = None;
+        }
+    }
+
+    /// Closes the link from `peer` in every claimed session (the peer's connection is gone);
+    /// returns how many sessions had it.
+    pub fn close_peer(&self, peer: PeerId) -> usize {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return 0;
+        };
+        let mut closed = 0;
+        for inbox in sessions.values_mut().filter(|s| s.claimed) {
+            if let Some(queue) = inbox.peers.get_mut(&peer)
+                && queue.tx.take().is_some()
+            {
+                closed += 1;
+            }
+        }
+        closed
     }
 
     /// Forgets a finished session.
@@ -326,6 +363,38 @@ mod tests {
         assert_eq!(rx.try_recv().unwrap(), b"first");
         assert_eq!(rx.try_recv().unwrap(), b"second");
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_closed_link_ends_after_what_is_queued() {
+        let router = MpcRouter::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let session = [9u8; 32];
+        let other = [10u8; 32];
+        router
+            .deliver(a, encode_envelope(&session, 0, b"queued"))
+            .unwrap();
+        let inboxes = router.claim(session, &[a, b]);
+        assert_eq!(router.close_peer(a), 1);
+        // Later messages from `a` are dropped; `b` is unaffected.
+        router
+            .deliver(a, encode_envelope(&session, 1, b"late"))
+            .unwrap();
+        router
+            .deliver(b, encode_envelope(&session, 0, b"b"))
+            .unwrap();
+        let rx = inboxes[0].as_ref().unwrap();
+        assert_eq!(rx.recv().unwrap(), b"queued");
+        assert!(rx.recv().is_err(), "closed after what was queued");
+        assert_eq!(inboxes[1].as_ref().unwrap().recv().unwrap(), b"b");
+        // An unclaimed session keeps its messages (the peer may come back before it starts);
+        // close_link closes one link of one session.
+        router.deliver(a, encode_envelope(&other, 0, b"x")).unwrap();
+        assert_eq!(router.close_peer(a), 0);
+        let inboxes = router.claim(other, &[a, b]);
+        assert_eq!(inboxes[0].as_ref().unwrap().recv().unwrap(), b"x");
+        router.close_link(&other, b);
+        assert!(inboxes[1].as_ref().unwrap().recv().is_err());
     }
 
     #[test]
