@@ -8,7 +8,7 @@
 //! per session and in the number of sessions, and forgets sessions nobody claimed in time.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
@@ -78,6 +78,20 @@ struct SessionInbox {
     peers: HashMap<PeerId, PeerQueue>,
     claimed: bool,
     created: Instant,
+    /// The first peer whose link was closed: the session cannot complete (every round of the
+    /// protocols needs every endpoint), so every receive fails once nothing is queued.
+    broken: Arc<OnceLock<PeerId>>,
+}
+
+impl SessionInbox {
+    fn new(claimed: bool) -> Self {
+        SessionInbox {
+            peers: HashMap::new(),
+            claimed,
+            created: Instant::now(),
+            broken: Arc::default(),
+        }
+    }
 }
 
 /// Routes incoming MPC envelopes to sessions, in order.
@@ -110,14 +124,7 @@ impl MpcRouter {
             if sessions.len() >= MAX_SESSIONS {
                 return Err(RouteError::Full);
             }
-            sessions.insert(
-                session,
-                SessionInbox {
-                    peers: HashMap::new(),
-                    claimed: false,
-                    created: Instant::now(),
-                },
-            );
+            sessions.insert(session, SessionInbox::new(false));
         }
         let inbox = sessions.get_mut(&session).ok_or(RouteError::Full)?;
         let queue = inbox.peers.entry(from).or_insert_with(PeerQueue::new);
@@ -149,18 +156,20 @@ impl MpcRouter {
         Ok(())
     }
 
-    /// Claims a session's inboxes, one per peer, in the given order.
-    fn claim(&self, session: SessionId, peers: &[PeerId]) -> Vec<Option<Receiver<Vec<u8>>>> {
+    /// Claims a session's inboxes, one per peer, in the given order, and the mark of a broken
+    /// session.
+    fn claim(&self, session: SessionId, peers: &[PeerId]) -> Claimed {
         let Ok(mut sessions) = self.sessions.lock() else {
-            return peers.iter().map(|_| None).collect();
+            return Claimed {
+                inboxes: peers.iter().map(|_| None).collect(),
+                broken: Arc::default(),
+            };
         };
-        let inbox = sessions.entry(session).or_insert_with(|| SessionInbox {
-            peers: HashMap::new(),
-            claimed: true,
-            created: Instant::now(),
-        });
+        let inbox = sessions
+            .entry(session)
+            .or_insert_with(|| SessionInbox::new(true));
         inbox.claimed = true;
-        peers
+        let inboxes = peers
             .iter()
             .map(|p| {
                 inbox
@@ -170,7 +179,11 @@ impl MpcRouter {
                     .rx
                     .take()
             })
-            .collect()
+            .collect();
+        Claimed {
+            inboxes,
+            broken: inbox.broken.clone(),
+        }
     }
 
     /// Closes the link from `peer` in `session`: the session reads what is already queued, then
@@ -178,11 +191,12 @@ impl MpcRouter {
     /// deliver to `peer`: the session cannot complete without it.
     pub fn close_link(&self, session: &SessionId, peer: PeerId) {
         if let Ok(mut sessions) = self.sessions.lock()
-            && let Some(queue) = sessions
-                .get_mut(session)
-                .and_then(|inbox| inbox.peers.get_mut(&peer))
+            && let Some(inbox) = sessions.get_mut(session)
         {
-            queue.tx = None;
+            let _ = inbox.broken.set(peer);
+            if let Some(queue) = inbox.peers.get_mut(&peer) {
+                queue.tx = None;
+            }
         }
     }
 
@@ -197,6 +211,7 @@ impl MpcRouter {
             if let Some(queue) = inbox.peers.get_mut(&peer)
                 && queue.tx.take().is_some()
             {
+                let _ = inbox.broken.set(peer);
                 closed += 1;
             }
         }
@@ -216,6 +231,15 @@ impl MpcRouter {
     }
 }
 
+/// What [`MpcRouter::claim`] hands a session.
+struct Claimed {
+    inboxes: Vec<Option<Receiver<Vec<u8>>>>,
+    broken: Arc<OnceLock<PeerId>>,
+}
+
+/// How often a waiting receive checks whether its session broke.
+const BROKEN_POLL: Duration = Duration::from_millis(50);
+
 /// One party's transport for one MPC session over the swarm. Runs on a blocking thread (never
 /// on the async runtime): sends go to the event loop through its bounded command channel,
 /// receives wait on the router's per-peer queues with a timeout.
@@ -225,6 +249,7 @@ pub struct SwarmTransport {
     peers: Vec<PeerId>,
     commands: mpsc::Sender<Command>,
     inboxes: Vec<Option<Receiver<Vec<u8>>>>,
+    broken: Arc<OnceLock<PeerId>>,
     next_seq: Vec<u64>,
     timeout: Duration,
     router: MpcRouter,
@@ -249,7 +274,7 @@ impl SwarmTransport {
         router: MpcRouter,
         timeout: Duration,
     ) -> Self {
-        let inboxes = router.claim(session, &peers);
+        let Claimed { inboxes, broken } = router.claim(session, &peers);
         let n = peers.len();
         SwarmTransport {
             session,
@@ -257,6 +282,7 @@ impl SwarmTransport {
             peers,
             commands,
             inboxes,
+            broken,
             next_seq: vec![0; n],
             timeout,
             router,
@@ -315,17 +341,35 @@ impl Transport for SwarmTransport {
         let inbox = self.inboxes[from]
             .as_ref()
             .ok_or(TransportError::Closed { peer: from })?;
-        match inbox.recv_timeout(self.timeout) {
-            Ok(message) => {
-                self.stats.messages_received += 1;
-                self.stats.bytes_received += message.len() as u64;
-                Ok(message)
+        // Waits in short slices: a session whose link to another endpoint closed (that peer is
+        // gone) cannot complete, so it fails at once rather than at its timeout.
+        let until = Instant::now() + self.timeout;
+        loop {
+            let slice = until
+                .saturating_duration_since(Instant::now())
+                .min(BROKEN_POLL);
+            match inbox.recv_timeout(slice) {
+                Ok(message) => {
+                    self.stats.messages_received += 1;
+                    self.stats.bytes_received += message.len() as u64;
+                    return Ok(message);
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(TransportError::Closed { peer: from });
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(gone) = self.broken.get() {
+                        let peer = self.peers.iter().position(|p| p == gone).unwrap_or(from);
+                        return Err(TransportError::Closed { peer });
+                    }
+                    if Instant::now() >= until {
+                        return Err(TransportError::Timeout {
+                            peer: from,
+                            timeout: self.timeout,
+                        });
+                    }
+                }
             }
-            Err(RecvTimeoutError::Timeout) => Err(TransportError::Timeout {
-                peer: from,
-                timeout: self.timeout,
-            }),
-            Err(RecvTimeoutError::Disconnected) => Err(TransportError::Closed { peer: from }),
         }
     }
 
@@ -358,7 +402,7 @@ mod tests {
             router.deliver(peer, vec![1, 2, 3]),
             Err(RouteError::Malformed)
         );
-        let inboxes = router.claim(session, &[peer]);
+        let inboxes = router.claim(session, &[peer]).inboxes;
         let rx = inboxes[0].as_ref().unwrap();
         assert_eq!(rx.try_recv().unwrap(), b"first");
         assert_eq!(rx.try_recv().unwrap(), b"second");
@@ -374,8 +418,15 @@ mod tests {
         router
             .deliver(a, encode_envelope(&session, 0, b"queued"))
             .unwrap();
-        let inboxes = router.claim(session, &[a, b]);
+        let claimed = router.claim(session, &[a, b]);
+        let inboxes = claimed.inboxes;
+        assert!(claimed.broken.get().is_none());
         assert_eq!(router.close_peer(a), 1);
+        assert_eq!(
+            claimed.broken.get(),
+            Some(&a),
+            "the session is marked broken"
+        );
         // Later messages from `a` are dropped; `b` is unaffected.
         router
             .deliver(a, encode_envelope(&session, 1, b"late"))
@@ -391,10 +442,41 @@ mod tests {
         // close_link closes one link of one session.
         router.deliver(a, encode_envelope(&other, 0, b"x")).unwrap();
         assert_eq!(router.close_peer(a), 0);
-        let inboxes = router.claim(other, &[a, b]);
+        let inboxes = router.claim(other, &[a, b]).inboxes;
         assert_eq!(inboxes[0].as_ref().unwrap().recv().unwrap(), b"x");
         router.close_link(&other, b);
         assert!(inboxes[1].as_ref().unwrap().recv().is_err());
+    }
+
+    #[test]
+    fn a_session_with_a_closed_link_fails_its_receives_at_once() {
+        let router = MpcRouter::default();
+        let (a, b, me) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let session = [11u8; 32];
+        let (commands, _keep) = mpsc::channel(4);
+        let timeout = Duration::from_secs(30);
+        let mut transport = SwarmTransport::new(
+            session,
+            2,
+            vec![a, b, me],
+            commands,
+            router.clone(),
+            timeout,
+        );
+        router
+            .deliver(a, encode_envelope(&session, 0, b"sent before"))
+            .unwrap();
+        // b's connection is lost: what a already sent is still read, then the session fails
+        // without waiting for its timeout.
+        assert_eq!(router.close_peer(b), 1);
+        assert_eq!(transport.recv(0).unwrap(), b"sent before");
+        let started = Instant::now();
+        assert_eq!(
+            transport.recv(0),
+            Err(TransportError::Closed { peer: 1 }),
+            "names the endpoint that is gone"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
