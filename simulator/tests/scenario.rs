@@ -198,13 +198,20 @@ fn fault_examples_carry_their_expected_verdicts() {
         dealer.dataset("forged_patients").unwrap().expect,
         UploadExpect::Rejected
     );
+    // With n = 2t + 1 a wrong output share is detected (not corrected); a corrupted protocol
+    // message aborts the job at the honest members, which the requester sees as a failure.
     let corrupt = Scenario::example("corrupt-messages").unwrap();
+    assert_eq!(
+        (corrupt.network.committee, corrupt.network.threshold),
+        (3, 1)
+    );
     assert!(
         corrupt
             .jobs
             .iter()
-            .any(|j| j.expect == JobExpect::Detected && j.culprit == Some(3))
+            .any(|j| j.expect == JobExpect::Detected && j.culprit.is_none())
     );
+    assert!(corrupt.jobs.iter().any(|j| j.expect == JobExpect::Fail));
     assert!(corrupt.faults.iter().any(|f| matches!(
         f,
         Fault::CorruptMessages {
