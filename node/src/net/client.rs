@@ -351,6 +351,12 @@ impl Client {
             .map_err(|_| NetError::Closed)
     }
 
+    /// Bytes this node sent in the given MPC sessions (among the most recent
+    /// [`super::mpc::SENT_LOG`] it took part in): what a job cost this node.
+    pub fn mpc_bytes_sent(&self, sessions: &[SessionId]) -> u64 {
+        self.router.bytes_sent(sessions)
+    }
+
     /// Traffic and refusal counters.
     pub async fn counters(&self) -> Result<NetCounters, NetError> {
         self.call(Command::Counters).await

@@ -7,7 +7,8 @@
 //! starts (parties start at slightly different times): the router keeps them, bounded in count
 //! per session and in the number of sessions, and forgets sessions nobody claimed in time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -94,10 +95,38 @@ impl SessionInbox {
     }
 }
 
+/// Sessions whose sent bytes are remembered (the most recent ones).
+pub const SENT_LOG: usize = 4096;
+
+/// Bytes this node sent per session, for the most recent [`SENT_LOG`] sessions.
+#[derive(Default)]
+struct SentLog {
+    bytes: HashMap<SessionId, Arc<AtomicU64>>,
+    order: VecDeque<SessionId>,
+}
+
+impl SentLog {
+    fn counter(&mut self, session: SessionId) -> Arc<AtomicU64> {
+        if let Some(c) = self.bytes.get(&session) {
+            return c.clone();
+        }
+        while self.order.len() >= SENT_LOG {
+            if let Some(old) = self.order.pop_front() {
+                self.bytes.remove(&old);
+            }
+        }
+        let c = Arc::new(AtomicU64::new(0));
+        self.bytes.insert(session, c.clone());
+        self.order.push_back(session);
+        c
+    }
+}
+
 /// Routes incoming MPC envelopes to sessions, in order.
 #[derive(Clone, Default)]
 pub struct MpcRouter {
     sessions: Arc<Mutex<HashMap<SessionId, SessionInbox>>>,
+    sent: Arc<Mutex<SentLog>>,
 }
 
 impl std::fmt::Debug for MpcRouter {
@@ -218,6 +247,26 @@ impl MpcRouter {
         closed
     }
 
+    /// Bytes this node sent in `sessions` (envelopes included), among the most recent
+    /// [`SENT_LOG`] sessions it took part in.
+    pub fn bytes_sent(&self, sessions: &[SessionId]) -> u64 {
+        let Ok(log) = self.sent.lock() else {
+            return 0;
+        };
+        sessions
+            .iter()
+            .filter_map(|s| log.bytes.get(s))
+            .map(|c| c.load(Relaxed))
+            .sum()
+    }
+
+    fn sent_counter(&self, session: SessionId) -> Arc<AtomicU64> {
+        match self.sent.lock() {
+            Ok(mut log) => log.counter(session),
+            Err(_) => Arc::default(),
+        }
+    }
+
     /// Forgets a finished session.
     pub fn release(&self, session: &SessionId) {
         if let Ok(mut sessions) = self.sessions.lock() {
@@ -250,6 +299,7 @@ pub struct SwarmTransport {
     commands: mpsc::Sender<Command>,
     inboxes: Vec<Option<Receiver<Vec<u8>>>>,
     broken: Arc<OnceLock<PeerId>>,
+    sent: Arc<AtomicU64>,
     next_seq: Vec<u64>,
     timeout: Duration,
     router: MpcRouter,
@@ -275,6 +325,7 @@ impl SwarmTransport {
         timeout: Duration,
     ) -> Self {
         let Claimed { inboxes, broken } = router.claim(session, &peers);
+        let sent = router.sent_counter(session);
         let n = peers.len();
         SwarmTransport {
             session,
@@ -283,6 +334,7 @@ impl SwarmTransport {
             commands,
             inboxes,
             broken,
+            sent,
             next_seq: vec![0; n],
             timeout,
             router,
@@ -327,6 +379,7 @@ impl Transport for SwarmTransport {
         self.next_seq[to] = seq + 1;
         self.stats.messages_sent += 1;
         self.stats.bytes_sent += bytes;
+        self.sent.fetch_add(bytes, Relaxed);
         Ok(())
     }
 
@@ -477,6 +530,49 @@ mod tests {
             "names the endpoint that is gone"
         );
         assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bytes_sent_are_counted_per_session_for_recent_sessions() {
+        let router = MpcRouter::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let (commands, mut queue) = mpsc::channel(16);
+        let mut transport = SwarmTransport::new(
+            [1; 32],
+            0,
+            vec![a, b],
+            commands.clone(),
+            router.clone(),
+            Duration::from_secs(1),
+        );
+        transport.send(1, vec![0; 100]).unwrap();
+        transport.send(1, vec![0; 20]).unwrap();
+        drop(transport);
+        let mut other = SwarmTransport::new(
+            [2; 32],
+            0,
+            vec![a, b],
+            commands,
+            router.clone(),
+            Duration::from_secs(1),
+        );
+        other.send(1, vec![0; 10]).unwrap();
+        let envelope = ENVELOPE_HEADER as u64;
+        assert_eq!(router.bytes_sent(&[[1; 32]]), 120 + 2 * envelope);
+        assert_eq!(
+            router.bytes_sent(&[[1; 32], [2; 32], [3; 32]]),
+            130 + 3 * envelope
+        );
+        while queue.try_recv().is_ok() {}
+        // Only the most recent sessions are remembered.
+        let mut log = SentLog::default();
+        for i in 0..=SENT_LOG {
+            let mut s = [0u8; 32];
+            s[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            log.counter(s).fetch_add(1, Relaxed);
+        }
+        assert_eq!(log.bytes.len(), SENT_LOG);
+        assert!(!log.bytes.contains_key(&[0u8; 32]));
     }
 
     #[test]
