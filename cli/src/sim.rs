@@ -213,7 +213,9 @@ fn load(args: &SimArgs) -> Result<Scenario, Failure> {
             .map_err(|e| Failure::usage(format!("cannot read scenario {}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
         return Scenario::from_toml(&text, base).map_err(|e| {
-            Failure::usage(format!("{}: {}", path.display(), e.render(&text)))
+            let rendered = e.render(&text);
+            let rendered = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+            Failure::usage(format!("scenario {}: {rendered}", path.display()))
                 .hint("the scenario format is described in docs/simulator.md")
         });
     }

@@ -130,14 +130,15 @@ async fn apply_faults(
             continue;
         };
         let what = match (fault, start) {
-            (Fault::Crash { node, .. }, true) => {
-                ctx.net.crash(*node).await?;
-                format!("node {node} crashed")
-            }
-            (Fault::Crash { node, .. }, false) => {
-                ctx.net.restart(*node).await?;
-                format!("node {node} restarted")
-            }
+            (Fault::Crash { node, .. }, true) => match ctx.net.crash(*node).await {
+                Ok(_) => format!("node {node} crashed"),
+                Err(e) => format!("node {node} could not be crashed: {e}"),
+            },
+            // A node that cannot start again stays down; the run goes on.
+            (Fault::Crash { node, .. }, false) => match ctx.net.restart(*node).await {
+                Ok(_) => format!("node {node} restarted"),
+                Err(e) => format!("node {node} could not restart: {e}"),
+            },
             (
                 Fault::Link {
                     from,

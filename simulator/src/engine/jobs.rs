@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
 use sharenet_mpc::query::{Catalog, CompileOptions, compile, compile_front_end, parse};
-use sharenet_node::jobs::JobError;
 use sharenet_node::jobs::requester::{Progress, QueryOutcome, QueryRequest, run_query};
+use sharenet_node::jobs::runner::MAX_ATTEMPTS;
+use sharenet_node::jobs::{JobError, session_id};
 
-use super::network::{Clock, SimNetwork, Traffic};
+use super::network::{Clock, SimNetwork};
 use super::setup::{self, Setup};
 use super::{Event, ProgressFn};
 use crate::plaintext::Reference;
@@ -79,11 +80,12 @@ pub(super) async fn run(ctx: Arc<Context>, index: usize) -> (JobRecord, Vec<Faul
         .timeout
         .unwrap_or(ctx.scenario.network.job_timeout)
         .duration();
-    let before = ctx.net.traffic().await;
     let ran = submit(&ctx, job, timeout).await;
     record.finished_ms = Some(ctx.clock.elapsed_ms());
-    let after = ctx.net.traffic().await;
-    record.bytes_per_node = bytes_sent(&before, &after);
+    record.bytes_per_node = match ran.job_id() {
+        Some(id) => ctx.net.session_bytes(&sessions(&ctx, job, id)).await,
+        None => vec![0; ctx.scenario.network.nodes],
+    };
     let mut events = Vec::new();
     let reference = ctx.references.get(&job.name).cloned();
     match ran {
@@ -139,6 +141,59 @@ enum Submitted {
     TimedOut(Vec<Progress>),
     /// The job could not be handed to the requester SDK at all.
     Unsent(String),
+}
+
+impl Submitted {
+    /// The job's id on chain, if it was submitted.
+    fn job_id(&self) -> Option<U256> {
+        let seen = match self {
+            Submitted::Ran(Ok(outcome), _) => return Some(outcome.job),
+            Submitted::Ran(Err(_), seen) | Submitted::TimedOut(seen) => seen,
+            Submitted::Unsent(_) => return None,
+        };
+        seen.iter().find_map(|p| match p {
+            Progress::Submitted { job } => Some(*job),
+            _ => None,
+        })
+    }
+}
+
+/// Live sets enumerated at most to find a job's sessions; beyond, only the whole committee.
+const MAX_LIVE_SETS: usize = 4096;
+
+/// The MPC sessions job `id` may have run: one per attempt and live set (every subset of at
+/// least 2t + 1 of the committee, or only the whole committee when there are too many).
+fn sessions(ctx: &Context, job: &Job, id: U256) -> Vec<[u8; 32]> {
+    let n = parse(&job.query)
+        .ok()
+        .and_then(|q| {
+            q.from
+                .first()
+                .and_then(|first| ctx.setup.committees.get(&first.name))
+        })
+        .map_or(ctx.scenario.network.committee, Vec::len);
+    let needed = 2 * ctx.scenario.network.threshold + 1;
+    let mut live_sets: Vec<Vec<u16>> = Vec::new();
+    if n <= 16 {
+        for mask in 0u32..(1 << n) {
+            if mask.count_ones() as usize >= needed {
+                live_sets.push((0..n as u16).filter(|i| mask & (1 << i) != 0).collect());
+            }
+            if live_sets.len() > MAX_LIVE_SETS {
+                break;
+            }
+        }
+    }
+    if live_sets.is_empty() || live_sets.len() > MAX_LIVE_SETS {
+        live_sets = vec![(0..n as u16).collect()];
+    }
+    (0..MAX_ATTEMPTS)
+        .flat_map(|attempt| {
+            live_sets
+                .iter()
+                .map(move |live| session_id(id, attempt, live))
+        })
+        .collect()
 }
 
 async fn submit(ctx: &Context, job: &Job, timeout: Duration) -> Submitted {
@@ -347,26 +402,6 @@ fn rounds(ctx: &Context, job: &Job, live: usize) -> Option<u64> {
     Some(compiled.cost(live, ctx.scenario.network.threshold).rounds)
 }
 
-/// Bytes each node sent between two readings of its counters (a node that restarted in
-/// between counts from its restart; a node down at the end counts nothing after its crash).
-fn bytes_sent(before: &[Traffic], after: &[Traffic]) -> Vec<u64> {
-    after
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let Some(end) = a.bytes_out else {
-                return 0;
-            };
-            match before.get(i) {
-                Some(b) if b.incarnation == a.incarnation => {
-                    end.saturating_sub(b.bytes_out.unwrap_or(0))
-                }
-                _ => end,
-            }
-        })
-        .collect()
-}
-
 /// The job's end in a few words.
 fn summary(record: &JobRecord) -> String {
     let secs = record
@@ -390,17 +425,6 @@ fn summary(record: &JobRecord) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn traffic_counts_from_a_restart() {
-        let t = |incarnation, bytes: Option<u64>| Traffic {
-            incarnation,
-            bytes_out: bytes,
-        };
-        let before = [t(1, Some(100)), t(1, Some(100)), t(1, Some(100))];
-        let after = [t(1, Some(150)), t(2, Some(30)), t(1, None)];
-        assert_eq!(bytes_sent(&before, &after), vec![50, 30, 0]);
-    }
 
     #[test]
     fn detections_are_consistency_failures_not_timeouts() {

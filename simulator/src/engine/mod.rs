@@ -287,6 +287,8 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunRecord,
             ms: record.setup_ms,
         });
         let clock = network::Clock::start(&net)?;
+        // The chain's clock stops following whatever happens next.
+        let _stop = clock.stop_on_drop();
         let context = jobs::Context {
             scenario: Arc::new(scenario.clone()),
             net: net.clone(),
@@ -300,7 +302,6 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunRecord,
         record.duration_ms = clock.elapsed_ms();
         record.jobs = jobs;
         record.faults = faults;
-        clock.stop();
         Ok::<(), EngineError>(())
     }
     .await;

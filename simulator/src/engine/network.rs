@@ -27,19 +27,9 @@ fn deposit() -> U256 {
 /// How long a client's request (an upload batch, a job request) waits for its answer.
 const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// One node's place in the network: its running node, if up, and how many times it started.
+/// One node's place in the network: its running node, if up.
 struct Slot {
     node: Option<LocalNode>,
-    incarnation: u32,
-}
-
-/// A node's traffic counter at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Traffic {
-    /// Which start of the node the figure belongs to (counters restart with the node).
-    pub incarnation: u32,
-    /// Bytes it sent in requests (upload, MPC, job), `None` while it is down.
-    pub bytes_out: Option<u64>,
 }
 
 /// The network of a run.
@@ -100,7 +90,6 @@ impl SimNetwork {
         for i in 0..nodes {
             slots.push(Slot {
                 node: Some(net.start_node(i).await?),
-                incarnation: 1,
             });
         }
         net.slots = Mutex::new(slots);
@@ -190,46 +179,27 @@ impl SimNetwork {
         if !down {
             return Ok(false);
         }
-        // Started without holding the lock: the traffic counters stay readable meanwhile.
+        // Started without holding the lock: the other nodes stay reachable meanwhile.
         let node = self.start_node(i).await?;
         let mut slots = self.slots.lock().await;
         if let Some(slot) = slots.get_mut(i) {
             slot.node = Some(node);
-            slot.incarnation += 1;
         }
         Ok(true)
     }
 
-    /// Every node's traffic counter now.
-    pub async fn traffic(&self) -> Vec<Traffic> {
-        let nodes: Vec<(u32, Option<Client>)> = {
-            let slots = self.slots.lock().await;
-            slots
-                .iter()
-                .map(|s| {
-                    (
-                        s.incarnation,
-                        s.node.as_ref().map(|n| n.node.client.clone()),
-                    )
-                })
-                .collect()
-        };
-        let mut out = Vec::with_capacity(nodes.len());
-        for (incarnation, client) in nodes {
-            let bytes_out = match client {
-                Some(c) => tokio::time::timeout(Duration::from_secs(2), c.counters())
-                    .await
-                    .ok()
-                    .and_then(Result::ok)
-                    .map(|c| c.bytes_out.iter().sum()),
-                None => None,
-            };
-            out.push(Traffic {
-                incarnation,
-                bytes_out,
-            });
-        }
-        out
+    /// Bytes each node sent in the MPC sessions `sessions` (0 for a node that is down; a node
+    /// that restarted counts from its restart).
+    pub async fn session_bytes(&self, sessions: &[[u8; 32]]) -> Vec<u64> {
+        let slots = self.slots.lock().await;
+        slots
+            .iter()
+            .map(|s| {
+                s.node
+                    .as_ref()
+                    .map_or(0, |n| n.node.client.mpc_bytes_sent(sessions))
+            })
+            .collect()
     }
 
     /// Stops every node and client.
@@ -342,8 +312,17 @@ impl Clock {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// Stops moving the chain's time.
-    pub fn stop(&self) {
-        self.stopped.store(true, Relaxed);
+    /// A guard that stops moving the chain's time when dropped.
+    pub fn stop_on_drop(&self) -> StopClock {
+        StopClock(self.stopped.clone())
+    }
+}
+
+/// Stops the chain clock's task when dropped.
+pub(super) struct StopClock(Arc<AtomicBool>);
+
+impl Drop for StopClock {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
     }
 }
