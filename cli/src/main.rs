@@ -18,6 +18,7 @@ mod manifest;
 mod node;
 mod output;
 mod query;
+mod sim;
 mod target;
 mod trail;
 mod util;
@@ -73,12 +74,21 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Run a query as a job: computed by the datasets' committee, readable only by you.
     Query(query::QueryArgs),
+    /// Simulate a whole network in this process: run a scenario (default: 7 nodes, two
+    /// hospitals, a query of each kind) with its faults, compare with plaintext, write a report.
+    Sim(sim::SimArgs),
 }
 
 impl Command {
-    /// Whether this is the long-running daemon (which logs at info by default).
-    fn is_daemon(&self) -> bool {
-        matches!(self, Command::Node(node::NodeCommand::Run { .. }))
+    /// The default log filter: the daemon logs at info; the simulator only errors (its nodes'
+    /// warnings about the faults it injects are expected, and its report says what happened);
+    /// other commands warnings.
+    fn default_log_filter(&self) -> &'static str {
+        match self {
+            Command::Node(node::NodeCommand::Run { .. }) => "info,libp2p=warn",
+            Command::Sim(_) => "error",
+            _ => "warn,libp2p=error",
+        }
     }
 }
 
@@ -93,15 +103,11 @@ async fn run(command: Command, ui: &Ui) -> Result<Report, Failure> {
         Command::Jobs(c) => jobs::run(c, ui).await,
         Command::Audit(a) => audit::run(a, ui).await,
         Command::Query(a) => query::run(a, ui).await,
+        Command::Sim(a) => sim::run(a, ui).await,
     }
 }
 
-fn init_logging(daemon: bool) {
-    let default = if daemon {
-        "info,libp2p=warn"
-    } else {
-        "warn,libp2p=error"
-    };
+fn init_logging(default: &str) {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -148,7 +154,7 @@ fn main() -> ExitCode {
             e.exit();
         }
     };
-    init_logging(cli.command.is_daemon());
+    init_logging(cli.command.default_log_filter());
     let ui = Ui::detect(cli.json);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

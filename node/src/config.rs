@@ -140,6 +140,9 @@ pub struct NodeConfig {
     pub poll: std::time::Duration,
     /// Health and metrics address.
     pub http: SocketAddr,
+    /// Fault injection on the node's outgoing links, for the simulator (never read from a
+    /// file; `None` for a real node).
+    pub faults: Option<crate::net::LinkFaults>,
 }
 
 impl NodeConfig {
@@ -250,6 +253,7 @@ impl NodeConfig {
             deposit,
             poll: std::time::Duration::from_millis(file.chain.poll_ms.max(50)),
             http,
+            faults: None,
         })
     }
 }

@@ -162,7 +162,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
         .map_err(|e| NodeError::Task(e.to_string()))??;
     // The DHT records stored before, and the writer that keeps their durable copy.
     let (dht, writer) = net_dht::open(store.clone(), sharenet_dht::StoreConfig::default()).await?;
-    let (client, inbound) = net::start_with(
+    let (client, inbound) = net::start_with_faults(
         NetworkConfig {
             keypair: identity.clone(),
             listen: config.listen.clone(),
@@ -179,6 +179,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
             request_timeout: config.request_timeout,
         },
         dht,
+        config.faults.clone(),
     )?;
     let peer_id = client.local_peer_id();
     let listen = client.listen_addrs().await?;

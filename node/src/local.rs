@@ -18,7 +18,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl NodeConfig {
     /// A configuration for a node in `dir` on the loopback interface (ephemeral ports), creating
-    /// its identity key if there is none; the chain is given to [`LocalNode::start`].
+    /// its identity key if there is none; the chain is given to [`LocalNode::start`]. The
+    /// simulator sets [`NodeConfig::faults`] to inject faults on its links.
     pub fn local(
         dir: &Path,
         contracts: ContractAddresses,
@@ -50,6 +51,7 @@ impl NodeConfig {
             deposit,
             poll: Duration::from_millis(100),
             http: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            faults: None,
         })
     }
 }

@@ -4,12 +4,14 @@
 //! The simulator drives nodes only through the node crate's public API; nothing below it may depend
 //! on the simulator.
 //!
-//! Built so far: the scenario format ([`scenario`]), synthetic data and CSV ([`generate`]), the
-//! plaintext reference results ([`plaintext`]), the report with its charts ([`report`]), and scale
-//! mode ([`scale`]: a DHT-level simulation of 1,000 nodes, routing and record storage only,
-//! measuring lookup hops, committee agreement and record availability under churn). The engine
-//! that runs nodes, jobs and faults is next.
+//! Parts: the scenario format ([`scenario`]), synthetic data and CSV ([`generate`]), the
+//! plaintext reference results ([`plaintext`]), the engine that runs a scenario on a real
+//! network of in-process nodes with its faults ([`engine`]), the report with its charts
+//! ([`report`]), and scale mode ([`scale`]: a DHT-level simulation of 1,000 nodes, routing and
+//! record storage only, measuring lookup hops, committee agreement and record availability under
+//! churn). `docs/simulator.md` is the user's guide.
 
+pub mod engine;
 pub mod generate;
 pub mod plaintext;
 pub mod report;

@@ -198,13 +198,20 @@ fn fault_examples_carry_their_expected_verdicts() {
         dealer.dataset("forged_patients").unwrap().expect,
         UploadExpect::Rejected
     );
+    // With n = 2t + 1 a wrong output share is detected (not corrected); a corrupted protocol
+    // message aborts the job at the honest members, which the requester sees as a failure.
     let corrupt = Scenario::example("corrupt-messages").unwrap();
+    assert_eq!(
+        (corrupt.network.committee, corrupt.network.threshold),
+        (3, 1)
+    );
     assert!(
         corrupt
             .jobs
             .iter()
-            .any(|j| j.expect == JobExpect::Detected && j.culprit == Some(3))
+            .any(|j| j.expect == JobExpect::Detected && j.culprit.is_none())
     );
+    assert!(corrupt.jobs.iter().any(|j| j.expect == JobExpect::Fail));
     assert!(corrupt.faults.iter().any(|f| matches!(
         f,
         Fault::CorruptMessages {
@@ -436,6 +443,52 @@ fn an_agree_job_must_be_able_to_agree() {
     assert_eq!(e.location().unwrap().path, "jobs[0].culprit");
     let e = refused(&BASE.replace("at = \"1s\"", "at = \"1s\"\ntolerance = -1.0"));
     assert!(matches!(e, ScenarioError::Value { .. }), "{e:?}");
+}
+
+#[test]
+fn a_delegation_lets_one_grant_cover_two_owners() {
+    // A union needs one grant covering both datasets.
+    let union = BASE.replace("FROM a_patients\"", "FROM a_patients, b_patients\"");
+    let both = union.replace(
+        "datasets = [\"a_patients\"]",
+        "datasets = [\"a_patients\", \"b_patients\"]",
+    );
+    // Without a delegation, hospital_a cannot grant b_patients.
+    let e = refused(&both);
+    assert!(e.to_string().contains("[[delegations]]"), "{e}");
+    let delegation = "[[delegations]]\nowner = \"hospital_b\"\ndelegate = \"hospital_a\"\ndatasets = [\"b_patients\"]\n\n[[grants]]";
+    let text = both.replacen("[[grants]]", delegation, 1);
+    let s = parse(&text).unwrap();
+    assert_eq!(s.delegations.len(), 1);
+    assert!(s.may_grant("hospital_a", "b_patients"));
+    assert!(!s.may_grant("hospital_b", "a_patients"));
+    // Two grants, one per owner, do not make a union query runnable.
+    let two = union.replacen(
+        "[[jobs]]",
+        "[[grants]]\ngranter = \"hospital_b\"\ngrantee = \"alice\"\ndatasets = [\"b_patients\"]\nkinds = [\"aggregate\"]\n\n[[jobs]]",
+        1,
+    );
+    let e = refused(&two);
+    assert!(e.to_string().contains("one grant"), "{e}");
+    // Bad delegations.
+    let e = refused(&text.replace(
+        "owner = \"hospital_b\"\ndelegate",
+        "owner = \"hospital_a\"\ndelegate",
+    ));
+    assert!(e.to_string().contains("itself"), "{e}");
+    let e = refused(&text.replace("delegate = \"hospital_a\"", "delegate = \"hospitl_a\""));
+    assert!(e.to_string().contains("did you mean `hospital_a`"), "{e}");
+    let e = refused(&text.replace(
+        "datasets = [\"b_patients\"]\n\n[[grants]]",
+        "datasets = [\"a_patients\"]\n\n[[grants]]",
+    ));
+    assert_eq!(e.location().unwrap().path, "delegations[0].datasets[0]");
+    assert!(e.to_string().contains("belongs to `hospital_a`"), "{e}");
+    let e = refused(&text.replace(
+        "delegate = \"hospital_a\"",
+        "delegate = \"hospital_a\"\ncolour = 1",
+    ));
+    assert!(e.to_string().contains("unknown key `colour`"), "{e}");
 }
 
 #[test]

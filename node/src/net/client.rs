@@ -115,6 +115,27 @@ pub enum Command {
         /// Which attempt this is (from 2).
         attempt: u32,
     },
+    /// An MPC envelope whose simulated link delay has passed (fault injection only): sent
+    /// without drawing a delay again.
+    DeliverMpc {
+        /// To whom.
+        peer: PeerId,
+        /// The envelope.
+        envelope: Vec<u8>,
+        /// Which attempt this is.
+        attempt: u32,
+    },
+    /// A request whose simulated link delay has passed (fault injection only).
+    DeliverRequest {
+        /// Which protocol.
+        protocol: Protocol,
+        /// To whom.
+        peer: PeerId,
+        /// The request.
+        payload: Vec<u8>,
+        /// The response or the failure.
+        reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+    },
     /// Validate a signed record, store it locally and put it at the closest peers (quorum one).
     PutRecord {
         /// The record.
@@ -328,6 +349,12 @@ impl Client {
             .send(Command::SetAllowed(peers))
             .await
             .map_err(|_| NetError::Closed)
+    }
+
+    /// Bytes this node sent in the given MPC sessions (among the most recent
+    /// [`super::mpc::SENT_LOG`] it took part in): what a job cost this node.
+    pub fn mpc_bytes_sent(&self, sessions: &[SessionId]) -> u64 {
+        self.router.bytes_sent(sessions)
     }
 
     /// Traffic and refusal counters.

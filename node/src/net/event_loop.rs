@@ -20,6 +20,7 @@ use super::NetError;
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::client::{Command, FoundRecord, InboundRequest, NetCounters, Protocol};
 use super::dht::WriterCounters;
+use super::faults::{LinkFaults, SendFault};
 use super::mpc::MpcRouter;
 
 /// A `get_record` query in progress.
@@ -58,6 +59,8 @@ pub(crate) struct EventLoop {
     pub(crate) discard: Option<SyncReceiver<PersistOp>>,
     /// Period of the `flush_pending` timer.
     pub(crate) flush_interval: Duration,
+    /// The simulator's faults on this node's outgoing links (`None`: a real node).
+    pub(crate) faults: Option<LinkFaults>,
 }
 
 /// Attempts at delivering one MPC envelope before giving up (the session then times out).
@@ -110,13 +113,60 @@ impl EventLoop {
                 payload,
                 reply,
             } => {
-                let (index, behaviour) = match protocol {
-                    Protocol::Upload => (UPLOAD, &mut self.swarm.behaviour_mut().upload),
-                    Protocol::Job => (JOB, &mut self.swarm.behaviour_mut().job),
+                let index = match protocol {
+                    Protocol::Upload => UPLOAD,
+                    Protocol::Job => JOB,
                 };
                 self.counters.bytes_out[index] += payload.len() as u64;
-                let id = behaviour.send_request(&peer, payload);
-                self.pending_requests.insert(id, reply);
+                let Some(faults) = &self.faults else {
+                    self.send_request(protocol, peer, payload, reply);
+                    return;
+                };
+                match faults.on_send(&peer) {
+                    (SendFault::Now, _) => self.send_request(protocol, peer, payload, reply),
+                    (SendFault::After(delay), held) => {
+                        let retry = self.retry.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(delay).await;
+                            let _ = retry
+                                .send(Command::DeliverRequest {
+                                    protocol,
+                                    peer,
+                                    payload,
+                                    reply,
+                                })
+                                .await;
+                            drop(held);
+                        });
+                    }
+                    (fault @ (SendFault::Unreachable | SendFault::Overflow), _) => {
+                        self.counters.outbound_failures += 1;
+                        let _ = reply.send(Err(NetError::Request {
+                            peer,
+                            reason: fault_reason(fault).into(),
+                        }));
+                    }
+                }
+            }
+            Command::DeliverRequest {
+                protocol,
+                peer,
+                payload,
+                reply,
+            } => {
+                if self
+                    .faults
+                    .as_ref()
+                    .is_some_and(|f| f.is_unreachable(&peer))
+                {
+                    self.counters.outbound_failures += 1;
+                    let _ = reply.send(Err(NetError::Request {
+                        peer,
+                        reason: fault_reason(SendFault::Unreachable).into(),
+                    }));
+                } else {
+                    self.send_request(protocol, peer, payload, reply);
+                }
             }
             Command::Respond {
                 protocol,
@@ -131,8 +181,12 @@ impl EventLoop {
                     self.counters.outbound_failures += 1;
                 }
             }
-            Command::SendMpc { peer, envelope } => {
+            Command::SendMpc { peer, mut envelope } => {
                 self.counters.bytes_out[MPC] += envelope.len() as u64;
+                if let Some(faults) = &self.faults {
+                    // Output shares go to a session's outside endpoint: not an active node.
+                    faults.corrupt_mpc(!self.allowed.contains(&peer), &mut envelope);
+                }
                 self.send_mpc(peer, envelope, 1);
             }
             Command::RetryMpc {
@@ -140,6 +194,27 @@ impl EventLoop {
                 envelope,
                 attempt,
             } => self.send_mpc(peer, envelope, attempt),
+            Command::DeliverMpc {
+                peer,
+                envelope,
+                attempt,
+            } => {
+                if self
+                    .faults
+                    .as_ref()
+                    .is_some_and(|f| f.is_unreachable(&peer))
+                {
+                    self.counters.outbound_failures += 1;
+                    self.retry_mpc(
+                        peer,
+                        envelope,
+                        attempt,
+                        fault_reason(SendFault::Unreachable),
+                    );
+                } else {
+                    self.transmit_mpc(peer, envelope, attempt);
+                }
+            }
             Command::PutRecord { record, reply } => self.put_record(record, reply),
             Command::GetRecord { key, reply } => {
                 self.counters.dht.gets += 1;
@@ -317,7 +392,51 @@ impl EventLoop {
         }
     }
 
+    fn send_request(
+        &mut self,
+        protocol: Protocol,
+        peer: PeerId,
+        payload: Vec<u8>,
+        reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
+    ) {
+        let behaviour = match protocol {
+            Protocol::Upload => &mut self.swarm.behaviour_mut().upload,
+            Protocol::Job => &mut self.swarm.behaviour_mut().job,
+        };
+        let id = behaviour.send_request(&peer, payload);
+        self.pending_requests.insert(id, reply);
+    }
+
+    /// Sends an MPC envelope, through the link faults when there are any.
     fn send_mpc(&mut self, peer: PeerId, envelope: Vec<u8>, attempt: u32) {
+        let Some(faults) = &self.faults else {
+            self.transmit_mpc(peer, envelope, attempt);
+            return;
+        };
+        match faults.on_send(&peer) {
+            (SendFault::Now, _) => self.transmit_mpc(peer, envelope, attempt),
+            (SendFault::After(delay), held) => {
+                let retry = self.retry.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    let _ = retry
+                        .send(Command::DeliverMpc {
+                            peer,
+                            envelope,
+                            attempt,
+                        })
+                        .await;
+                    drop(held);
+                });
+            }
+            (fault @ (SendFault::Unreachable | SendFault::Overflow), _) => {
+                self.counters.outbound_failures += 1;
+                self.retry_mpc(peer, envelope, attempt, fault_reason(fault));
+            }
+        }
+    }
+
+    fn transmit_mpc(&mut self, peer: PeerId, envelope: Vec<u8>, attempt: u32) {
         let id = self
             .swarm
             .behaviour_mut()
@@ -326,11 +445,62 @@ impl EventLoop {
         self.pending_mpc.insert(id, (peer, envelope, attempt));
     }
 
+    /// Tries an undelivered MPC envelope again after a short, growing delay (the receiver
+    /// reorders and drops duplicates), or gives up after [`MPC_ATTEMPTS`]: the session cannot
+    /// complete without that message, so its link from the peer is closed and the session fails
+    /// at once instead of waiting for its timeout.
+    fn retry_mpc(
+        &mut self,
+        peer: PeerId,
+        envelope: Vec<u8>,
+        attempt: u32,
+        reason: impl std::fmt::Display,
+    ) {
+        if attempt >= MPC_ATTEMPTS {
+            warn!(%peer, %reason, attempt, "MPC message not delivered; giving up");
+            self.give_up_mpc(peer, &envelope);
+            return;
+        }
+        debug!(%peer, %reason, attempt, "MPC message not delivered; retrying");
+        let retry = self.retry.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+            let _ = retry
+                .send(Command::RetryMpc {
+                    peer,
+                    envelope,
+                    attempt: attempt + 1,
+                })
+                .await;
+        });
+    }
+
+    fn give_up_mpc(&mut self, peer: PeerId, envelope: &[u8]) {
+        if let Some(session) = envelope
+            .get(..32)
+            .and_then(|s| <[u8; 32]>::try_from(s).ok())
+        {
+            self.router.close_link(&session, peer);
+        }
+    }
+
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::ConnectionEstablished { peer_id, .. } => {
                 for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
                     let _ = reply.send(Ok(()));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                // The peer is gone (a crash, a killed process): sessions already waiting on it
+                // cannot complete, so they fail now rather than at their timeout.
+                let closed = self.router.close_peer(peer_id);
+                if closed > 0 {
+                    debug!(peer = %peer_id, sessions = closed, "connection lost; its MPC sessions end");
                 }
             }
             SwarmEvent::OutgoingConnectionError {
@@ -414,25 +584,13 @@ impl EventLoop {
                     request_response::OutboundFailure::DialFailure
                         | request_response::OutboundFailure::ConnectionClosed
                 );
-                if !transient || attempt >= MPC_ATTEMPTS {
+                if !transient {
                     warn!(%peer, %error, "MPC message not delivered; giving up");
+                    self.give_up_mpc(peer_id, &envelope);
                     return;
                 }
-                debug!(%peer, %error, attempt, "MPC message not delivered; retrying");
-                // Typically the peer's side of a fresh connection is not set up yet: retry
-                // after a short, growing delay (the receiver reorders and drops duplicates).
-                let retry = self.retry.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(std::time::Duration::from_millis(25 << attempt.min(6)))
-                        .await;
-                    let _ = retry
-                        .send(Command::RetryMpc {
-                            peer: peer_id,
-                            envelope,
-                            attempt: attempt + 1,
-                        })
-                        .await;
-                });
+                // Typically the peer's side of a fresh connection is not set up yet.
+                self.retry_mpc(peer_id, envelope, attempt, error);
             }
             request_response::Event::InboundFailure { .. } => self.counters.dropped += 1,
             _ => {}
@@ -487,6 +645,13 @@ impl EventLoop {
             request_response::Event::InboundFailure { .. } => self.counters.dropped += 1,
             request_response::Event::ResponseSent { .. } => {}
         }
+    }
+}
+
+fn fault_reason(fault: SendFault) -> &'static str {
+    match fault {
+        SendFault::Overflow => "the link's queue is full (simulated)",
+        _ => "connection closed: the peer is unreachable (simulated partition)",
     }
 }
 

@@ -12,6 +12,7 @@ mod client;
 mod codec;
 pub mod dht;
 mod event_loop;
+pub mod faults;
 pub mod mpc;
 
 use std::collections::{HashMap, HashSet};
@@ -29,6 +30,7 @@ pub use behaviour::{
 pub use client::{Client, Command, FoundRecord, InboundRequest, NetCounters, Protocol};
 pub use dht::{DhtConfig, DhtCounters, PersistWriter, Persistence};
 use event_loop::EventLoop;
+pub use faults::{CorruptTarget, FaultCounters, LinkFault, LinkFaults};
 
 /// Commands queued to the event loop before senders wait.
 pub const COMMAND_QUEUE: usize = 1024;
@@ -117,6 +119,16 @@ pub fn start_with(
     config: NetworkConfig,
     dht: DhtConfig,
 ) -> Result<(Client, mpsc::Receiver<InboundRequest>), NetError> {
+    start_with_faults(config, dht, None)
+}
+
+/// [`start_with`], with the simulator's fault injection on this node's outgoing links
+/// ([`faults`]; `None` for a real node).
+pub fn start_with_faults(
+    config: NetworkConfig,
+    dht: DhtConfig,
+    faults: Option<LinkFaults>,
+) -> Result<(Client, mpsc::Receiver<InboundRequest>), NetError> {
     let timeout = config.request_timeout;
     let local = config.keypair.public().to_peer_id();
     let (persist, discard, writer_counters) = match dht.persistence {
@@ -172,6 +184,7 @@ pub fn start_with(
         writer_counters,
         discard,
         flush_interval: dht.flush_interval,
+        faults,
     };
     tokio::spawn(event_loop.run());
     Ok((

@@ -7,8 +7,9 @@
 //! starts (parties start at slightly different times): the router keeps them, bounded in count
 //! per session and in the number of sessions, and forgets sessions nobody claimed in time.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
@@ -56,7 +57,9 @@ pub fn encode_envelope(session: &SessionId, seq: u64, payload: &[u8]) -> Vec<u8>
 struct PeerQueue {
     next: u64,
     pending: BTreeMap<u64, Vec<u8>>,
-    tx: Sender<Vec<u8>>,
+    /// `None` once the link is closed: the session's receiver then reads what is queued and
+    /// sees the link closed; later messages are dropped.
+    tx: Option<Sender<Vec<u8>>>,
     rx: Option<Receiver<Vec<u8>>>,
 }
 
@@ -66,7 +69,7 @@ impl PeerQueue {
         PeerQueue {
             next: 0,
             pending: BTreeMap::new(),
-            tx,
+            tx: Some(tx),
             rx: Some(rx),
         }
     }
@@ -76,12 +79,54 @@ struct SessionInbox {
     peers: HashMap<PeerId, PeerQueue>,
     claimed: bool,
     created: Instant,
+    /// The first peer whose link was closed: the session cannot complete (every round of the
+    /// protocols needs every endpoint), so every receive fails once nothing is queued.
+    broken: Arc<OnceLock<PeerId>>,
+}
+
+impl SessionInbox {
+    fn new(claimed: bool) -> Self {
+        SessionInbox {
+            peers: HashMap::new(),
+            claimed,
+            created: Instant::now(),
+            broken: Arc::default(),
+        }
+    }
+}
+
+/// Sessions whose sent bytes are remembered (the most recent ones).
+pub const SENT_LOG: usize = 4096;
+
+/// Bytes this node sent per session, for the most recent [`SENT_LOG`] sessions.
+#[derive(Default)]
+struct SentLog {
+    bytes: HashMap<SessionId, Arc<AtomicU64>>,
+    order: VecDeque<SessionId>,
+}
+
+impl SentLog {
+    fn counter(&mut self, session: SessionId) -> Arc<AtomicU64> {
+        if let Some(c) = self.bytes.get(&session) {
+            return c.clone();
+        }
+        while self.order.len() >= SENT_LOG {
+            if let Some(old) = self.order.pop_front() {
+                self.bytes.remove(&old);
+            }
+        }
+        let c = Arc::new(AtomicU64::new(0));
+        self.bytes.insert(session, c.clone());
+        self.order.push_back(session);
+        c
+    }
 }
 
 /// Routes incoming MPC envelopes to sessions, in order.
 #[derive(Clone, Default)]
 pub struct MpcRouter {
     sessions: Arc<Mutex<HashMap<SessionId, SessionInbox>>>,
+    sent: Arc<Mutex<SentLog>>,
 }
 
 impl std::fmt::Debug for MpcRouter {
@@ -108,14 +153,7 @@ impl MpcRouter {
             if sessions.len() >= MAX_SESSIONS {
                 return Err(RouteError::Full);
             }
-            sessions.insert(
-                session,
-                SessionInbox {
-                    peers: HashMap::new(),
-                    claimed: false,
-                    created: Instant::now(),
-                },
-            );
+            sessions.insert(session, SessionInbox::new(false));
         }
         let inbox = sessions.get_mut(&session).ok_or(RouteError::Full)?;
         let queue = inbox.peers.entry(from).or_insert_with(PeerQueue::new);
@@ -127,7 +165,12 @@ impl MpcRouter {
         }
         queue.pending.insert(seq, payload);
         while let Some(message) = queue.pending.remove(&queue.next) {
-            match queue.tx.try_send(message) {
+            let Some(tx) = &queue.tx else {
+                // The link was closed: the session no longer reads it.
+                queue.next += 1;
+                continue;
+            };
+            match tx.try_send(message) {
                 Ok(()) => queue.next += 1,
                 Err(TrySendError::Full(message)) => {
                     // The session is not reading: keep it pending, refuse more beyond the bound.
@@ -142,18 +185,20 @@ impl MpcRouter {
         Ok(())
     }
 
-    /// Claims a session's inboxes, one per peer, in the given order.
-    fn claim(&self, session: SessionId, peers: &[PeerId]) -> Vec<Option<Receiver<Vec<u8>>>> {
+    /// Claims a session's inboxes, one per peer, in the given order, and the mark of a broken
+    /// session.
+    fn claim(&self, session: SessionId, peers: &[PeerId]) -> Claimed {
         let Ok(mut sessions) = self.sessions.lock() else {
-            return peers.iter().map(|_| None).collect();
+            return Claimed {
+                inboxes: peers.iter().map(|_| None).collect(),
+                broken: Arc::default(),
+            };
         };
-        let inbox = sessions.entry(session).or_insert_with(|| SessionInbox {
-            peers: HashMap::new(),
-            claimed: true,
-            created: Instant::now(),
-        });
+        let inbox = sessions
+            .entry(session)
+            .or_insert_with(|| SessionInbox::new(true));
         inbox.claimed = true;
-        peers
+        let inboxes = peers
             .iter()
             .map(|p| {
                 inbox
@@ -163,7 +208,63 @@ impl MpcRouter {
                     .rx
                     .take()
             })
-            .collect()
+            .collect();
+        Claimed {
+            inboxes,
+            broken: inbox.broken.clone(),
+        }
+    }
+
+    /// Closes the link from `peer` in `session`: the session reads what is already queued, then
+    /// sees the link closed ([`TransportError::Closed`]). For a message this node could not
+    /// deliver to `peer`: the session cannot complete without it.
+    pub fn close_link(&self, session: &SessionId, peer: PeerId) {
+        if let Ok(mut sessions) = self.sessions.lock()
+            && let Some(inbox) = sessions.get_mut(session)
+        {
+            let _ = inbox.broken.set(peer);
+            if let Some(queue) = inbox.peers.get_mut(&peer) {
+                queue.tx = None;
+            }
+        }
+    }
+
+    /// Closes the link from `peer` in every claimed session (the peer's connection is gone);
+    /// returns how many sessions had it.
+    pub fn close_peer(&self, peer: PeerId) -> usize {
+        let Ok(mut sessions) = self.sessions.lock() else {
+            return 0;
+        };
+        let mut closed = 0;
+        for inbox in sessions.values_mut().filter(|s| s.claimed) {
+            if let Some(queue) = inbox.peers.get_mut(&peer)
+                && queue.tx.take().is_some()
+            {
+                let _ = inbox.broken.set(peer);
+                closed += 1;
+            }
+        }
+        closed
+    }
+
+    /// Bytes this node sent in `sessions` (envelopes included), among the most recent
+    /// [`SENT_LOG`] sessions it took part in.
+    pub fn bytes_sent(&self, sessions: &[SessionId]) -> u64 {
+        let Ok(log) = self.sent.lock() else {
+            return 0;
+        };
+        sessions
+            .iter()
+            .filter_map(|s| log.bytes.get(s))
+            .map(|c| c.load(Relaxed))
+            .sum()
+    }
+
+    fn sent_counter(&self, session: SessionId) -> Arc<AtomicU64> {
+        match self.sent.lock() {
+            Ok(mut log) => log.counter(session),
+            Err(_) => Arc::default(),
+        }
     }
 
     /// Forgets a finished session.
@@ -179,6 +280,15 @@ impl MpcRouter {
     }
 }
 
+/// What [`MpcRouter::claim`] hands a session.
+struct Claimed {
+    inboxes: Vec<Option<Receiver<Vec<u8>>>>,
+    broken: Arc<OnceLock<PeerId>>,
+}
+
+/// How often a waiting receive checks whether its session broke.
+const BROKEN_POLL: Duration = Duration::from_millis(50);
+
 /// One party's transport for one MPC session over the swarm. Runs on a blocking thread (never
 /// on the async runtime): sends go to the event loop through its bounded command channel,
 /// receives wait on the router's per-peer queues with a timeout.
@@ -188,6 +298,8 @@ pub struct SwarmTransport {
     peers: Vec<PeerId>,
     commands: mpsc::Sender<Command>,
     inboxes: Vec<Option<Receiver<Vec<u8>>>>,
+    broken: Arc<OnceLock<PeerId>>,
+    sent: Arc<AtomicU64>,
     next_seq: Vec<u64>,
     timeout: Duration,
     router: MpcRouter,
@@ -212,7 +324,8 @@ impl SwarmTransport {
         router: MpcRouter,
         timeout: Duration,
     ) -> Self {
-        let inboxes = router.claim(session, &peers);
+        let Claimed { inboxes, broken } = router.claim(session, &peers);
+        let sent = router.sent_counter(session);
         let n = peers.len();
         SwarmTransport {
             session,
@@ -220,6 +333,8 @@ impl SwarmTransport {
             peers,
             commands,
             inboxes,
+            broken,
+            sent,
             next_seq: vec![0; n],
             timeout,
             router,
@@ -264,6 +379,7 @@ impl Transport for SwarmTransport {
         self.next_seq[to] = seq + 1;
         self.stats.messages_sent += 1;
         self.stats.bytes_sent += bytes;
+        self.sent.fetch_add(bytes, Relaxed);
         Ok(())
     }
 
@@ -278,17 +394,35 @@ impl Transport for SwarmTransport {
         let inbox = self.inboxes[from]
             .as_ref()
             .ok_or(TransportError::Closed { peer: from })?;
-        match inbox.recv_timeout(self.timeout) {
-            Ok(message) => {
-                self.stats.messages_received += 1;
-                self.stats.bytes_received += message.len() as u64;
-                Ok(message)
+        // Waits in short slices: a session whose link to another endpoint closed (that peer is
+        // gone) cannot complete, so it fails at once rather than at its timeout.
+        let until = Instant::now() + self.timeout;
+        loop {
+            let slice = until
+                .saturating_duration_since(Instant::now())
+                .min(BROKEN_POLL);
+            match inbox.recv_timeout(slice) {
+                Ok(message) => {
+                    self.stats.messages_received += 1;
+                    self.stats.bytes_received += message.len() as u64;
+                    return Ok(message);
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(TransportError::Closed { peer: from });
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Some(gone) = self.broken.get() {
+                        let peer = self.peers.iter().position(|p| p == gone).unwrap_or(from);
+                        return Err(TransportError::Closed { peer });
+                    }
+                    if Instant::now() >= until {
+                        return Err(TransportError::Timeout {
+                            peer: from,
+                            timeout: self.timeout,
+                        });
+                    }
+                }
             }
-            Err(RecvTimeoutError::Timeout) => Err(TransportError::Timeout {
-                peer: from,
-                timeout: self.timeout,
-            }),
-            Err(RecvTimeoutError::Disconnected) => Err(TransportError::Closed { peer: from }),
         }
     }
 
@@ -321,11 +455,124 @@ mod tests {
             router.deliver(peer, vec![1, 2, 3]),
             Err(RouteError::Malformed)
         );
-        let inboxes = router.claim(session, &[peer]);
+        let inboxes = router.claim(session, &[peer]).inboxes;
         let rx = inboxes[0].as_ref().unwrap();
         assert_eq!(rx.try_recv().unwrap(), b"first");
         assert_eq!(rx.try_recv().unwrap(), b"second");
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_closed_link_ends_after_what_is_queued() {
+        let router = MpcRouter::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let session = [9u8; 32];
+        let other = [10u8; 32];
+        router
+            .deliver(a, encode_envelope(&session, 0, b"queued"))
+            .unwrap();
+        let claimed = router.claim(session, &[a, b]);
+        let inboxes = claimed.inboxes;
+        assert!(claimed.broken.get().is_none());
+        assert_eq!(router.close_peer(a), 1);
+        assert_eq!(
+            claimed.broken.get(),
+            Some(&a),
+            "the session is marked broken"
+        );
+        // Later messages from `a` are dropped; `b` is unaffected.
+        router
+            .deliver(a, encode_envelope(&session, 1, b"late"))
+            .unwrap();
+        router
+            .deliver(b, encode_envelope(&session, 0, b"b"))
+            .unwrap();
+        let rx = inboxes[0].as_ref().unwrap();
+        assert_eq!(rx.recv().unwrap(), b"queued");
+        assert!(rx.recv().is_err(), "closed after what was queued");
+        assert_eq!(inboxes[1].as_ref().unwrap().recv().unwrap(), b"b");
+        // An unclaimed session keeps its messages (the peer may come back before it starts);
+        // close_link closes one link of one session.
+        router.deliver(a, encode_envelope(&other, 0, b"x")).unwrap();
+        assert_eq!(router.close_peer(a), 0);
+        let inboxes = router.claim(other, &[a, b]).inboxes;
+        assert_eq!(inboxes[0].as_ref().unwrap().recv().unwrap(), b"x");
+        router.close_link(&other, b);
+        assert!(inboxes[1].as_ref().unwrap().recv().is_err());
+    }
+
+    #[test]
+    fn a_session_with_a_closed_link_fails_its_receives_at_once() {
+        let router = MpcRouter::default();
+        let (a, b, me) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let session = [11u8; 32];
+        let (commands, _keep) = mpsc::channel(4);
+        let timeout = Duration::from_secs(30);
+        let mut transport = SwarmTransport::new(
+            session,
+            2,
+            vec![a, b, me],
+            commands,
+            router.clone(),
+            timeout,
+        );
+        router
+            .deliver(a, encode_envelope(&session, 0, b"sent before"))
+            .unwrap();
+        // b's connection is lost: what a already sent is still read, then the session fails
+        // without waiting for its timeout.
+        assert_eq!(router.close_peer(b), 1);
+        assert_eq!(transport.recv(0).unwrap(), b"sent before");
+        let started = Instant::now();
+        assert_eq!(
+            transport.recv(0),
+            Err(TransportError::Closed { peer: 1 }),
+            "names the endpoint that is gone"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn bytes_sent_are_counted_per_session_for_recent_sessions() {
+        let router = MpcRouter::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        let (commands, mut queue) = mpsc::channel(16);
+        let mut transport = SwarmTransport::new(
+            [1; 32],
+            0,
+            vec![a, b],
+            commands.clone(),
+            router.clone(),
+            Duration::from_secs(1),
+        );
+        transport.send(1, vec![0; 100]).unwrap();
+        transport.send(1, vec![0; 20]).unwrap();
+        drop(transport);
+        let mut other = SwarmTransport::new(
+            [2; 32],
+            0,
+            vec![a, b],
+            commands,
+            router.clone(),
+            Duration::from_secs(1),
+        );
+        other.send(1, vec![0; 10]).unwrap();
+        let envelope = ENVELOPE_HEADER as u64;
+        assert_eq!(router.bytes_sent(&[[1; 32]]), 120 + 2 * envelope);
+        assert_eq!(
+            router.bytes_sent(&[[1; 32], [2; 32], [3; 32]]),
+            130 + 3 * envelope
+        );
+        while queue.try_recv().is_ok() {}
+        // Only the most recent sessions are remembered.
+        let mut log = SentLog::default();
+        for i in 0..=SENT_LOG {
+            let mut s = [0u8; 32];
+            s[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            log.counter(s).fetch_add(1, Relaxed);
+        }
+        assert_eq!(log.bytes.len(), SENT_LOG);
+        assert!(!log.bytes.contains_key(&[0u8; 32]));
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub struct ScenarioSummary {
     pub datasets: Vec<DatasetSummary>,
     /// Researchers.
     pub researchers: Vec<String>,
-    /// Grants, one line each.
+    /// Delegations and grants, one line each.
     pub grants: Vec<String>,
     /// The planned faults, one line each.
     pub faults: Vec<String>,
@@ -101,9 +101,17 @@ impl ScenarioSummary {
                 .collect(),
             researchers: s.researchers.iter().map(|r| r.name.clone()).collect(),
             grants: s
-                .grants
+                .delegations
                 .iter()
-                .map(|g| {
+                .map(|x| {
+                    format!(
+                        "{} lets {} grant access to {}",
+                        x.owner,
+                        x.delegate,
+                        x.datasets.join(", ")
+                    )
+                })
+                .chain(s.grants.iter().map(|g| {
                     let kinds: Vec<&str> = g.kinds.iter().map(|k| k.as_str()).collect();
                     let mut line = format!(
                         "{} → {}: {} ({})",
@@ -119,7 +127,7 @@ impl ScenarioSummary {
                         line.push_str(&format!(", expires after {e}"));
                     }
                     line
-                })
+                }))
                 .collect(),
             faults: s.faults.iter().map(describe_fault).collect(),
         }

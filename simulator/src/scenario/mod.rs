@@ -2,7 +2,7 @@
 //! researchers and grants), what it does (jobs at given times), what goes wrong (faults), and
 //! what is expected of each job and upload.
 //!
-//! A scenario is TOML, documented in `docs/simulator-scenarios.md`, with examples in
+//! A scenario is TOML, documented in `docs/simulator.md`, with examples in
 //! `simulator/scenarios/`. [`Scenario::from_toml`] parses it (an unknown key or a wrong type is
 //! refused with its line and column) and then checks that it makes sense ([`Scenario::validate`]:
 //! honest majority, names that exist, owners that own, times in order, queries that compile...),
@@ -106,6 +106,9 @@ pub struct Scenario {
     pub researchers: Vec<Researcher>,
     /// Tables uploaded during set-up.
     pub datasets: Vec<Dataset>,
+    /// Delegations issued during set-up, before the grants: an owner lets another institution
+    /// grant access to its datasets.
+    pub delegations: Vec<Delegation>,
     /// Access grants issued during set-up.
     pub grants: Vec<Grant>,
     /// Queries submitted during the run.
@@ -209,10 +212,25 @@ pub enum UploadExpect {
     Rejected,
 }
 
-/// `[[grants]]`: an institution lets a researcher query some of its datasets.
+/// `[[delegations]]`: an institution lets another one grant access to some of its datasets.
+///
+/// A query reads datasets under one grant, so a query over the union of two owners' datasets
+/// needs one grant covering both: one owner delegates to the other, who then grants both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delegation {
+    /// The institution that owns the datasets.
+    pub owner: String,
+    /// The institution that may grant access to them.
+    pub delegate: String,
+    /// The datasets (each owned by `owner`).
+    pub datasets: Vec<String>,
+}
+
+/// `[[grants]]`: an institution lets a researcher query some datasets.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Grant {
-    /// The institution granting (it must own every dataset listed).
+    /// The institution granting: it owns every dataset listed, or their owner delegated them
+    /// to it ([`Delegation`]).
     pub granter: String,
     /// The researcher.
     pub grantee: String,
@@ -462,9 +480,9 @@ pub enum ScenarioError {
         /// What is wrong.
         message: String,
     },
-    /// A grant on a dataset the granter does not own.
+    /// A grant on a dataset the granter neither owns nor was delegated.
     #[error(
-        "{at}: `{granter}` cannot grant access to dataset `{dataset}`, which belongs to `{owner}`"
+        "{at}: `{granter}` cannot grant access to dataset `{dataset}`, which belongs to `{owner}`; `{owner}` can delegate it to `{granter}` with a [[delegations]] entry"
     )]
     NotOwner {
         /// Where.
@@ -650,6 +668,19 @@ impl Scenario {
     /// The dataset named `name`.
     pub fn dataset(&self, name: &str) -> Option<&Dataset> {
         self.datasets.iter().find(|d| d.name == name)
+    }
+
+    /// Whether `granter` may grant access to dataset `dataset`: it owns it, or its owner
+    /// delegated it.
+    pub fn may_grant(&self, granter: &str, dataset: &str) -> bool {
+        self.dataset(dataset).is_some_and(|d| {
+            d.owner == granter
+                || self.delegations.iter().any(|x| {
+                    x.owner == d.owner
+                        && x.delegate == granter
+                        && x.datasets.iter().any(|n| n == dataset)
+                })
+        })
     }
 
     /// The institution named `name`.

@@ -13,8 +13,8 @@ use sharenet_mpc::query::{QueryKind, Schema};
 
 use super::locate::{Location, Locator};
 use super::{
-    CorruptTarget, DEFAULT_JOB_TIMEOUT, DEFAULT_MIN_COHORT, Dataset, Fault, Generator, Grant,
-    Institution, Job, JobExpect, Millis, Network, Pool, Researcher, Scenario, ScenarioError,
+    CorruptTarget, DEFAULT_JOB_TIMEOUT, DEFAULT_MIN_COHORT, Dataset, Delegation, Fault, Generator,
+    Grant, Institution, Job, JobExpect, Millis, Network, Pool, Researcher, Scenario, ScenarioError,
     Source, UploadExpect,
 };
 
@@ -165,6 +165,8 @@ pub(super) struct RawScenario {
     #[serde(default)]
     datasets: Vec<RawDataset>,
     #[serde(default)]
+    delegations: Vec<RawDelegation>,
+    #[serde(default)]
     grants: Vec<RawGrant>,
     #[serde(default)]
     jobs: Vec<RawJob>,
@@ -218,6 +220,14 @@ struct RawSource {
     seed: Option<u64>,
     csv: Option<String>,
     schema: Option<toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDelegation {
+    owner: String,
+    delegate: String,
+    datasets: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -555,6 +565,15 @@ impl RawScenario {
                 .map(|r| Researcher { name: r.name })
                 .collect(),
             datasets,
+            delegations: self
+                .delegations
+                .into_iter()
+                .map(|d| Delegation {
+                    owner: d.owner,
+                    delegate: d.delegate,
+                    datasets: d.datasets,
+                })
+                .collect(),
             grants: self
                 .grants
                 .into_iter()

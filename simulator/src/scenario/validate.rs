@@ -17,6 +17,7 @@ pub(super) fn validate(s: &Scenario, locator: &Locator<'_>) -> Result<(), Scenar
     network(s, locator)?;
     names(s, locator)?;
     datasets(s, locator)?;
+    delegations(s, locator)?;
     grants(s, locator)?;
     let catalog = catalog(s, locator)?;
     jobs(s, &catalog, locator)?;
@@ -261,6 +262,60 @@ fn datasets(s: &Scenario, locator: &Locator<'_>) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+fn delegations(s: &Scenario, locator: &Locator<'_>) -> Result<(), ScenarioError> {
+    for (i, x) in s.delegations.iter().enumerate() {
+        let path = |key: &str| format!("delegations[{i}].{key}");
+        for (key, name) in [("owner", &x.owner), ("delegate", &x.delegate)] {
+            if s.institution(name).is_none() {
+                return Err(unknown(
+                    locator,
+                    &path(key),
+                    NameKind::Institution,
+                    name,
+                    institution_names(s),
+                ));
+            }
+        }
+        if x.owner == x.delegate {
+            return Err(ScenarioError::Value {
+                at: locator.at(&path("delegate")),
+                message: format!(
+                    "`{}` delegates to itself; an owner may grant its own datasets without a delegation",
+                    x.owner
+                ),
+            });
+        }
+        if x.datasets.is_empty() {
+            return Err(ScenarioError::Value {
+                at: locator.at(&path("datasets")),
+                message: "a delegation lists at least one dataset".into(),
+            });
+        }
+        for (k, name) in x.datasets.iter().enumerate() {
+            let at = path(&format!("datasets[{k}]"));
+            let Some(d) = s.dataset(name) else {
+                return Err(unknown(
+                    locator,
+                    &at,
+                    NameKind::Dataset,
+                    name,
+                    dataset_names(s),
+                ));
+            };
+            if d.owner != x.owner {
+                return Err(ScenarioError::Value {
+                    at: locator.at(&at),
+                    message: format!(
+                        "`{}` cannot delegate dataset `{name}`, which belongs to `{}`: only an owner delegates its datasets",
+                        x.owner, d.owner
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn grants(s: &Scenario, locator: &Locator<'_>) -> Result<(), ScenarioError> {
     for (i, g) in s.grants.iter().enumerate() {
         let path = |key: &str| format!("grants[{i}].{key}");
@@ -299,7 +354,7 @@ fn grants(s: &Scenario, locator: &Locator<'_>) -> Result<(), ScenarioError> {
                     dataset_names(s),
                 ));
             };
-            if d.owner != g.granter {
+            if !s.may_grant(&g.granter, name) {
                 return Err(ScenarioError::NotOwner {
                     at: locator.at(&at),
                     granter: g.granter.clone(),
@@ -468,8 +523,8 @@ fn jobs(s: &Scenario, catalog: &Catalog, locator: &Locator<'_>) -> Result<(), Sc
         if j.expect != JobExpect::Agree {
             continue;
         }
-        // An "agree" job must be able to succeed: one pool, stored datasets, and a grant from
-        // each owner covering the datasets and every kind the query uses.
+        // An "agree" job must be able to succeed: one pool, stored datasets, and one grant
+        // covering the datasets and every kind the query uses.
         let expect_at = || {
             if locator.raw_value(&path("expect")).is_some() {
                 locator.at(&path("expect"))
@@ -502,39 +557,68 @@ fn jobs(s: &Scenario, catalog: &Catalog, locator: &Locator<'_>) -> Result<(), Sc
                     ),
                 });
             }
-            let covering = s.grants.iter().filter(|g| {
-                g.grantee == j.by
-                    && g.granter == d.owner
-                    && g.datasets.iter().any(|x| x == name)
-                    && typed.kinds.iter().all(|k| g.kinds.contains(k))
+        }
+        // The network runs a query under one grant that covers all its datasets and allows
+        // every kind it uses.
+        let covering = s.grants.iter().filter(|g| {
+            g.grantee == j.by
+                && typed
+                    .datasets
+                    .iter()
+                    .all(|name| g.datasets.iter().any(|x| x == name))
+                && typed.kinds.iter().all(|k| g.kinds.contains(k))
+        });
+        let mut any = false;
+        let mut live = false;
+        for g in covering {
+            any = true;
+            live |= g.expires_in.is_none_or(|e| j.at < e);
+        }
+        let names = typed
+            .datasets
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !any {
+            let kinds: Vec<&str> = typed.kinds.iter().map(|k: &QueryKind| k.as_str()).collect();
+            let owners: BTreeSet<&str> = typed
+                .datasets
+                .iter()
+                .filter_map(|n| s.dataset(n))
+                .map(|d| d.owner.as_str())
+                .collect();
+            let owners = owners
+                .into_iter()
+                .map(|o| format!("`{o}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let message = if typed.datasets.len() > 1 {
+                format!(
+                    "`{}` has no grant covering all of {names} (owned by {owners}) that allows {}: a query reads its datasets under one grant, so one institution grants them all (the other owners delegate theirs to it with [[delegations]]); or expect \"refused\"",
+                    j.by,
+                    kinds.join(", ")
+                )
+            } else {
+                format!(
+                    "`{}` has no grant from {owners} on {names} allowing {}: add one, or expect \"refused\"",
+                    j.by,
+                    kinds.join(", ")
+                )
+            };
+            return Err(ScenarioError::Expectation {
+                at: expect_at(),
+                message,
             });
-            let mut any = false;
-            let mut live = false;
-            for g in covering {
-                any = true;
-                live |= g.expires_in.is_none_or(|e| j.at < e);
-            }
-            if !any {
-                let kinds: Vec<&str> = typed.kinds.iter().map(|k: &QueryKind| k.as_str()).collect();
-                return Err(ScenarioError::Expectation {
-                    at: expect_at(),
-                    message: format!(
-                        "`{}` has no grant from `{}` on `{name}` allowing {}: add one, or expect \"refused\"",
-                        j.by,
-                        d.owner,
-                        kinds.join(", ")
-                    ),
-                });
-            }
-            if !live {
-                return Err(ScenarioError::Expectation {
-                    at: expect_at(),
-                    message: format!(
-                        "every grant letting `{}` query `{name}` has expired by {} when this job is submitted: expect \"refused\", or submit it earlier",
-                        j.by, j.at
-                    ),
-                });
-            }
+        }
+        if !live {
+            return Err(ScenarioError::Expectation {
+                at: expect_at(),
+                message: format!(
+                    "every grant letting `{}` query {names} has expired by {} when this job is submitted: expect \"refused\", or submit it earlier",
+                    j.by, j.at
+                ),
+            });
         }
     }
     Ok(())

@@ -1,0 +1,202 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The engine runs the example scenarios on a real in-process network at a small size: every
+//! expected verdict of each example is met, and what the record says happened is checked
+//! against what the scenario planned (independently of the verdicts).
+//!
+//! The runs share two cores: they are serialised so that one scenario's timing is not another's
+//! load.
+
+use std::sync::Arc;
+
+use sharenet_simulator::engine::{self, Event, RunOptions};
+use sharenet_simulator::report::{FaultKind, JobOutcome, RunRecord, UploadOutcome};
+use sharenet_simulator::scenario::Scenario;
+use tokio::sync::Mutex;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+/// Rows per generated table in these runs.
+const ROWS: usize = 60;
+
+async fn run(name: &str) -> RunRecord {
+    // RUST_LOG=... shows the nodes' logs.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+    let scenario = Scenario::example(name).unwrap().with_max_rows(ROWS);
+    let label = name.to_string();
+    let options = RunOptions {
+        // Shown with --nocapture.
+        progress: Some(Arc::new(move |e: &Event| eprintln!("{label}: {e}"))),
+        ..RunOptions::default()
+    };
+    let record = engine::run(&scenario, &options).await.unwrap();
+    for v in &record.verdicts {
+        eprintln!(
+            "{name}: {} {}: expected {}; {}",
+            if v.pass { "pass" } else { "FAIL" },
+            v.subject,
+            v.expected,
+            v.actual
+        );
+    }
+    record
+}
+
+fn assert_all_met(record: &RunRecord) {
+    assert_eq!(
+        record.verdicts.len(),
+        record.uploads.len() + record.jobs.len()
+    );
+    for v in &record.verdicts {
+        assert!(
+            v.pass,
+            "{}: expected {}, got {}",
+            v.subject, v.expected, v.actual
+        );
+    }
+    assert!(record.passed());
+}
+
+fn job<'a>(record: &'a RunRecord, name: &str) -> &'a sharenet_simulator::report::JobRecord {
+    record
+        .jobs
+        .iter()
+        .find(|j| j.name == name)
+        .unwrap_or_else(|| panic!("no job {name}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_scenario_agrees_with_plaintext() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let record = run("default").await;
+    assert_all_met(&record);
+    assert!(
+        record
+            .uploads
+            .iter()
+            .all(|u| u.outcome == UploadOutcome::Stored)
+    );
+    assert_eq!(record.jobs.len(), 6);
+    for j in &record.jobs {
+        assert_eq!(j.outcome, JobOutcome::Completed, "{}", j.name);
+        let c = j.comparison.as_ref().unwrap();
+        assert!(c.agree, "{}: {}", j.name, c.explain(true));
+        // The reference reads the union of both hospitals' rows.
+        assert_eq!(j.expected.as_ref().unwrap().rows_read, 2 * ROWS);
+        assert!(j.rounds.unwrap() > 0);
+        // All seven nodes computed (t = 3 needs all of them) and sent something.
+        assert_eq!(j.bytes_per_node.len(), 7);
+        assert!(
+            j.bytes_per_node.iter().all(|b| *b > 0),
+            "{:?}",
+            j.bytes_per_node
+        );
+        assert!(j.latency_ms().is_some());
+    }
+    assert!(record.faults.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_restart_keeps_results_right() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let record = run("crash-restart").await;
+    assert_all_met(&record);
+    // Node 2 was down from its crash to its restart.
+    let crash = record
+        .faults
+        .iter()
+        .find(|f| f.kind == FaultKind::Crash)
+        .unwrap();
+    assert_eq!(crash.nodes, vec![2]);
+    let restarted = crash.until_ms.expect("node 2 restarted");
+    assert!(crash.at_ms >= 100 && restarted >= 3000, "{crash:?}");
+    // The job after the restart ran with node 2 back: it sent traffic again.
+    let after = job(&record, "after_the_restart");
+    assert!(after.submitted_ms >= restarted);
+    assert!(after.bytes_per_node[2] > 0, "{:?}", after.bytes_per_node);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_fails_short_jobs_and_heals() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let record = run("partition").await;
+    assert_all_met(&record);
+    let short = job(&record, "during_split_short_timeout");
+    assert!(matches!(short.outcome, JobOutcome::Failed { .. }));
+    // It gave up at its 2 s timeout, during the split (0.5 s to 4 s).
+    let latency = short.latency_ms().unwrap();
+    assert!((2000..3000).contains(&latency), "{latency}");
+    let split = record
+        .faults
+        .iter()
+        .find(|f| f.kind == FaultKind::Partition)
+        .unwrap();
+    assert_eq!(split.groups, vec![vec![0, 1], vec![2, 3, 4]]);
+    let healed = split.until_ms.expect("the partition healed");
+    let waited = job(&record, "during_split_waits_for_heal");
+    assert!(waited.finished_ms.unwrap() >= healed, "{waited:?}");
+    assert!(record.faults.iter().any(|f| f.kind == FaultKind::Link));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_byzantine_dealer_is_rejected() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let record = run("byzantine-dealer").await;
+    assert_all_met(&record);
+    let forged = record
+        .uploads
+        .iter()
+        .find(|u| u.dataset == "forged_patients")
+        .unwrap();
+    assert!(
+        matches!(&forged.outcome, UploadOutcome::Rejected { reason } if reason.contains("dealer verification failed")),
+        "{forged:?}"
+    );
+    assert!(matches!(
+        job(&record, "forged_data").outcome,
+        JobOutcome::Refused { .. }
+    ));
+    let dealer = record
+        .faults
+        .iter()
+        .find(|f| f.kind == FaultKind::ByzantineDealer)
+        .unwrap();
+    assert_eq!(dealer.nodes, vec![3]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_messages_abort_or_are_detected() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let record = run("corrupt-messages").await;
+    assert_all_met(&record);
+    // Node 2 really corrupted messages in both windows.
+    let corruptions: Vec<_> = record
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::CorruptMessages)
+        .collect();
+    assert_eq!(corruptions.len(), 2);
+    for c in &corruptions {
+        assert_eq!(c.nodes, vec![2]);
+        assert!(!c.note.contains("; 0 message(s)"), "{}", c.note);
+    }
+    // No wrong result was released: the aborted job has no result, the detected one's
+    // inconsistency was the requester's own check.
+    let aborted = job(&record, "while_corrupting");
+    assert!(aborted.result.is_none());
+    let detected = job(&record, "wrong_output_share");
+    assert!(
+        matches!(&detected.outcome, JobOutcome::Detected { reason, .. } if reason.contains("inconsistent")),
+        "{:?}",
+        detected.outcome
+    );
+    assert!(
+        record.faults.iter().any(
+            |f| f.kind == FaultKind::Detected && f.job.as_deref() == Some("wrong_output_share")
+        )
+    );
+}
