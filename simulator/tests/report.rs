@@ -438,8 +438,8 @@ fn events_are_placed_on_their_lanes() {
     check_xml(&timeline);
     assert!(timeline.contains("<title>protocol check failed</title></polygon>"));
     assert!(texts(&timeline).contains(&"other events".to_string()));
-    // Node 3 corrupts twice: two orange spans on its lane.
-    assert_eq!(timeline.matches("<title>node 3 corrupts its").count(), 2);
+    // Node 2 corrupts twice: two orange spans on its lane.
+    assert_eq!(timeline.matches("<title>node 2 corrupts its").count(), 2);
     assert_eq!(run.scenario.nodes, scenario.network.nodes);
     // Results survive the round trip through the serialisable table.
     let result = run.jobs[1].result.as_ref().unwrap();

@@ -87,6 +87,7 @@ pub(super) async fn run(ctx: Arc<Context>, index: usize) -> (JobRecord, Vec<Faul
         None => vec![0; ctx.scenario.network.nodes],
     };
     let mut events = Vec::new();
+    let mut detected_at = None;
     let reference = ctx.references.get(&job.name).cloned();
     match ran {
         Submitted::Ran(Ok(outcome), seen) => {
@@ -94,10 +95,16 @@ pub(super) async fn run(ctx: Arc<Context>, index: usize) -> (JobRecord, Vec<Faul
             if let Some(reference) = reference {
                 record.compare(&outcome.result, reference);
             }
-            record.outcome = completed(&ctx, job, &outcome, &seen);
+            record.outcome = completed(&ctx, job, &outcome, &seen.steps);
+            detected_at = seen.detected_at_ms;
         }
-        Submitted::Ran(Err(e), seen) => record.outcome = failed(&ctx, job, &e, &seen),
-        Submitted::TimedOut(seen) => {
+        Submitted::Ran(Err(e), seen) => {
+            record.outcome = failed(&ctx, job, &e, &seen.steps);
+            detected_at = seen.detected_at_ms;
+        }
+        Submitted::TimedOut(trace) => {
+            detected_at = trace.detected_at_ms;
+            let seen = trace.steps;
             let reason = format!(
                 "no result within the job's timeout of {}",
                 crate::scenario::Millis(timeout.as_millis() as u64),
@@ -116,7 +123,8 @@ pub(super) async fn run(ctx: Arc<Context>, index: usize) -> (JobRecord, Vec<Faul
     }
     if let JobOutcome::Detected { culprits, reason } = &record.outcome {
         events.push(FaultEvent {
-            at_ms: record.finished_ms.unwrap_or(submitted),
+            // When the requester aborted the attempt, or when the job ended.
+            at_ms: detected_at.unwrap_or(record.finished_ms.unwrap_or(submitted)),
             until_ms: None,
             kind: FaultKind::Detected,
             nodes: culprits.clone(),
@@ -133,12 +141,18 @@ pub(super) async fn run(ctx: Arc<Context>, index: usize) -> (JobRecord, Vec<Faul
     (record, events)
 }
 
+/// The progress a requester reported, and when it first reported a detection.
+struct Trace {
+    steps: Vec<Progress>,
+    detected_at_ms: Option<u64>,
+}
+
 /// What became of a submission.
 enum Submitted {
     /// `run_query` returned, with the progress it reported.
-    Ran(Result<QueryOutcome, JobError>, Vec<Progress>),
+    Ran(Result<QueryOutcome, JobError>, Trace),
     /// The job's timeout ran out first.
-    TimedOut(Vec<Progress>),
+    TimedOut(Trace),
     /// The job could not be handed to the requester SDK at all.
     Unsent(String),
 }
@@ -151,7 +165,7 @@ impl Submitted {
             Submitted::Ran(Err(_), seen) | Submitted::TimedOut(seen) => seen,
             Submitted::Unsent(_) => return None,
         };
-        seen.iter().find_map(|p| match p {
+        seen.steps.iter().find_map(|p| match p {
             Progress::Submitted { job } => Some(*job),
             _ => None,
         })
@@ -224,7 +238,10 @@ async fn submit(ctx: &Context, job: &Job, timeout: Duration) -> Submitted {
         session_timeout: timeout,
         attest_timeout: ATTEST_TIMEOUT.min(timeout),
     };
-    let mut seen = Vec::new();
+    let mut seen = Trace {
+        steps: Vec::new(),
+        detected_at_ms: None,
+    };
     let ran = tokio::time::timeout(
         timeout,
         run_query(&ledger, &client, &request, |p| {
@@ -238,14 +255,21 @@ async fn submit(ctx: &Context, job: &Job, timeout: Duration) -> Submitted {
                 }
                 _ => None,
             };
+            let now = ctx.clock.elapsed_ms();
+            if let Progress::Retrying { reason, .. } = &p
+                && is_detection(reason)
+                && seen.detected_at_ms.is_none()
+            {
+                seen.detected_at_ms = Some(now);
+            }
             if let Some(step) = step {
                 ctx.tell(Event::JobStep {
                     name: job.name.clone(),
-                    at_ms: ctx.clock.elapsed_ms(),
+                    at_ms: now,
                     step,
                 });
             }
-            seen.push(p);
+            seen.steps.push(p);
         }),
     )
     .await;

@@ -118,9 +118,16 @@ impl SimNetwork {
         )
         .map_err(|e| err(e.to_string()))?;
         config.faults = Some(self.faults[i].clone());
-        LocalNode::start(config, ledger(&self.chain, i + 1)?)
-            .await
-            .map_err(|e| err(e.to_string()))
+        let started = tokio::time::timeout(
+            STARTUP_TIMEOUT,
+            LocalNode::start(config, ledger(&self.chain, i + 1)?),
+        )
+        .await
+        .map_err(|_| EngineError::Timeout {
+            what: format!("node {i} starting"),
+            after: STARTUP_TIMEOUT,
+        })?;
+        started.map_err(|e| err(e.to_string()))
     }
 
     async fn wait_until_all_active(&self, nodes: usize) -> Result<(), EngineError> {

@@ -214,7 +214,8 @@ async fn upload_byzantine(
                 .iter()
                 .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
                 .collect();
-            let _ = client.dial(peer, addr).await;
+            // A member that cannot be reached fails the batch below.
+            let _ = tokio::time::timeout(UPLOAD_TIMEOUT, client.dial(peer, addr)).await;
         }
         peers.push(peer);
     }
