@@ -271,6 +271,12 @@ pub async fn run(a: QueryArgs, ui: &Ui) -> Result<Report, Failure> {
     } else {
         "\nnot yet attested on chain (see `sharenet jobs show`)"
     });
+    if !outcome.corrected.is_empty() {
+        human.push_str(&ui.warn(&format!(
+            "\nnote: committee members {:?} sent wrong output shares; they were corrected (the result is right)",
+            outcome.corrected
+        )));
+    }
     if !outcome.dissent.is_empty() {
         human.push_str(&ui.warn(&format!(
             "\nwarning: committee members {:?} attested a different transcript: treat this result as suspect",
@@ -288,6 +294,7 @@ pub async fn run(a: QueryArgs, ui: &Ui) -> Result<Report, Failure> {
             "fee_wei": outcome.fee.to_string(),
             "completed": outcome.completed,
             "dissent": outcome.dissent,
+            "corrected": outcome.corrected,
         }),
     ))
 }

@@ -448,3 +448,53 @@ fn a_corrupted_message_in_a_query_never_yields_a_matching_digest() {
         assert_ne!(run.received.unwrap(), honest_output, "{what}");
     }
 }
+
+/// A member that sends the receiver a wrong output share (n = 4 ≥ 3t + 1 with t = 1): the
+/// receiver corrects it, gets the same result as an untampered run, and names the sender.
+#[test]
+fn a_wrong_output_share_is_corrected_and_its_sender_named() {
+    const OPEN_TO: u8 = 7;
+    let table = patients(60, 9);
+    let query = compiled(table.len());
+    let (n, t, liar) = (4, 1, 2);
+    let run = |tamper: bool| {
+        let mut rng = StdRng::seed_from_u64(3);
+        let stored: Vec<Vec<Vec<Mp127>>> = query
+            .inputs
+            .iter()
+            .map(|&c| {
+                let column: Vec<Mp127> = table.iter().map(|r| Mp127::from_i64(r[c])).collect();
+                share_with_degree(n, t, &column, &mut rng)
+            })
+            .collect();
+        let mut results = run_in_memory_with_timeout(n + 1, Duration::from_secs(5), |tr| {
+            let me = tr.me();
+            if me == n {
+                let tr = Tampering {
+                    inner: tr,
+                    rule: tamper.then_some(TamperRule {
+                        from: liar,
+                        kind: OPEN_TO,
+                        nth: 2,
+                    }),
+                    seen: 0,
+                };
+                let mut r = OutsideParty::<Mp127, _>::new(n, t, tr).unwrap();
+                return Some(sharenet_mpc::ir::receive_checked(&mut r, &query.program).unwrap());
+            }
+            let mut s = session(n, t, tr, 5);
+            let mine: Vec<Vec<Mp127>> = stored.iter().map(|c| c[me].clone()).collect();
+            execute(&mut s, &query.program, &mine, n).unwrap();
+            None
+        });
+        results.pop().unwrap().unwrap()
+    };
+    let (honest, none) = run(false);
+    assert!(none.is_empty());
+    let (corrected, named) = run(true);
+    assert_eq!(named, vec![liar]);
+    assert_eq!(
+        assemble(&query, &corrected).to_string(),
+        assemble(&query, &honest).to_string()
+    );
+}

@@ -250,6 +250,10 @@ async fn run(
     out.map(|o| {
         assert!(o.completed, "the committee attested and was paid");
         assert!(o.dissent.is_empty(), "every member saw the same transcript");
+        assert!(
+            o.corrected.is_empty(),
+            "no member sent a wrong output share"
+        );
         o.result
     })
 }

@@ -511,12 +511,24 @@ pub fn receive<T: Transport>(
     outside: &mut OutsideParty<Mp127, T>,
     program: &Program,
 ) -> Result<Vec<ReceivedOutput>, ExecError> {
+    receive_checked(outside, program).map(|(outputs, _)| outputs)
+}
+
+/// [`receive`], also returning the parties (session indices, ascending) whose output shares
+/// were off the polynomial and corrected (possible when `n ≥ 3t + 1`): evidence against them.
+pub fn receive_checked<T: Transport>(
+    outside: &mut OutsideParty<Mp127, T>,
+    program: &Program,
+) -> Result<(Vec<ReceivedOutput>, Vec<usize>), ExecError> {
+    let mut corrected = Vec::new();
     let gates = gate_nodes(program);
     let gate_len: usize = gates.iter().map(|g| program.nodes[*g].len).sum();
     let opened_gates = if gate_len == 0 {
         Vec::new()
     } else {
-        outside.receive_output(gate_len)?.0
+        let (values, faulty) = outside.receive_output(gate_len)?;
+        corrected.extend(faulty);
+        values
     };
     let mut keeps = Vec::with_capacity(program.outputs.len());
     let mut expected = 0;
@@ -542,7 +554,10 @@ pub fn receive<T: Transport>(
         expected += stride * keep.iter().filter(|k| **k).count();
         keeps.push(keep);
     }
-    let (payload, _) = outside.receive_output(expected)?;
+    let (payload, faulty) = outside.receive_output(expected)?;
+    corrected.extend(faulty);
+    corrected.sort_unstable();
+    corrected.dedup();
     let mut offset = 0;
     let mut results = Vec::with_capacity(program.outputs.len());
     for (output, keep) in program.outputs.iter().zip(keeps) {
@@ -590,5 +605,5 @@ pub fn receive<T: Transport>(
             exact,
         });
     }
-    Ok(results)
+    Ok((results, corrected))
 }

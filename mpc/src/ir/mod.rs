@@ -13,7 +13,7 @@ mod exec;
 use serde::{Deserialize, Serialize};
 
 pub use cost::{Cost, estimate};
-pub use exec::{ExecError, QueryOutcome, ReceivedOutput, execute, receive};
+pub use exec::{ExecError, QueryOutcome, ReceivedOutput, execute, receive, receive_checked};
 
 use crate::protocol::Extremum;
 

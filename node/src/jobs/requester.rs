@@ -103,6 +103,10 @@ pub struct QueryOutcome {
     pub fee: U256,
     /// Whether the job completed on chain (the fee was paid out to the committee).
     pub completed: bool,
+    /// Committee indices of members whose output shares were off the polynomial and corrected
+    /// by the requester's check (possible when the live set has at least 3t + 1 members):
+    /// evidence that they misbehaved; the result is still right.
+    pub corrected: Vec<usize>,
     /// Committee indices of members whose attestation differs from the quorum's: they saw a
     /// different public transcript, so the result may be wrong (treat the job as failed).
     pub dissent: Vec<usize>,
@@ -266,6 +270,7 @@ pub async fn run_query<L: Ledger>(
         job,
         result: result.0,
         live: result.1,
+        corrected: result.2,
         committee: committee.len(),
         fee: request.fee,
         completed,
@@ -325,7 +330,7 @@ async fn run_submitted<L: Ledger>(
     query: &JobQuery,
     committee: &[PeerId],
     progress: &mut impl FnMut(Progress),
-) -> Result<(QueryResult, usize), JobError> {
+) -> Result<(QueryResult, usize, Vec<usize>), JobError> {
     let threshold = usize::from(
         ledger
             .dataset_info(request.datasets.first().copied().unwrap_or_default())
@@ -369,9 +374,14 @@ async fn run_submitted<L: Ledger>(
         )
         .await
         {
-            Ok(result) => {
+            Ok((result, corrected)) => {
                 progress(Progress::Received);
-                return Ok((result, live.len()));
+                // Session indices → committee indices.
+                let corrected = corrected
+                    .into_iter()
+                    .filter_map(|i| live.get(i).map(|m| usize::from(*m)))
+                    .collect();
+                return Ok((result, live.len(), corrected));
             }
             Err(e) => {
                 progress(Progress::Retrying {
@@ -379,8 +389,7 @@ async fn run_submitted<L: Ledger>(
                     reason: e.to_string(),
                 });
                 last_error = Some(e);
-                // Members of the failed attempt free the job when their session times out.
-                tokio::time::sleep(request.session_timeout.min(Duration::from_secs(30))).await;
+                tokio::time::sleep(request.session_timeout.min(RETRY_PAUSE)).await;
             }
         }
     }
@@ -389,6 +398,11 @@ async fn run_submitted<L: Ledger>(
         reason: "no attempt could run".into(),
     }))
 }
+
+/// Pause after a failed attempt before the next readiness round: members end a session at once
+/// when a peer's connection is lost, and otherwise at their message timeout; a member still busy
+/// refuses the next start and the attempt after it goes ahead without it.
+const RETRY_PAUSE: Duration = Duration::from_secs(5);
 
 /// Readiness rounds before a job is declared short of members.
 const READY_ROUNDS: usize = 3;
@@ -442,7 +456,7 @@ async fn run_attempt(
     threshold: usize,
     attempt: u8,
     live: &[u16],
-) -> Result<QueryResult, JobError> {
+) -> Result<(QueryResult, Vec<usize>), JobError> {
     let session = session_id(job, attempt, live);
     let mut peers: Vec<PeerId> = live.iter().map(|i| committee[usize::from(*i)]).collect();
     peers.push(client.local_peer_id());
@@ -452,7 +466,7 @@ async fn run_attempt(
     let program = query.compiled.program.clone();
     let receiving = tokio::task::spawn_blocking(move || {
         let mut outside = OutsideParty::new(n, threshold, transport).map_err(|e| e.to_string())?;
-        ir::receive(&mut outside, &program).map_err(|e| e.to_string())
+        ir::receive_checked(&mut outside, &program).map_err(|e| e.to_string())
     });
     let start = JobRequest::Start {
         job,
@@ -482,5 +496,6 @@ async fn run_attempt(
         .await
         .map_err(|e| JobError::Task(e.to_string()))?
         .map_err(|reason| JobError::Mpc { job, reason })?;
-    Ok(assemble(&query.compiled, &received))
+    let (received, corrected) = received;
+    Ok((assemble(&query.compiled, &received), corrected))
 }

@@ -373,6 +373,15 @@ fn completed(ctx: &Context, job: &Job, outcome: &QueryOutcome, seen: &[Progress]
             culprits,
         };
     }
+    if !outcome.corrected.is_empty() {
+        return JobOutcome::Detected {
+            culprits: nodes_of(ctx, job, &outcome.corrected),
+            reason: format!(
+                "the requester's check found wrong output shares from committee member(s) {:?} and corrected them (the result is right)",
+                outcome.corrected
+            ),
+        };
+    }
     let detected = detected_attempts(seen);
     if let Some((attempt, reason)) = detected.first() {
         return JobOutcome::Detected {
