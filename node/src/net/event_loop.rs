@@ -20,7 +20,7 @@ use super::NetError;
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::client::{Command, FoundRecord, InboundRequest, NetCounters, Protocol};
 use super::dht::WriterCounters;
-use super::faults::{LinkFaults, SendFault};
+use super::faults::{Held, LinkFaults, SendFault};
 use super::mpc::MpcRouter;
 
 /// A `get_record` query in progress.
@@ -124,21 +124,16 @@ impl EventLoop {
                 };
                 match faults.on_send(&peer) {
                     (SendFault::Now, _) => self.send_request(protocol, peer, payload, reply),
-                    (SendFault::After(delay), held) => {
-                        let retry = self.retry.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(delay).await;
-                            let _ = retry
-                                .send(Command::DeliverRequest {
-                                    protocol,
-                                    peer,
-                                    payload,
-                                    reply,
-                                })
-                                .await;
-                            drop(held);
-                        });
-                    }
+                    (SendFault::After(delay), held) => self.redeliver_after(
+                        delay,
+                        held,
+                        Command::DeliverRequest {
+                            protocol,
+                            peer,
+                            payload,
+                            reply,
+                        },
+                    ),
                     (fault @ (SendFault::Unreachable | SendFault::Overflow), _) => {
                         self.counters.outbound_failures += 1;
                         let _ = reply.send(Err(NetError::Request {
@@ -415,25 +410,31 @@ impl EventLoop {
         };
         match faults.on_send(&peer) {
             (SendFault::Now, _) => self.transmit_mpc(peer, envelope, attempt),
-            (SendFault::After(delay), held) => {
-                let retry = self.retry.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = retry
-                        .send(Command::DeliverMpc {
-                            peer,
-                            envelope,
-                            attempt,
-                        })
-                        .await;
-                    drop(held);
-                });
-            }
+            (SendFault::After(delay), held) => self.redeliver_after(
+                delay,
+                held,
+                Command::DeliverMpc {
+                    peer,
+                    envelope,
+                    attempt,
+                },
+            ),
             (fault @ (SendFault::Unreachable | SendFault::Overflow), _) => {
                 self.counters.outbound_failures += 1;
                 self.retry_mpc(peer, envelope, attempt, fault_reason(fault));
             }
         }
+    }
+
+    /// Hands `command` back to this loop after `delay` (a link fault's latency), keeping the
+    /// fault's slot for held messages taken until then; the loop itself never waits.
+    fn redeliver_after(&self, delay: Duration, held: Option<Held>, command: Command) {
+        let retry = self.retry.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = retry.send(command).await;
+            drop(held);
+        });
     }
 
     fn transmit_mpc(&mut self, peer: PeerId, envelope: Vec<u8>, attempt: u32) {
