@@ -86,6 +86,15 @@ impl Failure {
         self
     }
 
+    /// [`Failure::from_chain`] as an error mapper (for `map_err`).
+    pub fn chain_mapper(
+        what: &str,
+        rpc: &str,
+    ) -> impl Fn(sharenet_chain_adapter::ChainError) -> Failure + use<> {
+        let (what, rpc) = (what.to_string(), rpc.to_string());
+        move |e| Failure::from_chain(&what, &rpc, e)
+    }
+
     /// A chain error met while doing `what` on the chain at `rpc`, classified: unreachable
     /// chains and timeouts say where the chain was expected; a revert by the access rules is
     /// [`REFUSED`]; any other revert names the contract's reason.

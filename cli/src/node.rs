@@ -161,11 +161,7 @@ pub async fn run(command: NodeCommand, _ui: &Ui) -> Result<Report, Failure> {
         }
         NodeCommand::Exit { config } => {
             let (ledger, rpc) = node_ledger(&config)?;
-            let chain = |what: &str| {
-                let rpc = rpc.clone();
-                let what = what.to_string();
-                move |e| Failure::from_chain(&what, &rpc, e)
-            };
+            let chain = |what: &str| Failure::chain_mapper(what, &rpc);
             ledger
                 .request_exit()
                 .await
@@ -189,11 +185,7 @@ pub async fn run(command: NodeCommand, _ui: &Ui) -> Result<Report, Failure> {
         }
         NodeCommand::Withdraw { config } => {
             let (ledger, rpc) = node_ledger(&config)?;
-            let chain = |what: &str| {
-                let rpc = rpc.clone();
-                let what = what.to_string();
-                move |e| Failure::from_chain(&what, &rpc, e)
-            };
+            let chain = |what: &str| Failure::chain_mapper(what, &rpc);
             ledger
                 .withdraw_stake()
                 .await

@@ -67,9 +67,7 @@ impl Session {
 
     /// Maps a chain error met while doing `what`.
     pub fn chain_err(&self, what: &str) -> impl Fn(sharenet_chain_adapter::ChainError) -> Failure {
-        let rpc = self.rpc.clone();
-        let what = what.to_string();
-        move |e| Failure::from_chain(&what, &rpc, e)
+        Failure::chain_mapper(what, &self.rpc)
     }
 }
 

@@ -108,6 +108,17 @@ fn manifest_members(peer_keys: &[[u8; 32]], receipts: &[Receipt]) -> Vec<Manifes
         .collect()
 }
 
+/// The address to dial a node at, from the network address it registered on chain (the
+/// `/p2p/…` suffix dropped: the peer id is given separately); `None` if it does not parse.
+pub(crate) fn dial_address(registered: &str) -> Option<Multiaddr> {
+    let addr = registered.parse::<Multiaddr>().ok()?;
+    Some(
+        addr.iter()
+            .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
+            .collect(),
+    )
+}
+
 /// The pool's committee of `n` among the chain's active nodes.
 pub async fn committee_for_pool<L: Ledger>(
     ledger: &L,
@@ -203,12 +214,8 @@ pub async fn upload_dataset<L: Ledger>(
                 reason: "a member's peer key is not an ed25519 key".into(),
             }
         })?;
-        if let Ok(addr) = member.node.network_address.parse::<Multiaddr>() {
-            let dial_addr: Multiaddr = addr
-                .iter()
-                .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
-                .collect();
-            client.dial(peer, dial_addr).await?;
+        if let Some(addr) = dial_address(&member.node.network_address) {
+            client.dial(peer, addr).await?;
         }
         peers.push(peer);
     }
@@ -309,12 +316,8 @@ async fn committee_peers<L: Ledger>(
             pool: String::new(),
             reason: format!("member {account} has no ed25519 peer key"),
         })?;
-        if let Ok(addr) = info.networkAddress.parse::<Multiaddr>() {
-            let dial_addr: Multiaddr = addr
-                .iter()
-                .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
-                .collect();
-            client.dial(peer, dial_addr).await?;
+        if let Some(addr) = dial_address(&info.networkAddress) {
+            client.dial(peer, addr).await?;
         }
         peers.push((peer, info.peerKey.0));
     }

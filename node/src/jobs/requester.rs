@@ -6,9 +6,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, Bytes, U256};
-use libp2p::Multiaddr;
 use libp2p::PeerId;
-use libp2p::multiaddr::Protocol as AddrProtocol;
 use sharenet_chain_adapter::bindings::AccessGrants::AccessGrantsEvents;
 use sharenet_chain_adapter::{ChainEventKind, EventCursor, JobStatus, Ledger, NewJob};
 use sharenet_mpc::ir;
@@ -136,11 +134,7 @@ pub async fn dial_committee<L: Ledger>(
             job: U256::ZERO,
             reason: format!("committee member {account} has no ed25519 peer key"),
         })?;
-        if let Ok(addr) = info.networkAddress.parse::<Multiaddr>() {
-            let addr: Multiaddr = addr
-                .iter()
-                .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
-                .collect();
+        if let Some(addr) = crate::owner::dial_address(&info.networkAddress) {
             // A member that is down is found out by the readiness round.
             let _ = client.dial(peer, addr).await;
         }
