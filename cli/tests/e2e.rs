@@ -21,6 +21,15 @@ use serde_json::Value;
 use sharenet_chain_adapter::RpcBackend;
 use sharenet_chain_adapter::RpcConfig;
 
+/// Whether process `pid` still runs (a zombie does not).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X")
+    })
+}
+
 /// One row of the example tables.
 struct Row {
     age: f64,
@@ -98,6 +107,12 @@ impl Net {
             .status()
             .unwrap();
         assert!(status.success());
+        // The process is gone (or a zombie) before anything reuses its store and ports.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(pid.trim()) {
+            assert!(Instant::now() < deadline, "node {i} did not die");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Restarts node `i` as `devnet up` started it (same config, keys and store). Detached like
