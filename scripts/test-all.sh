@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Contracts (issue 3): the pinned solc and anvil from contracts/package-lock.json. `npm ci` only
+# Contracts: the pinned solc and anvil from contracts/package-lock.json. `npm ci` only
 # when node_modules is missing or older than the lock file, so repeated runs stay offline and fast.
 echo "== contracts: npm ci (if needed)"
 if [ ! -f contracts/node_modules/.package-lock.json ] \
@@ -21,6 +21,9 @@ cargo fmt --all --check
 
 echo "== cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 
 echo "== cargo test"
 log=$(mktemp)

@@ -6,8 +6,8 @@
 //! This crate must never put a secret, a share or a plaintext value on chain: the chain is trusted
 //! for integrity and ordering, not for secrecy.
 //!
-//! Status: contracts, both back-ends (embedded revm and JSON-RPC over alloy), the `Ledger` trait and
-//! the resumable event stream are built and tested (issue 3); see `docs/contracts.md`.
+//! The contracts, the `Ledger` trait, its two back-ends and the resumable event stream are
+//! described in `docs/contracts.md`.
 
 pub mod backend;
 pub mod bindings;

@@ -11,11 +11,8 @@
 //!
 //! Modules: [`key`] (key space, XOR distance), [`committee`] (deterministic committee selection),
 //! [`record`] (signed records, canonical encoding, validation), [`store`] (the libp2p-kad
-//! `RecordStore` with its durable copy). Formats and rules: `docs/dht.md`.
-//!
-//! Status: built (issue 4): key space, committee selection, signed manifests and announcements,
-//! validating persistent record store. The node wires the store into its Kademlia behaviour and
-//! its database.
+//! `RecordStore` with its durable copy; the node wires it into its Kademlia behaviour and its
+//! database). Formats and rules: `docs/dht.md`.
 
 pub mod codec;
 pub mod committee;

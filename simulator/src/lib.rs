@@ -1,5 +1,6 @@
-//! The sharenet simulator: N complete nodes in one process (the real libp2p stack over an in-memory
-//! or loopback transport, the embedded chain), scenario files, fault injection, and a report.
+//! The sharenet simulator: N complete nodes in one process (each with the real libp2p stack over
+//! loopback TCP and its own encrypted store, on the embedded chain), scenario files, fault
+//! injection, and a report.
 //!
 //! The simulator drives nodes only through the node crate's public API; nothing below it may depend
 //! on the simulator.

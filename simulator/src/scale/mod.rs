@@ -87,7 +87,7 @@ pub enum Bootstrap {
     ChainSeeded,
 }
 
-/// Parameters of a scale run. `Default` is the 1,000-node run of the design brief.
+/// Parameters of a scale run. `Default` is the 1,000-node run `sharenet sim --scale` makes (docs/simulator.md "Scale mode").
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScaleConfig {
