@@ -108,7 +108,7 @@ impl Net {
             .unwrap();
         assert!(status.success());
         // The process is gone (or a zombie) before anything reuses its store and ports.
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while alive(pid.trim()) {
             assert!(Instant::now() < deadline, "node {i} did not die");
             std::thread::sleep(Duration::from_millis(50));
@@ -140,19 +140,26 @@ impl Net {
         std::fs::write(dir.join("node.pid"), format!("{}\n", child.id())).unwrap();
     }
 
+    /// Waits until node `i` is healthy as `devnet up` waits for it: registered, its chain
+    /// follower has seen every node active (it then allows and has dialled them), and it is
+    /// connected to the other nodes.
     async fn wait_healthy(&self, i: usize) {
-        let port = self.devnet()["nodes"][i]["http_port"].as_u64().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let n = self.devnet()["nodes"].as_array().unwrap().len() as u64;
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            let ok = tokio::net::TcpStream::connect(("127.0.0.1", port as u16))
-                .await
-                .is_ok();
-            if ok {
-                // Healthy and connected to the others: give the chain follower one poll.
-                tokio::time::sleep(Duration::from_secs(2)).await;
+            let status = json(&["devnet", "status", "--dir", &self.dir]);
+            let node = &status["nodes"][i];
+            let health = &node["health"];
+            if node["registered"] == true
+                && health["active_nodes"].as_u64() == Some(n)
+                && health["peers"].as_u64().unwrap_or(0) >= n - 1
+            {
                 return;
             }
-            assert!(Instant::now() < deadline, "node {i} did not come back");
+            assert!(
+                Instant::now() < deadline,
+                "node {i} did not come back: {node}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }

@@ -2,6 +2,7 @@
 //! panic or a hang: a rogue party sends hand-crafted frames to two honest parties.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Barrier;
 use std::time::Duration;
 
 use sharenet_mpc::field::{Field, FieldError, Mp127};
@@ -18,17 +19,33 @@ fn frame(version: u8, kind: u8, seq: u64, payload: &[u8]) -> Vec<u8> {
     m
 }
 
+/// Waits at its barrier when dropped: when its party returns, or unwinds from a panic (so that
+/// a failing party cannot leave the others waiting for ever).
+struct WaitOnDrop<'a>(&'a Barrier);
+
+impl Drop for WaitOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.wait();
+    }
+}
+
 /// Parties 0 and 1 open two values; party 2 sends `rogue` (if any) to both instead of its
 /// shares. Returns the errors of parties 0 and 1.
+///
+/// Party 2 keeps its endpoint (letting go of it would close its links) until both honest
+/// parties have their error: it never sends its shares, so when it is silent the honest
+/// parties can only end at their receive timeout, however slowly any thread runs (no sleep
+/// races the timeout).
 fn honest_errors(rogue: Option<Vec<u8>>) -> Vec<ProtocolError> {
+    let all_done = Barrier::new(3);
     let results = run_in_memory_with_timeout(3, Duration::from_millis(300), |mut tr| {
+        // Dropped before `tr`: party 2's links stay open until the barrier opens.
+        let _all_done = WaitOnDrop(&all_done);
         if tr.me() == 2 {
             if let Some(bytes) = &rogue {
                 tr.send(0, bytes.clone()).unwrap();
                 tr.send(1, bytes.clone()).unwrap();
             }
-            // Stay connected until the others have given up.
-            std::thread::sleep(Duration::from_millis(400));
             return None;
         }
         let mut s = Session::<Mp127, _>::new(3, 1, tr, RandomnessSource::HyperInvertible).unwrap();

@@ -29,7 +29,9 @@ struct TestNode {
 }
 
 const AT_REST: [u8; 32] = [42; 32];
-const QUERY_TIMEOUT: Duration = Duration::from_millis(800);
+/// Longest wait for something that happens once the peers have answered (no healthy run comes
+/// near it; a busy machine may be slow).
+const PATIENCE: Duration = Duration::from_secs(60);
 
 async fn open_store(path: &Path) -> ShareStore {
     let path = path.to_path_buf();
@@ -41,11 +43,11 @@ async fn open_store(path: &Path) -> ShareStore {
 
 async fn start_node(keypair: Keypair, path: &Path) -> TestNode {
     let store = open_store(path).await;
-    let (mut dht, writer) = net::dht::open(store.clone(), StoreConfig::default())
+    // The default query timeout: a query ends as soon as its peers have answered, so only a put
+    // that every peer refuses (one, below) waits for it; a shorter one would race the peers.
+    let (dht, writer) = net::dht::open(store.clone(), StoreConfig::default())
         .await
         .unwrap();
-    // A put that every peer refuses only ends at the query timeout: keep it short here.
-    dht.query_timeout = QUERY_TIMEOUT;
     let (client, inbound) = net::start_with(
         NetworkConfig {
             keypair: keypair.clone(),
@@ -71,7 +73,7 @@ async fn start_node(keypair: Keypair, path: &Path) -> TestNode {
 async fn stop_node(node: TestNode) -> Keypair {
     node.client.shutdown().await.unwrap();
     let writer = node.writer;
-    tokio::task::spawn_blocking(move || writer.wait(Duration::from_secs(5)))
+    tokio::task::spawn_blocking(move || writer.wait(PATIENCE))
         .await
         .unwrap()
         .unwrap();
@@ -149,7 +151,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + PATIENCE;
     while !check().await {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -363,9 +365,9 @@ async fn tampered_records_are_refused_and_counted() {
     }
 
     // The raw peer holds the tampered record and returns it to lookups: it is dropped, counted.
-    let raw_addr = tokio::time::timeout(Duration::from_secs(5), addr_rx.recv())
+    let raw_addr = tokio::time::timeout(PATIENCE, addr_rx.recv())
         .await
-        .unwrap()
+        .expect("the raw peer reports its listen address")
         .unwrap();
     nodes[1].client.dial(raw_peer, raw_addr).await.unwrap();
     let found = nodes[1].client.get_record(key).await.unwrap();
@@ -373,12 +375,11 @@ async fn tampered_records_are_refused_and_counted() {
     let counters = nodes[1].client.counters().await.unwrap();
     assert_eq!(counters.dht.get_invalid, 1);
     assert_eq!(counters.dht.gets, 1);
-    // If the raw peer's put has ended by now, it did not succeed anywhere.
-    assert_ne!(
-        put_rx.try_recv(),
-        Ok(true),
-        "a node accepted a tampered record"
-    );
+    // The raw peer's put ends (at its 5 s query timeout) without success anywhere.
+    let put = tokio::time::timeout(PATIENCE, put_rx.recv())
+        .await
+        .expect("the raw peer's put ends");
+    assert_eq!(put, Some(false), "a node accepted a tampered record");
 
     // The refusals are exported as metrics.
     let status = std::sync::Arc::new(std::sync::Mutex::new(
@@ -408,9 +409,9 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
         .await
         .unwrap();
     let mut body = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut body))
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut body))
         .await
-        .unwrap()
+        .expect("the metrics endpoint answers")
         .unwrap();
     body
 }

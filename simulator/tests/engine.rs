@@ -127,9 +127,6 @@ async fn a_partition_fails_short_jobs_and_heals() {
     assert_all_met(&record);
     let short = job(&record, "during_split_short_timeout");
     assert!(matches!(short.outcome, JobOutcome::Failed { .. }));
-    // It gave up at its 2 s timeout, during the split (0.5 s to 4 s).
-    let latency = short.latency_ms().unwrap();
-    assert!((2000..3000).contains(&latency), "{latency}");
     let split = record
         .faults
         .iter()
@@ -137,6 +134,10 @@ async fn a_partition_fails_short_jobs_and_heals() {
         .unwrap();
     assert_eq!(split.groups, vec![vec![0, 1], vec![2, 3, 4]]);
     let healed = split.until_ms.expect("the partition healed");
+    // It gave up at its 2 s timeout, not before (a timer never fires early; how much later a
+    // busy machine ends it is not bounded here).
+    let latency = short.latency_ms().unwrap();
+    assert!(latency >= 2000, "{latency}");
     let waited = job(&record, "during_split_waits_for_heal");
     assert!(waited.finished_ms.unwrap() >= healed, "{waited:?}");
     assert!(record.faults.iter().any(|f| f.kind == FaultKind::Link));

@@ -74,11 +74,7 @@ pub async fn stop_processes(dir: &Path) -> Vec<StopRecord> {
     }
     let anvil_pid = Devnet::anvil_pid_file(dir);
     if let Some(pid) = process::read_pid(&anvil_pid) {
-        // Recognised by its port when the devnet file says which; else by its name.
-        let needle = Devnet::load(dir)
-            .map(|d| Devnet::anvil_needle(&d.file.rpc_url))
-            .unwrap_or_else(|_| "anvil".to_string());
-        let s = process::stop(pid, &needle, Duration::from_secs(10)).await;
+        let s = process::stop(pid, &Devnet::anvil_needle(), Duration::from_secs(10)).await;
         let _ = std::fs::remove_file(&anvil_pid);
         records.push(StopRecord {
             what: "anvil".into(),

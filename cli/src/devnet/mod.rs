@@ -189,11 +189,14 @@ impl Devnet {
         dir.join("anvil.pid")
     }
 
-    /// What anvil's command line contains (its port), to recognise it by pid.
-    pub fn anvil_needle(rpc_url: &str) -> String {
-        let port = rpc_url.rsplit(':').next().unwrap_or_default();
+    /// What the command line of an anvil started by `devnet up` contains, to recognise it by
+    /// pid (every such anvil has the same arguments: it binds a port of its choosing).
+    pub fn anvil_needle() -> String {
         // Arguments are followed by a space in the command line `process::runs` reads.
-        format!("--port {port} ")
+        format!(
+            "{} ",
+            sharenet_chain_adapter::devchain::ANVIL_ARGS.join(" ")
+        )
     }
 
     /// What a node's command line contains (its config path), to recognise it by pid.

@@ -18,8 +18,8 @@ pub async fn status(dir: &Path, ui: &Ui) -> Result<Report, Failure> {
     let devnet = Devnet::load(dir)?;
     let f = &devnet.file;
     let anvil_pid = process::read_pid(&Devnet::anvil_pid_file(&devnet.dir));
-    let anvil_running = anvil_pid
-        .is_some_and(|p| process::alive(p) && process::runs(p, &Devnet::anvil_needle(&f.rpc_url)));
+    let anvil_running =
+        anvil_pid.is_some_and(|p| process::alive(p) && process::runs(p, &Devnet::anvil_needle()));
     let mut config = RpcConfig::local(f.rpc_url.clone());
     config.timeout = Duration::from_secs(3);
     let backend = RpcBackend::connect(config, PrivateKeySigner::random())

@@ -4,13 +4,14 @@
 //! the next `up` on the directory clears.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, U256};
 use alloy::providers::Provider;
-use sharenet_chain_adapter::devchain::anvil_binary;
+use sharenet_chain_adapter::devchain::{self, AnvilOutput, anvil_command};
 use sharenet_chain_adapter::{DeployParams, Ledger, RpcBackend, RpcConfig, deploy};
 use sharenet_node::keys;
 
@@ -209,56 +210,54 @@ async fn start(
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let n = args.nodes;
 
-    // 1. The chain.
+    // 1. The chain: anvil on a port it binds itself, ready once it answers JSON-RPC.
     let progress = ui.spinner("starting anvil");
-    let anvil_bin = anvil_binary().map_err(|e| Failure::usage(e.to_string()))?;
-    let port = free_ports(1)?[0];
-    let rpc = format!("http://127.0.0.1:{port}");
+    let mut command = anvil_command().map_err(|e| Failure::usage(e.to_string()))?;
+    let anvil_bin = PathBuf::from(command.get_program());
+    // Its own process group, as every devnet process (a Ctrl-C on the terminal is not for it).
+    command.process_group(0);
     let anvil_log = dir.join("anvil.log");
-    let port_text = port.to_string();
-    let child = spawn_detached(
-        &anvil_bin,
-        &["--host", "127.0.0.1", "--port", &port_text, "--silent"],
-        &anvil_log,
-    )
-    .map_err(|e| Failure::other(format!("cannot start {}: {e}", anvil_bin.display())))?;
+    let (child, startup) = devchain::spawn(command, &AnvilOutput::Log(anvil_log.clone()))
+        .map_err(|e| Failure::other(format!("cannot start {}: {e}", anvil_bin.display())))?;
     process::write_pid(&Devnet::anvil_pid_file(dir), child.id())
         .map_err(|e| Failure::other(format!("cannot write the anvil pid file: {e}")))?;
-    started.anvil = Some(child);
+    let anvil = started.anvil.insert(child);
+    let waited = devchain::wait_ready(
+        anvil,
+        startup,
+        deadline.saturating_duration_since(Instant::now()),
+    )
+    .await;
+    let rpc = match waited {
+        Ok(rpc) => rpc,
+        Err(e) => {
+            if let Ok(Some(status)) = anvil.try_wait() {
+                let log = tail(&anvil_log, 20);
+                return Err(Failure::chain(format!(
+                    "anvil ({}) exited during startup ({status}); {}",
+                    anvil_bin.display(),
+                    if log.trim().is_empty() {
+                        format!("its log {} is empty", anvil_log.display())
+                    } else {
+                        format!("the end of its log {}:\n{log}", anvil_log.display())
+                    }
+                ))
+                .hint(
+                    "check that the anvil binary runs (`npm ci` in contracts/, or set SHARENET_ANVIL)",
+                ));
+            }
+            return Err(Failure::chain(format!(
+                "anvil did not answer within {}s ({e}); see {}",
+                args.timeout,
+                anvil_log.display()
+            )));
+        }
+    };
     let deployer = keys::create_chain_key(&dir.join("deployer.key"))?;
     let mut config = RpcConfig::local(rpc.clone());
     config.timeout = Duration::from_secs(10);
     let backend = RpcBackend::connect(config, deployer)
         .map_err(|e| Failure::other(format!("connecting to anvil at {rpc}: {e}")))?;
-    loop {
-        if backend.block_number().await.is_ok() {
-            break;
-        }
-        if let Some(anvil) = &mut started.anvil
-            && let Ok(Some(status)) = anvil.try_wait()
-        {
-            let log = tail(&anvil_log, 20);
-            return Err(Failure::chain(format!(
-                "anvil ({}) exited during startup ({status}); {}",
-                anvil_bin.display(),
-                if log.trim().is_empty() {
-                    format!("its log {} is empty", anvil_log.display())
-                } else {
-                    format!("the end of its log {}:\n{log}", anvil_log.display())
-                }
-            ))
-            .hint(
-                "check that the anvil binary runs (`npm ci` in contracts/, or set SHARENET_ANVIL)",
-            ));
-        }
-        if Instant::now() >= deadline {
-            return Err(Failure::chain(format!(
-                "anvil did not answer at {rpc} within {}s",
-                args.timeout
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let chain_id = backend
         .provider()
         .get_chain_id()

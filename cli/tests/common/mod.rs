@@ -110,7 +110,7 @@ impl DevNode {
             .args(["-TERM", &p.id().to_string()])
             .status()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = p.try_wait().unwrap() {
                 assert!(status.success(), "node exited with {status}");
@@ -123,7 +123,7 @@ impl DevNode {
 
     /// Waits until the node is registered, sees `active` active nodes and `peers` connections.
     pub async fn wait_healthy(&self, active: usize, peers: usize) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let health = http_get(self.http, "/healthz").await.unwrap_or_default();
             let v: serde_json::Value = serde_json::from_str(&health).unwrap_or_default();

@@ -520,16 +520,14 @@ mod tests {
             .deliver(a, encode_envelope(&session, 0, b"sent before"))
             .unwrap();
         // b's connection is lost: what a already sent is still read, then the session fails
-        // without waiting for its timeout.
+        // without waiting for its timeout: `Closed`, where waiting would end in `Timeout`.
         assert_eq!(router.close_peer(b), 1);
         assert_eq!(transport.recv(0).unwrap(), b"sent before");
-        let started = Instant::now();
         assert_eq!(
             transport.recv(0),
             Err(TransportError::Closed { peer: 1 }),
             "names the endpoint that is gone"
         );
-        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]
