@@ -7,7 +7,7 @@ use alloy::sol_types::SolCall;
 use clap::Subcommand;
 use sharenet_chain_adapter::bindings::AccessGrants;
 use sharenet_chain_adapter::{Backend, GrantInfo, Ledger, NewGrant};
-use sharenet_mpc::query::QueryKind;
+use sharenet_query::QueryKind;
 
 use crate::dataset::{dataset_info, resolve_dataset};
 use crate::failure::Failure;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256};
 use clap::Subcommand;
 use sharenet_chain_adapter::{DatasetInfo, Ledger};
-use sharenet_mpc::query::Schema;
 use sharenet_node::table::EncodedTable;
+use sharenet_query::Schema;
 
 use crate::devnet::Devnet;
 use crate::failure::Failure;
@@ -560,7 +560,7 @@ async fn show(chain: &ChainArgs, dataset: &str, ui: &Ui) -> Result<Report, Failu
 }
 
 /// One schema column for humans: `name: type`.
-fn column_text(c: &sharenet_mpc::query::Column) -> String {
+fn column_text(c: &sharenet_query::Column) -> String {
     format!("{}: {}", c.name, c.ty)
 }
 

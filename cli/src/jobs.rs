@@ -5,7 +5,7 @@ use alloy::primitives::{Address, U256};
 use clap::Subcommand;
 use sharenet_chain_adapter::bindings::JobMarket::JobMarketEvents as J;
 use sharenet_chain_adapter::{ChainEventKind, JobInfo, JobStatus, Ledger, Vault};
-use sharenet_mpc::query::QueryKind;
+use sharenet_query::QueryKind;
 
 use crate::access::chain_now;
 use crate::failure::Failure;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use alloy::primitives::{B256, U256};
 use clap::Args;
 use sharenet_chain_adapter::Ledger;
-use sharenet_mpc::query::{Cell, QueryResult, parse};
 use sharenet_node::jobs::JobError;
 use sharenet_node::jobs::requester::{Progress, QueryRequest, prepare_query, run_query};
+use sharenet_query::{Cell, QueryResult, parse};
 
 use crate::dataset::{network_client_as, resolve_dataset};
 use crate::failure::Failure;
@@ -79,29 +79,6 @@ fn job_failure(e: JobError) -> Failure {
     }
 }
 
-fn cell_json(cell: &Cell) -> serde_json::Value {
-    match cell {
-        Cell::Label(l) => serde_json::json!(l),
-        Cell::Number(v) => serde_json::json!(v),
-        Cell::Counts(bins) => serde_json::json!(
-            bins.iter()
-                .map(|(label, n)| serde_json::json!({"bin": label, "count": n}))
-                .collect::<Vec<_>>()
-        ),
-        Cell::Model {
-            coefficients,
-            r_squared,
-        } => serde_json::json!({
-            "coefficients": coefficients
-                .iter()
-                .map(|(term, v)| serde_json::json!({"term": term, "value": v}))
-                .collect::<Vec<_>>(),
-            "r_squared": r_squared,
-        }),
-        _ => serde_json::json!({"withheld": "group below the minimum cohort"}),
-    }
-}
-
 /// The result as a text table and as JSON.
 pub fn render(result: &QueryResult) -> (String, serde_json::Value) {
     let header: Vec<&str> = result.columns.iter().map(String::as_str).collect();
@@ -110,14 +87,9 @@ pub fn render(result: &QueryResult) -> (String, serde_json::Value) {
         .iter()
         .map(|r| r.iter().map(Cell::to_string).collect())
         .collect();
-    let json = serde_json::json!({
-        "columns": result.columns,
-        "rows": result
-            .rows
-            .iter()
-            .map(|r| r.iter().map(cell_json).collect::<Vec<_>>())
-            .collect::<Vec<_>>(),
-    });
+    // The JSON form is the query crate's (`sharenet_query::result`), one place for it; it has
+    // no map with non-string keys, the one thing serialising to a `Value` can fail on.
+    let json = serde_json::to_value(result).unwrap_or(serde_json::Value::Null);
     (table(&header, &rows), json)
 }
 

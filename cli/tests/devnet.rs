@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use alloy::primitives::{B256, Bytes, U256};
 use serde_json::Value;
 use sharenet_chain_adapter::{Ledger, NewJob, RpcBackend, RpcConfig};
-use sharenet_mpc::query::QueryKind;
+use sharenet_query::QueryKind;
 
 fn alive(pid: u64) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

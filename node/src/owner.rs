@@ -12,7 +12,7 @@ use libp2p::multiaddr::Protocol as AddrProtocol;
 use libp2p::{Multiaddr, PeerId};
 use sharenet_chain_adapter::{ChainError, Ledger, NewDataset};
 use sharenet_dht::{Committee, DatasetManifest, Key, ManifestMember, NodeInfo, select_committee};
-use sharenet_mpc::query::Schema;
+use sharenet_query::Schema;
 
 use crate::daemon::peer_id_from_chain_key;
 use crate::net::{Client, NetError};

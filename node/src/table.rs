@@ -5,7 +5,7 @@
 use std::io::Read;
 
 use sharenet_mpc::field::{Field, Mp127};
-use sharenet_mpc::query::{ColumnType, Schema};
+use sharenet_query::{ColumnType, Schema};
 
 /// Default bit width of INTEGER and FIXED values (`|v × 10^scale| < 2^31`), as the query compiler
 /// assumes.

@@ -23,7 +23,6 @@ use sharenet_chain_adapter::{
     ChainEventKind, DeployParams, EmbeddedChain, EmbeddedLedger, EventCursor, JobStatus, Ledger,
     NewGrant, Vault,
 };
-use sharenet_mpc::query::{Cell, QueryKind, QueryResult, Schema};
 use sharenet_node::config::NodeConfig;
 use sharenet_node::jobs::JobError;
 use sharenet_node::jobs::requester::{QueryOutcome, QueryRequest, run_query};
@@ -32,6 +31,7 @@ use sharenet_node::local::LocalNode;
 use sharenet_node::net::{self, Client, NetworkConfig};
 use sharenet_node::owner::upload_dataset;
 use sharenet_node::table::read_csv;
+use sharenet_query::{Cell, QueryKind, QueryResult, Schema};
 
 const SCHEMA: &str = r#"{"columns":[{"name":"age","type":"integer"},{"name":"sex","type":"category","labels":["f","m"]},
 {"name":"bmi","type":"fixed","scale":1},{"name":"smoker","type":"boolean"},{"name":"cost","type":"fixed","scale":2}]}"#;

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sharenet_mpc::query::{Column, ColumnType, Schema, SchemaError};
+use sharenet_query::{Column, ColumnType, Schema, SchemaError};
 
 /// The bit width the node's uploader enforces by default: `|units| < 2^31`.
 pub const DEFAULT_VALUE_BITS: u32 = sharenet_node::table::DEFAULT_VALUE_BITS;

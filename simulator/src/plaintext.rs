@@ -22,9 +22,9 @@ mod eval;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sharenet_mpc::query::ast::{BinaryAggregate, UnaryAggregate};
-use sharenet_mpc::query::compile::{LOGREG_ITERATIONS, SIGMOID_BREAKPOINTS};
-use sharenet_mpc::query::{
+use sharenet_query::ast::{BinaryAggregate, UnaryAggregate};
+use sharenet_query::compile::{LOGREG_ITERATIONS, SIGMOID_BREAKPOINTS};
+use sharenet_query::{
     Catalog, ColumnType, OutputType, TypedAggregate, TypedExpr, TypedItemKind, TypedModel,
     TypedQuery, ValueType, compile_front_end,
 };
@@ -563,7 +563,7 @@ fn model_terms(model: &TypedModel) -> Vec<String> {
 
 /// A number as the result tables show it (the MPC side's own formatting).
 fn show(v: f64) -> String {
-    sharenet_mpc::query::format_number(v)
+    sharenet_query::format_number(v)
 }
 
 /// `< e1`, `[e1, e2)`, ..., `>= ek`: the bin labels of the result table.
@@ -913,7 +913,7 @@ mod tests {
         for i in -80..=80 {
             let z = f64::from(i) / 10.0;
             let ours = sigmoid_pieces(z);
-            let theirs = sharenet_mpc::query::compile::sigmoid_approximation(z);
+            let theirs = sharenet_query::compile::sigmoid_approximation(z);
             assert!((ours - theirs).abs() < 1e-12, "{z}: {ours} vs {theirs}");
             assert!((ours - 1.0 / (1.0 + (-z).exp())).abs() <= 0.025, "{z}");
         }

@@ -14,11 +14,11 @@ use rand::rngs::StdRng;
 use sharenet_mpc::field::{Field, Mp127};
 use sharenet_mpc::ir::{execute, receive};
 use sharenet_mpc::protocol::{OutsideParty, RandomnessSource, Session};
-use sharenet_mpc::query::{
-    Catalog, Cell, CompileOptions, QueryResult, Schema, assemble, compile, compile_front_end,
-};
 use sharenet_mpc::transport::Transport;
 use sharenet_mpc::transport::memory::run_in_memory;
+use sharenet_query::{
+    Catalog, Cell, CompileOptions, QueryResult, Schema, assemble, compile, compile_front_end,
+};
 use sharenet_simulator::generate::{Table, patients};
 use sharenet_simulator::plaintext::{
     Expected, PlaintextError, Reference, ReferenceOptions, agrees, reference_for, reference_for_job,
@@ -462,7 +462,7 @@ fn models_and_histograms_are_compared_term_by_term() {
 // --- Against the real MPC ---------------------------------------------------------------------
 
 /// Runs `query` on an (n, t) committee in memory, with the tables dealt by an outside owner
-/// and the result opened to an outside receiver (as mpc/tests/query_e2e.rs does).
+/// and the result opened to an outside receiver (as query/tests/query_e2e.rs does).
 fn run_mpc(
     query: &str,
     catalog: &Catalog,

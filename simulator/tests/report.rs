@@ -2,11 +2,11 @@
 //! say what happened.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sharenet_mpc::query::{Cell, QueryResult, compile_front_end};
+use sharenet_query::{Cell, QueryResult, compile_front_end};
 use sharenet_simulator::plaintext::{Expected, Reference, ReferenceOptions, reference_for};
 use sharenet_simulator::report::{
-    FaultEvent, FaultKind, JobOutcome, JobRecord, REPORT_FILES, ResultTable, RunRecord,
-    UploadOutcome, UploadRecord, judge_job, judge_upload, write_report,
+    FaultEvent, FaultKind, JobOutcome, JobRecord, REPORT_FILES, RunRecord, UploadOutcome,
+    UploadRecord, judge_job, judge_upload, write_report,
 };
 use sharenet_simulator::scenario::{JobExpect, Scenario, UploadExpect};
 
@@ -172,7 +172,7 @@ fn agreement_decides_agree_jobs() {
     assert_eq!(run.verdicts.len(), run.uploads.len() + run.jobs.len());
     // The same job with a result one off: its verdict fails and says why.
     let mut bad = run.jobs[2].clone();
-    let mut result = QueryResult::from(bad.result.as_ref().unwrap());
+    let mut result = bad.result.clone().unwrap();
     let Cell::Number(v) = result.rows[0][0] else {
         panic!()
     };
@@ -394,7 +394,7 @@ fn a_failed_expectation_shows_in_the_report() {
 fn disagreements_are_explained_in_the_report() {
     let (_, mut run) = recorded("default");
     let j = &mut run.jobs[0];
-    let mut result = QueryResult::from(j.result.as_ref().unwrap());
+    let mut result = j.result.clone().unwrap();
     let Cell::Number(v) = result.rows[0][0] else {
         panic!()
     };
@@ -441,7 +441,9 @@ fn events_are_placed_on_their_lanes() {
     // Node 2 corrupts twice: two orange spans on its lane.
     assert_eq!(timeline.matches("<title>node 2 corrupts its").count(), 2);
     assert_eq!(run.scenario.nodes, scenario.network.nodes);
-    // Results survive the round trip through the serialisable table.
-    let result = run.jobs[1].result.as_ref().unwrap();
-    assert_eq!(&ResultTable::from(&QueryResult::from(result)), result);
+    // Results survive the round trip through run.json.
+    let json = std::fs::read_to_string(dir.path().join("run.json")).unwrap();
+    let back: RunRecord = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.jobs[1].result, run.jobs[1].result);
+    assert!(run.jobs[1].result.is_some());
 }

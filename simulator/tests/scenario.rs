@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use sharenet_mpc::query::{QueryKind, compile_front_end};
+use sharenet_query::{QueryKind, compile_front_end};
 use sharenet_simulator::scenario::{
     CorruptTarget, EXAMPLES, Fault, JobExpect, Millis, NameKind, Scenario, ScenarioError, Source,
     UploadExpect,

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use alloy::primitives::{Address, B256, U256};
 use sharenet_chain_adapter::{DatasetInfo, GrantVerdict, Ledger};
 use sharenet_dht::DatasetManifest;
-use sharenet_mpc::query::{
+use sharenet_query::{
     Catalog, CompileOptions, CompiledQuery, QueryKind, Schema, compile, compile_front_end, parse,
 };
 

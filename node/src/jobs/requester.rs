@@ -11,7 +11,7 @@ use sharenet_chain_adapter::bindings::AccessGrants::AccessGrantsEvents;
 use sharenet_chain_adapter::{ChainEventKind, EventCursor, JobStatus, Ledger, NewJob};
 use sharenet_mpc::ir;
 use sharenet_mpc::protocol::OutsideParty;
-use sharenet_mpc::query::{QueryResult, assemble};
+use sharenet_query::{QueryResult, assemble};
 
 use super::query::{
     JobDataset, JobQuery, chain_datasets, check_grant, check_manifest, compile_job,

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alloy::primitives::{Address, U256};
-use sharenet_mpc::query::{Catalog, CompileOptions, compile, compile_front_end, parse};
 use sharenet_node::jobs::requester::{Progress, QueryOutcome, QueryRequest, run_query};
 use sharenet_node::jobs::runner::MAX_ATTEMPTS;
 use sharenet_node::jobs::{JobError, session_id};
+use sharenet_query::{Catalog, CompileOptions, compile, compile_front_end, parse};
 
 use super::network::{Clock, SimNetwork};
 use super::setup::{self, Setup};

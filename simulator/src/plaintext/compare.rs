@@ -2,7 +2,7 @@
 //! every cell that does not agree.
 
 use serde::{Deserialize, Serialize};
-use sharenet_mpc::query::{Cell, QueryResult};
+use sharenet_query::{Cell, QueryResult};
 
 use super::{Approx, Expected, Reference, show};
 

@@ -11,7 +11,7 @@
 
 use std::cmp::Ordering;
 
-use sharenet_mpc::query::{ArithOp, CmpOp, TypedExpr, TypedExprKind, ValueType};
+use sharenet_query::{ArithOp, CmpOp, TypedExpr, TypedExprKind, ValueType};
 
 use super::PlaintextError;
 

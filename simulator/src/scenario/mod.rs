@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sharenet_mpc::query::{Catalog, QueryKind, Schema};
+use sharenet_query::{Catalog, QueryKind, Schema};
 
 pub use locate::Location;
 

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
-use sharenet_mpc::query::{QueryKind, Schema};
+use sharenet_query::{QueryKind, Schema};
 
 use super::locate::{Location, Locator};
 use super::{

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sharenet_mpc::query::schema::is_valid_name;
-use sharenet_mpc::query::{Catalog, QueryError, QueryKind, compile_front_end, parse};
+use sharenet_query::schema::is_valid_name;
+use sharenet_query::{Catalog, QueryError, QueryKind, compile_front_end, parse};
 
 use super::locate::{Locator, line_column};
 use super::{

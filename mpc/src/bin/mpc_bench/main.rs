@@ -10,10 +10,8 @@
 //! `dot` (size terms in inner products of `--dot-len` terms), `open` (size values opened to
 //! everyone), `share-verify` (an outside dealer shares size values and the committee runs the
 //! batched dealer verification), `lt` / `eq` (size comparisons of `--bits`-bit signed values,
-//! random bits included), `trunc` (size probabilistic truncations by `bits/2` bits), `query`
-//! (`--query avg-var|linreg` over `size` rows, compiled from the query language).
-
-mod query;
+//! random bits included), `trunc` (size probabilistic truncations by `bits/2` bits). A whole
+//! compiled query is benchmarked by `query-bench` in the `sharenet-query` crate.
 
 use std::process::ExitCode;
 use std::sync::Barrier;
@@ -35,7 +33,6 @@ enum Op {
     Lt,
     Eq,
     Trunc,
-    Query,
 }
 
 impl Op {
@@ -48,7 +45,6 @@ impl Op {
             Op::Lt => "lt",
             Op::Eq => "eq",
             Op::Trunc => "trunc",
-            Op::Query => "query",
         }
     }
 }
@@ -63,12 +59,10 @@ struct Options {
     randomness: RandomnessSource,
     tcp: bool,
     bits: u32,
-    query: query::BenchQuery,
 }
 
 const USAGE: &str = "usage: mpc-bench --parties N [--threshold T] \
---op mul|dot|open|share-verify|lt|eq|trunc|query --size S [--bits B] [--dot-len L] \
-[--query avg-var|linreg] \
+--op mul|dot|open|share-verify|lt|eq|trunc --size S [--bits B] [--dot-len L] \
 [--randomness auto|prss|hyper] [--transport tcp|memory]";
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -80,7 +74,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut randomness = RandomnessSource::Auto;
     let mut tcp = true;
     let mut bits = 64u32;
-    let mut bench_query = query::BenchQuery::AvgVar;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -103,11 +96,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     .filter(|b| (1..=79).contains(b))
                     .ok_or_else(|| "--bits: must be between 1 and 79".to_string())?
             }
-            "--query" => {
-                let v = value()?;
-                bench_query = query::BenchQuery::parse(&v)
-                    .ok_or_else(|| format!("--query: unknown query '{v}' (avg-var or linreg)"))?;
-            }
             "--dot-len" => dot_len = number(value()?, flag)?.max(1),
             "--op" => {
                 op = match value()?.as_str() {
@@ -118,7 +106,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
                     "lt" => Op::Lt,
                     "eq" => Op::Eq,
                     "trunc" => Op::Trunc,
-                    "query" => Op::Query,
                     other => return Err(format!("--op: unknown op '{other}'")),
                 }
             }
@@ -156,7 +143,6 @@ fn parse(args: &[String]) -> Result<Options, String> {
         randomness,
         tcp,
         bits,
-        query: bench_query,
     })
 }
 
@@ -242,7 +228,6 @@ fn run_party<T: Transport>(
         Op::Trunc => {
             session.trunc_pr(&x, opts.bits, opts.bits / 2)?;
         }
-        Op::Query => return Err(ProtocolError::Usage("queries run through query::run")),
         Op::ShareVerify => {
             let mut received = session.input(n, None, size + 1)?;
             let mask = received.pop().unwrap_or(Mp127::ZERO);
@@ -277,27 +262,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if opts.op == Op::Query {
-        return match query::run(
-            opts.query,
-            opts.parties,
-            opts.threshold,
-            opts.size,
-            opts.randomness,
-        ) {
-            Ok(line) => {
-                #[allow(clippy::print_stdout)]
-                {
-                    println!("{line}");
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("mpc-bench: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
     let endpoints = if opts.op == Op::ShareVerify {
         opts.parties + 1
     } else {

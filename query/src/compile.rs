@@ -1,5 +1,5 @@
-//! The compiler from a type-checked query to the IR, and the assembly of what the receiver opens
-//! into a result table.
+//! The compiler from a type-checked query to the IR, and the [`CompiledQuery`] it gives (the
+//! program, its inputs and how its outputs make a result table: assembled in [`crate::result`]).
 //!
 //! Row expressions become vectorised integer nodes over the union of the datasets' rows: decimal
 //! values are exact integers with a decimal scale tracked here, WHERE becomes a secret 0/1 mask,
@@ -21,8 +21,9 @@ use super::typed::{
     ArithOp, CmpOp, TypedAggregate, TypedExpr, TypedExprKind, TypedItemKind, TypedModel,
     TypedQuery, ValueType,
 };
-use crate::ir::{Cost, Decode, IrError, NodeId, Op, Output, Program, ReceivedOutput, estimate};
-use crate::protocol::Extremum;
+use crate::result::format_number;
+use sharenet_mpc::ir::{Cost, Decode, IrError, NodeId, Op, Output, Program, estimate};
+use sharenet_mpc::protocol::Extremum;
 
 /// Default bit width of INTEGER and FIXED columns: `|value × 10^scale| < 2^31`.
 pub const DEFAULT_NUMERIC_BITS: u32 = 31;
@@ -187,157 +188,6 @@ impl CompiledQuery {
             c.random_bits,
             c.bytes_per_party
         )
-    }
-}
-
-/// One cell of a result table.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    /// A group label.
-    Label(String),
-    /// A number.
-    Number(f64),
-    /// Histogram counts with their bin labels.
-    Counts(Vec<(String, f64)>),
-    /// Regression terms and R².
-    Model {
-        /// `(term, coefficient)`.
-        coefficients: Vec<(String, f64)>,
-        /// R², for linear regression.
-        r_squared: Option<f64>,
-    },
-    /// The group has fewer matching rows than the minimum cohort size: nothing released.
-    CohortTooSmall,
-}
-
-/// A query's result as the receiver sees it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QueryResult {
-    /// Column names.
-    pub columns: Vec<String>,
-    /// One row per group (one row without GROUP BY).
-    pub rows: Vec<Vec<Cell>>,
-}
-
-impl std::fmt::Display for Cell {
-    /// The cell as result tables print it: labels as they are, numbers by [`format_number`],
-    /// histogram bins and regression terms as `name: value` / `term = value` lists.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Cell::Label(l) => f.write_str(l),
-            Cell::Number(v) => f.write_str(&format_number(*v)),
-            Cell::Counts(bins) => {
-                let parts: Vec<String> = bins
-                    .iter()
-                    .map(|(l, v)| format!("{l}: {}", format_number(*v)))
-                    .collect();
-                f.write_str(&parts.join(", "))
-            }
-            Cell::Model {
-                coefficients,
-                r_squared,
-            } => {
-                let mut parts: Vec<String> = coefficients
-                    .iter()
-                    .map(|(t, v)| format!("{t} = {}", format_number(*v)))
-                    .collect();
-                if let Some(r2) = r_squared {
-                    parts.push(format!("R² = {}", format_number(*r2)));
-                }
-                f.write_str(&parts.join(", "))
-            }
-            Cell::CohortTooSmall => f.write_str("(cohort too small)"),
-        }
-    }
-}
-
-impl std::fmt::Display for QueryResult {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{}", self.columns.join(" | "))?;
-        for row in &self.rows {
-            let cells: Vec<String> = row.iter().map(Cell::to_string).collect();
-            writeln!(f, "{}", cells.join(" | "))?;
-        }
-        Ok(())
-    }
-}
-
-/// A result number as tables print it: integers without decimals, others with six.
-pub fn format_number(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else {
-        format!("{v:.6}")
-    }
-}
-
-/// Puts the opened outputs (from [`crate::ir::receive`]) into a result table.
-pub fn assemble(compiled: &CompiledQuery, received: &[ReceivedOutput]) -> QueryResult {
-    let groups = compiled.groups.as_ref().map_or(1, Vec::len);
-    let mut rows = vec![Vec::with_capacity(compiled.items.len()); groups];
-    let value = |output: usize, index: usize| -> Option<f64> {
-        received
-            .get(output)
-            .and_then(|o| o.values.get(index).copied().flatten())
-    };
-    for item in &compiled.items {
-        for (g, row) in rows.iter_mut().enumerate() {
-            let cell = match item {
-                ItemLayout::GroupKey => Cell::Label(
-                    compiled
-                        .groups
-                        .as_ref()
-                        .and_then(|l| l.get(g).cloned())
-                        .unwrap_or_default(),
-                ),
-                ItemLayout::Scalar { output, scale } => match value(*output, g) {
-                    Some(v) => Cell::Number(v / 10f64.powi(*scale)),
-                    None => Cell::CohortTooSmall,
-                },
-                ItemLayout::Histogram {
-                    output,
-                    bins,
-                    labels,
-                } => {
-                    let counts: Option<Vec<(String, f64)>> = (0..*bins)
-                        .map(|b| value(*output, g * bins + b).map(|v| (labels[b].clone(), v)))
-                        .collect();
-                    counts.map_or(Cell::CohortTooSmall, Cell::Counts)
-                }
-                ItemLayout::Coefficients {
-                    output,
-                    terms,
-                    scales,
-                    r_squared,
-                } => {
-                    let per_group = terms.len() + usize::from(*r_squared);
-                    let coefficients: Option<Vec<(String, f64)>> = terms
-                        .iter()
-                        .enumerate()
-                        .map(|(i, t)| {
-                            value(*output, g * per_group + i)
-                                .map(|v| (t.clone(), v / 10f64.powi(scales[i])))
-                        })
-                        .collect();
-                    match coefficients {
-                        Some(coefficients) => Cell::Model {
-                            coefficients,
-                            r_squared: if *r_squared {
-                                value(*output, g * per_group + terms.len())
-                            } else {
-                                None
-                            },
-                        },
-                        None => Cell::CohortTooSmall,
-                    }
-                }
-            };
-            row.push(cell);
-        }
-    }
-    QueryResult {
-        columns: compiled.columns.clone(),
-        rows,
     }
 }
 

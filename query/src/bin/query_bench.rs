@@ -1,38 +1,39 @@
-//! `--op query`: a whole compiled query on a committee, with the table dealt by an outside owner
-//! (before the clock starts) and the result opened to an outside receiver.
+//! `query-bench`: a whole compiled query on a committee of `n` parties (one thread each) over
+//! loopback TCP, with the table dealt by an outside owner (before the clock starts) and the result
+//! opened to an outside receiver; prints one JSON line:
+//! `{"parties","threshold","op":"query","query","size","wall_s","ops_per_s","bytes_sent_per_party","rounds","explain","result"}`.
+//!
+//! ```text
+//! cargo run --release -p sharenet-query --bin query-bench -- --parties 5 --query avg-var --size 100000
+//! ```
+//!
+//! Queries: `avg-var` (`SELECT AVG(x1), VAR_POP(x1)`) and `linreg` (`SELECT LINREG(y ~ x1 + … + x5)`)
+//! over `size` rows of a synthetic table.
 
+use std::process::ExitCode;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use clap::{Parser, ValueEnum};
 use rand::RngExt;
 use sharenet_mpc::field::{Field, Mp127};
 use sharenet_mpc::ir::{execute, receive};
 use sharenet_mpc::protocol::{OutsideParty, ProtocolError, RandomnessSource, Session};
-use sharenet_mpc::query::{
-    Catalog, Cell, CompileOptions, Schema, assemble, compile, compile_front_end,
-};
 use sharenet_mpc::transport::Transport;
 use sharenet_mpc::transport::tcp::run_on_loopback;
+use sharenet_query::{Catalog, Cell, CompileOptions, Schema, assemble, compile, compile_front_end};
 
 /// The benchmark queries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BenchQuery {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BenchQuery {
     /// `SELECT AVG(x1), VAR_POP(x1)`.
     AvgVar,
     /// `SELECT LINREG(y ~ x1 + … + x5)`.
+    #[value(name = "linreg")]
     LinReg,
 }
 
 impl BenchQuery {
-    /// Parses `avg-var` / `linreg`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "avg-var" => Some(BenchQuery::AvgVar),
-            "linreg" => Some(BenchQuery::LinReg),
-            _ => None,
-        }
-    }
-
     fn text(self) -> &'static str {
         match self {
             BenchQuery::AvgVar => "SELECT AVG(x1), VAR_POP(x1) FROM bench",
@@ -63,7 +64,7 @@ struct Measured {
 }
 
 /// Runs the query benchmark and returns its JSON line.
-pub fn run(
+fn run(
     query: BenchQuery,
     n: usize,
     t: usize,
@@ -184,4 +185,74 @@ pub fn run(
         "explain": cost,
         "result": cells,
     }))
+}
+
+/// The command line.
+#[derive(Parser)]
+#[command(
+    name = "query-bench",
+    about = "A whole compiled query on a committee over loopback TCP"
+)]
+struct Args {
+    /// Committee size n.
+    #[arg(short = 'n', long, default_value_t = 3)]
+    parties: usize,
+    /// Threshold t (2t < n; default the largest).
+    #[arg(short = 't', long)]
+    threshold: Option<usize>,
+    /// Rows of the synthetic table.
+    #[arg(long, default_value_t = 1_000_000)]
+    size: usize,
+    /// The query.
+    #[arg(long, value_enum, default_value_t = BenchQuery::AvgVar)]
+    query: BenchQuery,
+    /// Where the session's random double sharings come from.
+    #[arg(long, value_enum, default_value_t = Randomness::Auto)]
+    randomness: Randomness,
+}
+
+/// `--randomness`: the [`RandomnessSource`]s by their command-line names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Randomness {
+    /// PRSS while the key sets stay few, hyper-invertible beyond.
+    Auto,
+    /// Pseudo-random secret sharing.
+    Prss,
+    /// Hyper-invertible batches.
+    Hyper,
+}
+
+impl From<Randomness> for RandomnessSource {
+    fn from(r: Randomness) -> Self {
+        match r {
+            Randomness::Auto => RandomnessSource::Auto,
+            Randomness::Prss => RandomnessSource::Prss,
+            Randomness::Hyper => RandomnessSource::HyperInvertible,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (n, t) = (
+        args.parties,
+        args.threshold.unwrap_or(args.parties.saturating_sub(1) / 2),
+    );
+    if n < 3 || 2 * t >= n {
+        eprintln!("query-bench: need n >= 3 and 2t < n (honest majority), got n = {n}, t = {t}");
+        return ExitCode::from(2);
+    }
+    match run(args.query, n, t, args.size, args.randomness.into()) {
+        Ok(line) => {
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("query-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

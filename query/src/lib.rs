@@ -1,10 +1,18 @@
-//! The query language front end: a hand-written lexer and recursive-descent parser for the SQL
-//! subset researchers write, dataset schemas, and a type checker that produces the typed query the
-//! IR compiler consumes. The language, its types and what each query reveals are documented in
-//! `docs/query-language.md`.
+//! sharenet's query language: what a researcher writes and how it becomes a computation. A
+//! hand-written lexer and recursive-descent parser for the SQL subset researchers write, dataset
+//! schemas, a type checker that produces the typed query, the compiler from the typed query to the
+//! MPC IR of `sharenet_mpc::ir` (which the committee runs), and the assembly of what the receiver
+//! opens into a result table ([`QueryResult`] of [`Cell`]s) with its formatting. The language, its
+//! types and what each query reveals are documented in `docs/query-language.md`.
+//!
+//! This crate must stay pure: no file or network I/O, no async runtime (no tokio), no libp2p. It
+//! sees query text, schemas and the opened aggregates it formats, never a row of a dataset. It
+//! depends on `sharenet-mpc` for the IR, and `sharenet-mpc` must never depend on it. The one
+//! exception to purity is the `query-bench` binary, which runs a compiled query on a committee
+//! over loopback TCP.
 //!
 //! ```
-//! use sharenet_mpc::query::{Catalog, Schema, compile_front_end};
+//! use sharenet_query::{Catalog, Schema, compile_front_end};
 //!
 //! let schema = Schema::from_json(r#"{"columns":[
 //!     {"name":"age","type":"integer"},
@@ -28,19 +36,18 @@ pub mod compile;
 mod error;
 mod lexer;
 mod parser;
+pub mod result;
 pub mod schema;
 mod suggest;
 pub mod typed;
 
 pub use ast::{Query, Span};
 pub use check::{MAX_FEATURES, MAX_HISTOGRAM_EDGES, check};
-pub use compile::{
-    Cell, CompileError, CompileOptions, CompiledQuery, ItemLayout, QueryResult, assemble, compile,
-    format_number,
-};
+pub use compile::{CompileError, CompileOptions, CompiledQuery, ItemLayout, compile};
 pub use error::QueryError;
 pub use lexer::MAX_LITERAL_SCALE;
 pub use parser::{MAX_DEPTH, MAX_QUERY_BYTES, parse};
+pub use result::{Cell, QueryResult, assemble, format_number};
 pub use schema::{Catalog, Column, ColumnType, Schema, SchemaError};
 pub use typed::{
     ArithOp, CmpOp, DIV_SCALE, GroupBy, OutputType, QueryKind, TypedAggregate, TypedExpr,

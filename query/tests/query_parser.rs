@@ -2,8 +2,8 @@
 //! the typed query the compiler consumes, and the errors a person sees.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sharenet_mpc::query::ast::UnaryAggregate;
-use sharenet_mpc::query::{
+use sharenet_query::ast::UnaryAggregate;
+use sharenet_query::{
     Catalog, CmpOp, OutputType, QueryError, QueryKind, Schema, TypedAggregate, TypedExprKind,
     TypedItemKind, ValueType, compile_front_end, parse,
 };
@@ -138,5 +138,5 @@ fn schema_mismatch_names_the_first_differing_column() {
 fn errors_are_std_errors() {
     fn assert_error<E: std::error::Error + Send + Sync + 'static>() {}
     assert_error::<QueryError>();
-    assert_error::<sharenet_mpc::query::SchemaError>();
+    assert_error::<sharenet_query::SchemaError>();
 }

@@ -14,11 +14,11 @@ use rand::{RngExt, SeedableRng};
 use sharenet_mpc::field::{Field, Mp127};
 use sharenet_mpc::ir::{execute, receive};
 use sharenet_mpc::protocol::{OutsideParty, RandomnessSource, Session};
-use sharenet_mpc::query::{
-    Catalog, Cell, CompileOptions, QueryResult, Schema, assemble, compile, compile_front_end,
-};
 use sharenet_mpc::transport::Transport;
 use sharenet_mpc::transport::memory::run_in_memory;
+use sharenet_query::{
+    Catalog, Cell, CompileOptions, QueryResult, Schema, assemble, compile, compile_front_end,
+};
 
 const SCHEMA: &str = r#"{"columns":[
   {"name":"age","type":"integer"},
@@ -408,7 +408,7 @@ proptest! {
 /// LOGREG's algorithm in f64: standardise, the same number of gradient steps with the same
 /// piecewise-linear sigmoid, map back to the features' units.
 fn logreg_reference(x: &[Vec<f64>], y: &[f64]) -> Vec<f64> {
-    use sharenet_mpc::query::compile::{LOGREG_ITERATIONS, sigmoid_approximation};
+    use sharenet_query::compile::{LOGREG_ITERATIONS, sigmoid_approximation};
     let n = y.len() as f64;
     let p = x[0].len();
     let means: Vec<f64> = (0..p)
