@@ -16,6 +16,9 @@ fi
 echo "== contracts: committed artifacts are up to date"
 node contracts/build.mjs --check
 
+echo "== format vectors: committed JSON is what the generator writes"
+python3 mpc/tests/vectors/generate_formats.py --check
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 

@@ -28,6 +28,7 @@ pub use behaviour::{
     MAX_UPLOAD_REQUEST, MPC_PROTOCOL, UPLOAD_PROTOCOL,
 };
 pub use client::{Client, Command, FoundRecord, InboundRequest, NetCounters, Protocol};
+pub use codec::BytesCodec;
 pub use dht::{DhtConfig, DhtCounters, PersistWriter, Persistence};
 use event_loop::EventLoop;
 pub use faults::{CorruptTarget, FaultCounters, LinkFault, LinkFaults};

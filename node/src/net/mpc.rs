@@ -54,6 +54,20 @@ pub fn encode_envelope(session: &SessionId, seq: u64, payload: &[u8]) -> Vec<u8>
     out
 }
 
+/// Splits an envelope into its session id, sequence number and payload; shorter than the
+/// 40-byte header is [`RouteError::Malformed`].
+pub fn decode_envelope(envelope: &[u8]) -> Result<(SessionId, u64, &[u8]), RouteError> {
+    if envelope.len() < ENVELOPE_HEADER {
+        return Err(RouteError::Malformed);
+    }
+    let (header, payload) = envelope.split_at(ENVELOPE_HEADER);
+    let mut session = [0u8; 32];
+    session.copy_from_slice(&header[..32]);
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&header[32..]);
+    Ok((session, u64::from_le_bytes(seq), payload))
+}
+
 struct PeerQueue {
     next: u64,
     pending: BTreeMap<u64, Vec<u8>>,
@@ -138,15 +152,8 @@ impl std::fmt::Debug for MpcRouter {
 impl MpcRouter {
     /// Hands one envelope from `from` to its session.
     pub fn deliver(&self, from: PeerId, envelope: Vec<u8>) -> Result<(), RouteError> {
-        if envelope.len() < ENVELOPE_HEADER {
-            return Err(RouteError::Malformed);
-        }
-        let mut session = [0u8; 32];
-        session.copy_from_slice(&envelope[..32]);
-        let mut seq = [0u8; 8];
-        seq.copy_from_slice(&envelope[32..ENVELOPE_HEADER]);
-        let seq = u64::from_le_bytes(seq);
-        let payload = envelope[ENVELOPE_HEADER..].to_vec();
+        let (session, seq, payload) = decode_envelope(&envelope)?;
+        let payload = payload.to_vec();
         let mut sessions = self.sessions.lock().map_err(|_| RouteError::Full)?;
         if !sessions.contains_key(&session) {
             sessions.retain(|_, s| s.claimed || s.created.elapsed() < UNCLAIMED_TTL);

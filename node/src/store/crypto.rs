@@ -95,10 +95,21 @@ impl StoreCipher {
 
     fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
         let nonce = XNonce::try_generate().map_err(|_| StoreError::Rng)?;
+        self.seal_with_nonce(&nonce, aad, plaintext)
+    }
+
+    /// [`StoreCipher::seal`] with a given nonce, which must never repeat under one key: only
+    /// `seal` (a fresh random nonce) and the known-answer tests call it.
+    pub(super) fn seal_with_nonce(
+        &self,
+        nonce: &XNonce,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
         let ciphertext = self
             .aead
             .encrypt(
-                &nonce,
+                nonce,
                 Payload {
                     msg: plaintext,
                     aad,

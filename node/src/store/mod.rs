@@ -67,6 +67,8 @@ mod meta;
 mod schema;
 mod shares;
 mod types;
+#[cfg(test)]
+mod vectors;
 mod verify;
 
 use std::collections::BTreeSet;

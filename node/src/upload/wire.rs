@@ -146,9 +146,12 @@ impl BatchUpload {
         }
         let name = String::from_utf8(r.short_bytes()?.to_vec())
             .map_err(|_| WireError::Malformed("name is not UTF-8"))?;
+        // rows × columns shares and the mask, 16 bytes each: checked arithmetic, so that no
+        // product wraps around to the length of a short message (a panic in debug builds).
         let count = (rows as usize)
             .checked_mul(columns as usize)
-            .filter(|c| *c > 0 && r.0.len() == (c + 1) * 16)
+            .filter(|c| *c > 0)
+            .filter(|c| c.checked_add(1).and_then(|e| e.checked_mul(16)) == Some(r.0.len()))
             .ok_or(WireError::Malformed(
                 "share count does not match rows × columns",
             ))?;
