@@ -1,6 +1,6 @@
 //! The node's libp2p networking (rust-libp2p's Client/EventLoop pattern): TCP + Noise + Yamux and
 //! QUIC, identify, ping, Kademlia in server mode, and request-response protocols for share
-//! uploads, MPC messages (outputs included) and job control, each with its own size limit. The [`EventLoop`]
+//! uploads, MPC messages (outputs included) and job control, each with its own size limit. The event loop
 //! task owns the `Swarm`; everything else holds a [`Client`]. Every channel between them is
 //! bounded. MPC messages are accepted only from peers on the allow-list, which the node keeps
 //! equal to the active nodes on chain. Kademlia stores its records in sharenet's validating
