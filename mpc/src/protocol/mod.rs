@@ -117,6 +117,20 @@ pub enum ProtocolError {
     /// The original evaluation points given for a re-sharing are not valid.
     #[error(transparent)]
     Points(#[from] PointsError),
+    /// The output shares an outside receiver collected do not lie on one polynomial of degree
+    /// `t` and cannot be corrected soundly: some members sent wrong shares, and with fewer than
+    /// `3t + 1` shares (or more wrong ones than can be corrected) nobody can tell which.
+    #[error(
+        "inconsistent output shares: the shares of value #{index} are inconsistent (not on one polynomial of degree {degree}) across the {shares} received and cannot be corrected soundly; the result is withheld and no member is named"
+    )]
+    InconsistentOutput {
+        /// Position of the first inconsistent value.
+        index: usize,
+        /// The sharing's degree `t`.
+        degree: usize,
+        /// Shares received per value.
+        shares: usize,
+    },
 }
 
 /// Where a session's random double sharings come from.

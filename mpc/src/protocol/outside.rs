@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use super::ProtocolError;
 use super::channel::{Channel, MessageKind};
 use crate::field::Field;
-use crate::shamir::{LagrangeCache, ShamirParams, robust_reconstruct, share};
+use crate::shamir::{LagrangeCache, ShamirError, ShamirParams, robust_reconstruct, share};
 use crate::transport::Transport;
 
 /// A client endpoint (index `≥ n`) of a session with a committee of `n` parties.
@@ -50,8 +50,10 @@ impl<F: Field, T: Transport> OutsideParty<F, T> {
     }
 
     /// Receives `count` outputs opened to this endpoint: collects all `n` shares, checks they lie
-    /// on one polynomial of degree `t` (correcting and naming wrong senders where `n ≥ 3t + 1`),
-    /// and returns the values with the parties whose shares were corrected.
+    /// on one polynomial of degree `t`, and returns the values with the parties whose shares were
+    /// corrected. Wrong shares are corrected (and their senders named) only where that is sound,
+    /// `n ≥ 3t + 1`; otherwise an inconsistency fails with
+    /// [`ProtocolError::InconsistentOutput`], which names nobody.
     pub fn receive_output(&mut self, count: usize) -> Result<(Vec<F>, Vec<usize>), ProtocolError> {
         let n = self.params.n();
         let mut collected: Vec<Vec<F>> = Vec::with_capacity(n);
@@ -63,7 +65,19 @@ impl<F: Field, T: Transport> OutsideParty<F, T> {
         }
         let parties: Vec<usize> = (0..n).collect();
         let views: Vec<&[F]> = collected.iter().map(Vec::as_slice).collect();
-        let out = robust_reconstruct(&mut self.lagrange, n, self.params.t(), &parties, &views)?;
+        let out = robust_reconstruct(&mut self.lagrange, n, self.params.t(), &parties, &views)
+            .map_err(|e| match e {
+                ShamirError::Inconsistent {
+                    index,
+                    degree,
+                    shares,
+                } => ProtocolError::InconsistentOutput {
+                    index,
+                    degree,
+                    shares,
+                },
+                other => ProtocolError::Shamir(other),
+            })?;
         Ok((out.values, out.faulty))
     }
 }

@@ -14,7 +14,7 @@ use crate::field::Field;
 
 pub use lagrange::LagrangeCache;
 pub use poly::Polynomial;
-pub use robust::{RobustOutput, robust_reconstruct};
+pub use robust::{RobustOutput, robust_reconstruct, sound_radius};
 
 /// Why a sharing or reconstruction could not be done.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

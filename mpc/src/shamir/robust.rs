@@ -1,7 +1,14 @@
-//! Robust reconstruction: detect shares that do not lie on one polynomial and, when there are
-//! enough of them, correct the value and name the parties whose shares were wrong
-//! (Berlekamp–Welch). With `m` shares of a degree-`d` sharing, up to `⌊(m − d − 1)/2⌋` wrong
-//! shares are corrected: for `d = t` and `m = n ≥ 3t + 1` that is any `t` of them.
+//! Robust reconstruction: detect shares that do not lie on one polynomial and, when that is
+//! sound, correct the value and name the parties whose shares were wrong (Berlekamp–Welch).
+//!
+//! The sharing has degree `d = t` and at most `t` of its holders are corrupt. With `m` shares,
+//! up to `⌊(m − t − 1)/2⌋` wrong shares can be corrected, but only when that radius is at least
+//! `t`, i.e. `m ≥ 3t + 1`, is the correction sound: the true polynomial is then the only one
+//! within the radius, whatever the corrupt parties send. Below that, `t` colluders can make
+//! their shares agree with all but a few honest ones on *another* polynomial (at `m = 5`,
+//! `t = 2`: two colluders and two honest parties on one polynomial, one honest party off it), so
+//! a decoder with radius `⌊(m − t − 1)/2⌋` would return their value and name an honest party.
+//! There an inconsistency is only detected, and nobody is named.
 
 use super::{LagrangeCache, Polynomial, ShamirError, check_share_set, eval_point, reconstruct};
 use crate::field::Field;
@@ -15,11 +22,13 @@ pub struct RobustOutput<F: Field> {
     pub faulty: Vec<usize>,
 }
 
-/// Reconstructs every value from all the given shares, correcting up to `⌊(m − degree − 1)/2⌋`
-/// wrong shares per value and reporting whose they were.
+/// Reconstructs every value from all the given shares of a degree-`degree` sharing of which at
+/// most `degree` holders are corrupt. With `m ≥ 3·degree + 1` shares it corrects up to
+/// `⌊(m − degree − 1)/2⌋` wrong shares per value and reports whose they were; with fewer it
+/// corrects nothing (see the module documentation).
 ///
-/// Fails with [`ShamirError::Inconsistent`] when a value's shares are inconsistent and cannot be
-/// corrected (too many errors, or too few shares to correct any).
+/// Fails with [`ShamirError::Inconsistent`] when a value's shares are inconsistent and are not
+/// corrected (too many errors, or too few shares for a sound correction); nobody is named then.
 pub fn robust_reconstruct<F: Field>(
     cache: &mut LagrangeCache<F>,
     n: usize,
@@ -29,7 +38,7 @@ pub fn robust_reconstruct<F: Field>(
 ) -> Result<RobustOutput<F>, ShamirError> {
     let len = check_share_set(n, degree + 1, parties, shares)?;
     let mut values = reconstruct(cache, n, degree, parties, shares)?;
-    let max_errors = (parties.len() - degree - 1) / 2;
+    let max_errors = sound_radius(parties.len(), degree);
     let base = &parties[..degree + 1];
     let predictors: Vec<Vec<F>> = parties[degree + 1..]
         .iter()
@@ -66,6 +75,17 @@ pub fn robust_reconstruct<F: Field>(
     }
     let faulty = (0..n).filter(|&p| faulty & (1u128 << p) != 0).collect();
     Ok(RobustOutput { values, faulty })
+}
+
+/// How many wrong shares among `shares` of a degree-`degree` sharing can be corrected soundly
+/// when up to `degree` holders are corrupt: `⌊(shares − degree − 1)/2⌋` if that is at least
+/// `degree` (`shares ≥ 3·degree + 1`), otherwise none.
+pub fn sound_radius(shares: usize, degree: usize) -> usize {
+    if shares > 3 * degree {
+        (shares - degree - 1) / 2
+    } else {
+        0
+    }
 }
 
 /// Finds the polynomial of degree ≤ `degree` that agrees with all but at most `errors` of the
@@ -216,6 +236,42 @@ mod tests {
             matches!(out, Err(ShamirError::Inconsistent { index: 0, .. })),
             "{out:?}"
         );
+    }
+
+    #[test]
+    fn two_colluders_at_n5_t2_cannot_frame_an_honest_party() {
+        // n = 5, t = 2: parties 3 and 4 collude. They replace their shares of f by shares of
+        // f' = f + (x − x_0)(x − x_1), which agrees with f at honest parties 0 and 1: four of the
+        // five shares lie on f', so a decoder with radius ⌊(5 − 2 − 1)/2⌋ = 1 would "correct"
+        // the value to f'(0) = f(0) + x_0·x_1 and name honest party 2.
+        let mut rng = StdRng::seed_from_u64(5);
+        let secrets = [Mp127::from_u64(1000), Mp127::from_u64(7)];
+        let mut shares = share_with_degree(5, 2, &secrets, &mut rng);
+        let (x0, x1) = (Mp127::from_u64(1), Mp127::from_u64(2));
+        for colluder in [3usize, 4] {
+            let x = Mp127::from_u64(colluder as u64 + 1);
+            shares[colluder][0] += (x - x0) * (x - x1);
+        }
+        let views: Vec<&[Mp127]> = shares.iter().map(Vec::as_slice).collect();
+        let mut cache = LagrangeCache::new(5);
+        let out = robust_reconstruct(&mut cache, 5, 2, &[0, 1, 2, 3, 4], &views);
+        assert_eq!(
+            out,
+            Err(ShamirError::Inconsistent {
+                index: 0,
+                degree: 2,
+                shares: 5
+            }),
+            "detected, nobody named, no shifted value"
+        );
+        // The same holds for a single wrong share: below 3t + 1 shares nothing is corrected.
+        let mut shares = share_with_degree(5, 2, &secrets, &mut rng);
+        shares[4][1] += Mp127::ONE;
+        let views: Vec<&[Mp127]> = shares.iter().map(Vec::as_slice).collect();
+        assert!(matches!(
+            robust_reconstruct(&mut cache, 5, 2, &[0, 1, 2, 3, 4], &views),
+            Err(ShamirError::Inconsistent { index: 1, .. })
+        ));
     }
 
     proptest! {
