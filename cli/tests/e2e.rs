@@ -156,10 +156,16 @@ impl Net {
             {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "node {i} did not come back: {node}"
-            );
+            if Instant::now() >= deadline || node["running"] == false {
+                let log =
+                    std::fs::read_to_string(self.node_dir(i).join("node.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                panic!(
+                    "node {i} did not come back: {node}\nthe end of its node.log:\n{}",
+                    tail.join("\n")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
