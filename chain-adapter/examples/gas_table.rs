@@ -91,7 +91,8 @@ async fn measure<L: Ledger>(ls: &[L], clock: &impl Clock) -> Result<Table, BoxEr
     t.add("topUp", &nodes[0].top_up(ether(1)).await?);
     let committee: Vec<Address> = nodes.iter().map(Ledger::account).collect();
     let ds = NewDataset {
-        id: B256::repeat_byte(0xd1),
+        salt: B256::repeat_byte(0xd1),
+        committee_epoch: owner.epoch().await?,
         pool_key: B256::repeat_byte(0x70),
         pool: "hospitals".into(),
         schema_hash: B256::repeat_byte(1),
@@ -100,25 +101,21 @@ async fn measure<L: Ledger>(ls: &[L], clock: &impl Clock) -> Result<Table, BoxEr
         committee,
         threshold: 2,
     };
-    t.add(
-        "registerDataset (n = 5)",
-        &owner.register_dataset(&ds).await?,
-    );
+    let (r, id) = owner.register_dataset(&ds).await?;
+    t.add("registerDataset (n = 5)", &r);
     for (i, n) in nodes.iter().enumerate() {
-        let r = n
-            .acknowledge_dataset(ds.id, B256::repeat_byte(0x0c))
-            .await?;
+        let r = n.acknowledge_dataset(id, B256::repeat_byte(0x0c)).await?;
         if i == 0 {
             t.add("acknowledgeDataset", &r);
         }
     }
     t.add(
         "appendRows",
-        &owner.append_rows(ds.id, 2000, B256::repeat_byte(3)).await?,
+        &owner.append_rows(id, 2000, B256::repeat_byte(3)).await?,
     );
     let g = NewGrant {
         grantee: researcher.account(),
-        datasets: vec![ds.id],
+        datasets: vec![id],
         kinds: 0b11,
         program_hashes: vec![],
         expiry: clock.now().await? + 86_400,
@@ -131,7 +128,7 @@ async fn measure<L: Ledger>(ls: &[L], clock: &impl Clock) -> Result<Table, BoxEr
     t.add("revoke", &owner.revoke(g2).await?);
     let job = |deadline| NewJob {
         grant_id: gid,
-        datasets: vec![ds.id],
+        datasets: vec![id],
         kind: 1,
         program_hash: B256::repeat_byte(0x11),
         program: "SELECT AVG(age) FROM patients".into(),
@@ -167,15 +164,17 @@ async fn measure<L: Ledger>(ls: &[L], clock: &impl Clock) -> Result<Table, BoxEr
     let ev = SlashEvidence {
         node: nodes[4].account(),
         amount: ether(1),
-        evidence_hash: B256::repeat_byte(0xee),
-        dataset_id: ds.id,
+        evidence: Bytes::from(vec![0xee; 256]),
+        dataset_id: id,
+        reporter: reporter.account(),
+        deadline: clock.now().await? + 3600,
     };
     let mut sigs = Vec::new();
     for n in &nodes[..3] {
         sigs.push(n.sign_slash(&ev).await?);
     }
     t.add(
-        "slash (3 signatures of 5)",
+        "slash (3 signatures of 5, 256-byte evidence)",
         &reporter.slash(&ev, sigs).await?,
     );
     t.add("requestExit", &nodes[3].request_exit().await?);
@@ -185,7 +184,7 @@ async fn measure<L: Ledger>(ls: &[L], clock: &impl Clock) -> Result<Table, BoxEr
         "withdraw (NodeRegistry)",
         &nodes[3].withdraw(Vault::Registry).await?,
     );
-    t.add("retireDataset", &owner.retire_dataset(ds.id).await?);
+    t.add("retireDataset", &owner.retire_dataset(id).await?);
     Ok(t)
 }
 

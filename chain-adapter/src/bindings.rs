@@ -39,6 +39,8 @@ pub mod eip712 {
             uint256 amount;
             bytes32 evidenceHash;
             bytes32 datasetId;
+            address reporter;
+            uint64 deadline;
         }
     }
 }

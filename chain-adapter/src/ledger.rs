@@ -38,12 +38,13 @@ pub trait Ledger: Send + Sync {
     fn request_exit(&self) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
     /// After unbonding, moves the deposit to this account's registry balance (then [`Ledger::withdraw`]).
     fn withdraw_stake(&self) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
-    /// Signs slashing evidence (EIP-712) as a committee member.
+    /// Signs slashing evidence (EIP-712, valid until `evidence.deadline`) as a committee member.
     fn sign_slash(
         &self,
         evidence: &SlashEvidence,
     ) -> impl Future<Output = ChainResult<Bytes>> + Send;
-    /// Submits slashing evidence with the committee's signatures (65 bytes each, r‖s‖v).
+    /// Submits slashing evidence with the signatures of a majority of the committee (65 bytes
+    /// each, r‖s‖v).
     fn slash(
         &self,
         evidence: &SlashEvidence,
@@ -58,11 +59,19 @@ pub trait Ledger: Send + Sync {
 
     // ---- datasets ----
 
-    /// Registers a dataset with its committee.
+    /// Registers this account's dataset [`crate::dataset_id_for`]`(account, d.salt)` with its
+    /// committee; returns the receipt and the id.
     fn register_dataset(
         &self,
         d: &NewDataset,
-    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    ) -> impl Future<Output = ChainResult<(TxReceipt, B256)>> + Send;
+    /// The id `owner` gets when it registers with `salt`, from the contract
+    /// (`DatasetRegistry.datasetIdFor`; [`crate::dataset_id_for`] computes the same locally).
+    fn dataset_id_for(
+        &self,
+        owner: Address,
+        salt: B256,
+    ) -> impl Future<Output = ChainResult<B256>> + Send;
     /// Records appended rows: the new total and manifest hash.
     fn append_rows(
         &self,
@@ -368,8 +377,10 @@ impl<B: Backend> Ledger for Client<B> {
                 NodeRegistry::slashDigestCall {
                     node: ev.node,
                     amount: ev.amount,
-                    evidenceHash: ev.evidence_hash,
+                    evidenceHash: ev.evidence_hash(),
                     datasetId: ev.dataset_id,
+                    reporter: ev.reporter,
+                    deadline: ev.deadline,
                 },
             )
             .await?;
@@ -381,8 +392,10 @@ impl<B: Backend> Ledger for Client<B> {
         let call = NodeRegistry::slashCall {
             node: ev.node,
             amount: ev.amount,
-            evidenceHash: ev.evidence_hash,
+            evidence: ev.evidence.clone(),
             datasetId: ev.dataset_id,
+            reporter: ev.reporter,
+            deadline: ev.deadline,
             signatures,
         };
         self.tx(self.addresses.node_registry, call.abi_encode(), U256::ZERO)
@@ -410,9 +423,10 @@ impl<B: Backend> Ledger for Client<B> {
         .await
     }
 
-    async fn register_dataset(&self, d: &NewDataset) -> ChainResult<TxReceipt> {
+    async fn register_dataset(&self, d: &NewDataset) -> ChainResult<(TxReceipt, B256)> {
         let call = DatasetRegistry::registerDatasetCall {
-            datasetId: d.id,
+            salt: d.salt,
+            committeeEpoch: d.committee_epoch,
             poolKey: d.pool_key,
             pool: d.pool.clone(),
             schemaHash: d.schema_hash,
@@ -421,10 +435,30 @@ impl<B: Backend> Ledger for Client<B> {
             committee: d.committee.clone(),
             threshold: d.threshold,
         };
-        self.tx(
+        let r = self
+            .tx(
+                self.addresses.dataset_registry,
+                call.abi_encode(),
+                U256::ZERO,
+            )
+            .await?;
+        let id = r
+            .events
+            .iter()
+            .find_map(|e| match &e.kind {
+                ChainEventKind::Dataset(
+                    DatasetRegistry::DatasetRegistryEvents::DatasetRegistered(d),
+                ) => Some(d.datasetId),
+                _ => None,
+            })
+            .ok_or(ChainError::MissingEvent("DatasetRegistered"))?;
+        Ok((r, id))
+    }
+
+    async fn dataset_id_for(&self, owner: Address, salt: B256) -> ChainResult<B256> {
+        self.view(
             self.addresses.dataset_registry,
-            call.abi_encode(),
-            U256::ZERO,
+            DatasetRegistry::datasetIdForCall { owner, salt },
         )
         .await
     }

@@ -1,7 +1,7 @@
 //! Plain data the adapter takes and returns.
 
-use alloy::primitives::{Address, B256, Bytes, Log, U256};
-use alloy::sol_types::SolEventInterface;
+use alloy::primitives::{Address, B256, Bytes, Log, U256, keccak256};
+use alloy::sol_types::{SolEventInterface, SolValue};
 use serde::{Deserialize, Serialize};
 
 use crate::bindings::{AccessGrants, DatasetRegistry, JobMarket, NodeRegistry};
@@ -276,11 +276,23 @@ impl GrantVerdict {
     }
 }
 
-/// A dataset to register.
+/// The id of the dataset `owner` registers with `salt`, as `DatasetRegistry.datasetIdFor`
+/// computes it: `keccak256(abi.encode(owner, salt))`. A client derives it before uploading (the
+/// upload batches name the owner and the salt); only `owner` can register it.
+#[must_use]
+pub fn dataset_id_for(owner: Address, salt: B256) -> B256 {
+    keccak256((owner, salt).abi_encode())
+}
+
+/// A dataset to register (as the calling account: its id is
+/// [`dataset_id_for`]`(caller, salt)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDataset {
-    /// Dataset id (non-zero).
-    pub id: B256,
+    /// The salt the id derives from (random; one id per owner and salt).
+    pub salt: B256,
+    /// The epoch whose active set the committee was chosen from: must be the chain's current
+    /// epoch when the registration is mined.
+    pub committee_epoch: u64,
     /// Placement key of the pool (blake3 of the pool id, computed off chain).
     pub pool_key: B256,
     /// Human-readable pool name.
@@ -335,17 +347,30 @@ pub struct NewJob {
     pub fee: U256,
 }
 
-/// Slashing evidence, as signed (EIP-712) by the committee.
+/// Slashing evidence, as signed (EIP-712) by a majority of the committee.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlashEvidence {
     /// The accused node's account.
     pub node: Address,
-    /// Amount to slash (capped at its stake).
+    /// Amount to slash (capped at `MAX_SLASH_BPS` of its stake).
     pub amount: U256,
-    /// Hash of the off-chain evidence (never the evidence itself: it may hold shares).
-    pub evidence_hash: B256,
-    /// Dataset whose committee judges (the accused must be in it).
+    /// The evidence itself (1 to `MAX_EVIDENCE` bytes). It is published on chain, so it must
+    /// hold only what may be public: never a share, a secret or a plaintext value.
+    pub evidence: Bytes,
+    /// Dataset whose committee judges (the accused must be in it and have acknowledged it).
     pub dataset_id: B256,
+    /// Who receives the reporter's reward (named by the signers).
+    pub reporter: Address,
+    /// Chain time (unix seconds) after which the signatures are void.
+    pub deadline: u64,
+}
+
+impl SlashEvidence {
+    /// `keccak256(evidence)`, the hash the signers sign and the contract recomputes.
+    #[must_use]
+    pub fn evidence_hash(&self) -> B256 {
+        keccak256(&self.evidence)
+    }
 }
 
 /// Which contract's pull balance.

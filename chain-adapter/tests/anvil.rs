@@ -157,3 +157,32 @@ async fn event_stream_pages_through_small_log_ranges_without_gaps() {
     }
     assert_eq!(got, all);
 }
+
+#[tokio::test]
+async fn attack_a_front_run_registration_over_json_rpc_gets_its_own_id() {
+    // Issue 13: a squatter copying an owner's pending registration (same salt, same committee)
+    // and mined first used to take the owner's dataset id.
+    let (_anvil, l, _) = setup(8).await;
+    register_nodes(&l[1..=5], 1, ether(1)).await;
+    let committee: Vec<Address> = l[1..=5].iter().map(Ledger::account).collect();
+    let (owner, squatter) = (&l[6], &l[7]);
+    let d = new_dataset(1, committee, 2, owner.epoch().await.unwrap());
+    let intended = owner.dataset_id_for(owner.account(), d.salt).await.unwrap();
+    assert_eq!(intended, dataset_id(owner, 1));
+    let (_, squatted) = squatter.register_dataset(&d).await.unwrap();
+    assert_eq!(squatted, dataset_id(squatter, 1));
+    assert_ne!(squatted, intended);
+    let (_, id) = owner.register_dataset(&d).await.unwrap();
+    assert_eq!(id, intended);
+    assert_eq!(owner.dataset_info(id).await.unwrap().owner, owner.account());
+    assert_revert!(
+        squatter
+            .grant(&new_grant(
+                squatter.account(),
+                vec![id],
+                squatter.chain_time().await.unwrap()
+            ))
+            .await,
+        ContractError::NotDatasetOwner(_)
+    );
+}

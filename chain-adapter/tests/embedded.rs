@@ -38,6 +38,11 @@ struct World {
     spare: EmbeddedLedger,
 }
 
+/// The id of the owner's dataset number `i`.
+fn did(w: &World, i: u8) -> B256 {
+    dataset_id(&w.owner, i)
+}
+
 impl World {
     fn node_accounts(&self) -> Vec<Address> {
         self.nodes.iter().map(Ledger::account).collect()
@@ -70,16 +75,13 @@ async fn world() -> World {
 async fn ready() -> (World, U256) {
     let w = world().await;
     register_nodes(&w.nodes, 1, ether(1)).await;
-    w.owner
-        .register_dataset(&new_dataset(1, w.node_accounts(), 2))
-        .await
-        .unwrap();
-    acknowledge_all(&w.nodes, dataset_id(1)).await;
+    register(&w.owner, 1, w.node_accounts(), 2).await;
+    acknowledge_all(&w.nodes, did(&w, 1)).await;
     let (_, gid) = w
         .owner
         .grant(&new_grant(
             w.researcher.account(),
-            vec![dataset_id(1)],
+            vec![did(&w, 1)],
             w.now(),
         ))
         .await
@@ -175,8 +177,10 @@ async fn bad_reward_bps_and_unlinked_registry_revert() {
     let slash = NodeRegistry::slashCall {
         node: w.outsider.account(),
         amount: U256::from(1),
-        evidenceHash: B256::ZERO,
+        evidence: Bytes::from_static(b"x"),
         datasetId: B256::ZERO,
+        reporter: w.outsider.account(),
+        deadline: u64::MAX,
         signatures: vec![],
     };
     assert_revert!(
@@ -402,8 +406,10 @@ fn evidence(w: &World, accused: usize, amount: U256, tag: u8) -> SlashEvidence {
     SlashEvidence {
         node: w.nodes[accused].account(),
         amount,
-        evidence_hash: B256::repeat_byte(tag),
-        dataset_id: dataset_id(1),
+        evidence: Bytes::from(format!("evidence {tag} against node {accused}").into_bytes()),
+        dataset_id: did(w, 1),
+        reporter: w.reporter.account(),
+        deadline: w.now() + 3600,
     }
 }
 
@@ -413,6 +419,18 @@ async fn sigs(w: &World, ev: &SlashEvidence, signers: &[usize]) -> Vec<Bytes> {
         out.push(w.nodes[i].sign_slash(ev).await.unwrap());
     }
     out
+}
+
+fn slashed_event(r: &sharenet_chain_adapter::TxReceipt) -> NodeRegistry::NodeSlashed {
+    r.events
+        .iter()
+        .find_map(|e| match &e.kind {
+            ChainEventKind::Node(NodeRegistry::NodeRegistryEvents::NodeSlashed(s)) => {
+                Some(s.clone())
+            }
+            _ => None,
+        })
+        .unwrap()
 }
 
 #[tokio::test]
@@ -428,8 +446,10 @@ async fn slash_digest_is_eip712() {
     let s = eip712::Slash {
         node: ev.node,
         amount: ev.amount,
-        evidenceHash: ev.evidence_hash,
+        evidenceHash: alloy::primitives::keccak256(&ev.evidence),
         datasetId: ev.dataset_id,
+        reporter: ev.reporter,
+        deadline: ev.deadline,
     };
     let local = s.eip712_signing_hash(&domain);
     let out = w
@@ -440,8 +460,10 @@ async fn slash_digest_is_eip712() {
             NodeRegistry::slashDigestCall {
                 node: ev.node,
                 amount: ev.amount,
-                evidenceHash: ev.evidence_hash,
+                evidenceHash: ev.evidence_hash(),
                 datasetId: ev.dataset_id,
+                reporter: ev.reporter,
+                deadline: ev.deadline,
             }
             .abi_encode()
             .into(),
@@ -452,22 +474,14 @@ async fn slash_digest_is_eip712() {
 }
 
 #[tokio::test]
-async fn slash_with_quorum_splits_reward_and_burn() {
+async fn slash_with_quorum_splits_reward_and_burn_and_publishes_the_evidence() {
     let (w, _) = ready().await;
-    let ev = evidence(&w, 0, ether(1) / U256::from(3), 1);
+    let ev = evidence(&w, 0, ether(1) / U256::from(30), 1);
     let s = sigs(&w, &ev, &[1, 2, 3]).await;
     let epoch = w.reporter.epoch().await.unwrap();
-    let r = w.reporter.slash(&ev, s).await.unwrap();
-    let slashed = r
-        .events
-        .iter()
-        .find_map(|e| match &e.kind {
-            ChainEventKind::Node(NodeRegistry::NodeRegistryEvents::NodeSlashed(s)) => {
-                Some(s.clone())
-            }
-            _ => None,
-        })
-        .unwrap();
+    // Anyone may relay the call; the reward goes to the reporter the signers named.
+    let r = w.outsider.slash(&ev, s).await.unwrap();
+    let slashed = slashed_event(&r);
     assert_eq!(slashed.amount, ev.amount);
     assert_eq!(
         slashed.reporterReward + slashed.remainder,
@@ -475,12 +489,30 @@ async fn slash_with_quorum_splits_reward_and_burn() {
         "no dust lost"
     );
     assert_eq!(slashed.reporterReward, ev.amount / U256::from(10));
+    assert_eq!(slashed.reporter, w.reporter.account());
+    assert_eq!(slashed.evidence, ev.evidence, "the evidence is on chain");
+    assert_eq!(
+        slashed.evidenceHash,
+        alloy::primitives::keccak256(&ev.evidence)
+    );
+    let mut signers = slashed.signers.clone();
+    signers.sort();
+    let mut expected: Vec<Address> = [1, 2, 3].iter().map(|&i| w.nodes[i].account()).collect();
+    expected.sort();
+    assert_eq!(signers, expected);
     assert_eq!(
         w.reporter
             .balance_of(Vault::Registry, w.reporter.account())
             .await
             .unwrap(),
         slashed.reporterReward
+    );
+    assert_eq!(
+        w.reporter
+            .balance_of(Vault::Registry, w.outsider.account())
+            .await
+            .unwrap(),
+        U256::ZERO
     );
     let info = w.reporter.node_info(ev.node).await.unwrap();
     assert_eq!(info.stake, ether(1) - ev.amount);
@@ -495,7 +527,7 @@ async fn slash_with_quorum_splits_reward_and_burn() {
 }
 
 #[tokio::test]
-async fn slash_caps_at_stake_and_pays_treasury() {
+async fn slash_takes_at_most_a_tenth_of_the_stake_once_per_dataset_and_pays_treasury() {
     let treasury = sharenet_chain_adapter::embedded::dev_key(11)
         .unwrap()
         .address();
@@ -504,15 +536,15 @@ async fn slash_caps_at_stake_and_pays_treasury() {
         ..params()
     })
     .await;
-    register_nodes(&w.nodes, 1, ether(1)).await;
-    w.owner
-        .register_dataset(&new_dataset(1, w.node_accounts(), 2))
-        .await
-        .unwrap();
-    acknowledge_all(&w.nodes, dataset_id(1)).await;
-    let ev = evidence(&w, 4, ether(5), 2);
+    register_nodes(&w.nodes, 1, ether(10)).await;
+    let d1 = register(&w.owner, 1, w.node_accounts(), 2).await;
+    acknowledge_all(&w.nodes, d1).await;
+    // Asked for more than the whole stake: a tenth of it is taken.
+    let ev = evidence(&w, 4, ether(50), 2);
     let s = sigs(&w, &ev, &[0, 1, 2]).await;
-    w.reporter.slash(&ev, s).await.unwrap();
+    let slashed = slashed_event(&w.reporter.slash(&ev, s).await.unwrap());
+    assert_eq!(slashed.amount, ether(1));
+    assert_eq!(w.reporter.node_info(ev.node).await.unwrap().stake, ether(9));
     assert_eq!(
         w.reporter
             .balance_of(Vault::Registry, w.reporter.account())
@@ -527,10 +559,39 @@ async fn slash_caps_at_stake_and_pays_treasury() {
             .unwrap(),
         ether(1) * U256::from(9) / U256::from(10)
     );
+    // The same committee cannot slash it again, whatever the evidence.
     let ev2 = evidence(&w, 4, ether(1), 3);
     let s = sigs(&w, &ev2, &[0, 1, 2]).await;
     assert_revert!(
         w.reporter.slash(&ev2, s).await,
+        ContractError::AlreadySlashedOn(_)
+    );
+    // Another dataset's committee can: a tenth of what is left.
+    let d2 = register(&w.owner, 2, w.node_accounts(), 2).await;
+    acknowledge_all(&w.nodes, d2).await;
+    let ev3 = SlashEvidence {
+        dataset_id: d2,
+        ..evidence(&w, 4, ether(50), 4)
+    };
+    let s = sigs(&w, &ev3, &[0, 1, 2]).await;
+    let slashed = slashed_event(&w.reporter.slash(&ev3, s).await.unwrap());
+    assert_eq!(slashed.amount, ether(9) / U256::from(10));
+}
+
+#[tokio::test]
+async fn a_stake_too_small_to_take_a_tenth_of_is_not_slashed() {
+    let w = world_with(DeployParams {
+        min_deposit: U256::from(5),
+        ..params()
+    })
+    .await;
+    register_nodes(&w.nodes, 1, U256::from(9)).await;
+    let d1 = register(&w.owner, 1, w.node_accounts(), 2).await;
+    acknowledge_all(&w.nodes, d1).await;
+    let ev = evidence(&w, 0, U256::from(9), 1);
+    let s = sigs(&w, &ev, &[1, 2, 3]).await;
+    assert_revert!(
+        w.reporter.slash(&ev, s).await,
         ContractError::NothingToSlash(_)
     );
 }
@@ -540,7 +601,7 @@ async fn slash_without_quorum_or_with_bad_signatures_reverts() {
     let (w, _) = ready().await;
     let ev = evidence(&w, 0, ether(1), 1);
     let r = &w.reporter;
-    // Quorum is t + 1 = 3 signatures.
+    // Quorum is a strict majority of the committee of 5: 3 signatures.
     let two = sigs(&w, &ev, &[1, 2]).await;
     assert_revert!(
         r.slash(&ev, two).await,
@@ -603,17 +664,47 @@ async fn slash_without_quorum_or_with_bad_signatures_reverts() {
         r.slash(&ev, outside).await,
         ContractError::SignerNotInCommittee(_)
     );
-    // Signatures over different evidence recover to other addresses.
-    let other = evidence(&w, 0, ether(1), 9);
-    let wrong = sigs(&w, &other, &[1, 2, 3]).await;
-    assert_revert!(
-        r.slash(&ev, wrong).await,
-        ContractError::SignerNotInCommittee(_)
-    );
+    // Signatures over different evidence, another reporter or another deadline recover to
+    // other addresses.
+    for other in [
+        evidence(&w, 0, ether(1), 9),
+        SlashEvidence {
+            reporter: w.outsider.account(),
+            ..ev.clone()
+        },
+        SlashEvidence {
+            deadline: ev.deadline + 1,
+            ..ev.clone()
+        },
+    ] {
+        let wrong = sigs(&w, &other, &[1, 2, 3]).await;
+        assert_revert!(
+            r.slash(&ev, wrong).await,
+            ContractError::SignerNotInCommittee(_)
+        );
+    }
 
     assert_revert!(
         r.slash(&evidence(&w, 0, U256::ZERO, 1), good.clone()).await,
         ContractError::ZeroSlashAmount(_)
+    );
+    for len in [0, 16_385] {
+        let sized = SlashEvidence {
+            evidence: Bytes::from(vec![7u8; len]),
+            ..ev.clone()
+        };
+        assert_revert!(
+            r.slash(&sized, good.clone()).await,
+            ContractError::BadEvidenceLength(_)
+        );
+    }
+    let nobody = SlashEvidence {
+        reporter: Address::ZERO,
+        ..ev.clone()
+    };
+    assert_revert!(
+        r.slash(&nobody, good.clone()).await,
+        ContractError::ZeroReporter(_)
     );
     let stranger = SlashEvidence {
         node: w.outsider.account(),
@@ -637,7 +728,7 @@ async fn slash_without_quorum_or_with_bad_signatures_reverts() {
         ContractError::AccusedNotInCommittee(_)
     );
     let no_dataset = SlashEvidence {
-        dataset_id: dataset_id(77),
+        dataset_id: did(&w, 77),
         ..ev.clone()
     };
     let s = sigs(&w, &no_dataset, &[1, 2, 3]).await;
@@ -648,10 +739,55 @@ async fn slash_without_quorum_or_with_bad_signatures_reverts() {
 
     r.slash(&ev, good.clone()).await.unwrap();
     w.nodes[0].top_up(ether(1)).await.unwrap();
-    assert_revert!(
-        r.slash(&ev, good).await,
-        ContractError::EvidenceAlreadyUsed(_)
+    assert_revert!(r.slash(&ev, good).await, ContractError::AlreadySlashedOn(_));
+}
+
+#[tokio::test]
+async fn attack_a_committee_minority_cannot_slash_and_a_majority_takes_a_tenth() {
+    // Issue 13: with n = 5 and t = 1 the old quorum was t + 1 = 2 signers, a minority of the
+    // committee, and it took the whole stake.
+    let w = world().await;
+    register_nodes(&w.nodes, 1, ether(1)).await;
+    let d1 = register(&w.owner, 1, w.node_accounts(), 1).await;
+    acknowledge_all(&w.nodes, d1).await;
+    let ev = evidence(&w, 0, ether(1), 1);
+    let two = sigs(&w, &ev, &[1, 2]).await;
+    match w.reporter.slash(&ev, two).await {
+        Err(e) => match e.contract_error() {
+            Some(ContractError::InsufficientSignatures(x)) => {
+                assert_eq!((x.valid, x.required), (U256::from(2), U256::from(3)));
+            }
+            other => panic!("expected InsufficientSignatures, got {other:?}"),
+        },
+        Ok(_) => panic!("two of five members slashed a node"),
+    }
+    assert_eq!(w.reporter.node_info(ev.node).await.unwrap().stake, ether(1));
+    let three = sigs(&w, &ev, &[1, 2, 3]).await;
+    w.reporter.slash(&ev, three).await.unwrap();
+    assert_eq!(
+        w.reporter.node_info(ev.node).await.unwrap().stake,
+        ether(1) - ether(1) / U256::from(10)
     );
+}
+
+#[tokio::test]
+async fn attack_slash_signatures_expire_at_their_deadline() {
+    // Issue 13: an approval signed once used to stay valid for ever.
+    let (w, _) = ready().await;
+    let ev = evidence(&w, 0, ether(1) / U256::from(10), 1);
+    let s = sigs(&w, &ev, &[1, 2, 3]).await;
+    w.chain.advance_time(3601).unwrap();
+    match w.reporter.slash(&ev, s).await {
+        Err(e) => match e.contract_error() {
+            Some(ContractError::SlashExpired(x)) => {
+                assert_eq!(x.deadline, ev.deadline);
+                assert!(x.nowTs > ev.deadline);
+            }
+            other => panic!("expected SlashExpired, got {other:?}"),
+        },
+        Ok(_) => panic!("an expired approval slashed a node"),
+    }
+    assert_eq!(w.reporter.node_info(ev.node).await.unwrap().stake, ether(1));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -662,54 +798,54 @@ async fn dataset_register_append_retire() {
     let w = world().await;
     register_nodes(&w.nodes, 1, ether(1)).await;
     let o = &w.owner;
-    let d = new_dataset(1, w.node_accounts(), 2);
-    o.register_dataset(&d).await.unwrap();
-    let info = o.dataset_info(d.id).await.unwrap();
+    let id = register(o, 1, w.node_accounts(), 2).await;
+    let info = o.dataset_info(id).await.unwrap();
     assert_eq!(info.owner, o.account());
     assert_eq!(info.committee, w.node_accounts());
     assert_eq!(info.threshold, 2);
     assert_eq!(info.rows, 1000);
     assert_eq!(info.pool, "hospitals");
-    o.append_rows(d.id, 1500, B256::repeat_byte(0x3b))
+    assert_eq!((info.salt, info.committeeEpoch), (salt(1), 5));
+    o.append_rows(id, 1500, B256::repeat_byte(0x3b))
         .await
         .unwrap();
-    let info = o.dataset_info(d.id).await.unwrap();
+    let info = o.dataset_info(id).await.unwrap();
     assert_eq!(
         (info.rows, info.manifestHash),
         (1500, B256::repeat_byte(0x3b))
     );
     assert_revert!(
-        o.append_rows(d.id, 1500, B256::ZERO).await,
+        o.append_rows(id, 1500, B256::ZERO).await,
         ContractError::RowCountNotIncreasing(_)
     );
     assert_revert!(
-        w.outsider.append_rows(d.id, 2000, B256::ZERO).await,
+        w.outsider.append_rows(id, 2000, B256::ZERO).await,
         ContractError::NotDatasetOwner(_)
     );
     assert_revert!(
-        w.outsider.retire_dataset(d.id).await,
+        w.outsider.retire_dataset(id).await,
         ContractError::NotDatasetOwner(_)
     );
     assert_revert!(
-        o.append_rows(dataset_id(9), 2000, B256::ZERO).await,
+        o.append_rows(did(&w, 9), 2000, B256::ZERO).await,
         ContractError::UnknownDataset(_)
     );
     assert_revert!(
-        o.retire_dataset(dataset_id(9)).await,
+        o.retire_dataset(did(&w, 9)).await,
         ContractError::UnknownDataset(_)
     );
-    o.retire_dataset(d.id).await.unwrap();
-    assert!(o.dataset_info(d.id).await.unwrap().retired);
+    o.retire_dataset(id).await.unwrap();
+    assert!(o.dataset_info(id).await.unwrap().retired);
     assert_revert!(
-        o.retire_dataset(d.id).await,
+        o.retire_dataset(id).await,
         ContractError::DatasetIsRetired(_)
     );
     assert_revert!(
-        o.append_rows(d.id, 3000, B256::ZERO).await,
+        o.append_rows(id, 3000, B256::ZERO).await,
         ContractError::DatasetIsRetired(_)
     );
     assert_eq!(
-        o.dataset_info(dataset_id(9)).await.unwrap().owner,
+        o.dataset_info(did(&w, 9)).await.unwrap().owner,
         Address::ZERO
     );
 }
@@ -720,15 +856,8 @@ async fn dataset_register_reverts() {
     register_nodes(&w.nodes, 1, ether(1)).await;
     let o = &w.owner;
     let c = w.node_accounts();
-    let ok = new_dataset(1, c.clone(), 2);
-    assert_revert!(
-        o.register_dataset(&sharenet_chain_adapter::NewDataset {
-            id: B256::ZERO,
-            ..ok.clone()
-        })
-        .await,
-        ContractError::ZeroDatasetId(_)
-    );
+    let epoch = o.epoch().await.unwrap();
+    let ok = new_dataset(1, c.clone(), 2, epoch);
     assert_revert!(
         o.register_dataset(&sharenet_chain_adapter::NewDataset {
             pool_key: B256::ZERO,
@@ -738,19 +867,21 @@ async fn dataset_register_reverts() {
         ContractError::ZeroPoolKey(_)
     );
     assert_revert!(
-        o.register_dataset(&new_dataset(1, vec![], 0)).await,
+        o.register_dataset(&new_dataset(1, vec![], 0, epoch)).await,
         ContractError::BadCommitteeSize(_)
     );
     assert_revert!(
-        o.register_dataset(&new_dataset(1, vec![c[0]; 65], 1)).await,
+        o.register_dataset(&new_dataset(1, vec![c[0]; 65], 1, epoch))
+            .await,
         ContractError::BadCommitteeSize(_)
     );
     assert_revert!(
-        o.register_dataset(&new_dataset(1, c.clone(), 0)).await,
+        o.register_dataset(&new_dataset(1, c.clone(), 0, epoch))
+            .await,
         ContractError::BadThreshold(_)
     );
     assert_revert!(
-        o.register_dataset(&new_dataset(1, c[..4].to_vec(), 2))
+        o.register_dataset(&new_dataset(1, c[..4].to_vec(), 2, epoch))
             .await,
         ContractError::BadThreshold(_)
     );
@@ -765,25 +896,96 @@ async fn dataset_register_reverts() {
     let mut with_outsider = c.clone();
     with_outsider[4] = w.outsider.account();
     assert_revert!(
-        o.register_dataset(&new_dataset(1, with_outsider, 2)).await,
+        o.register_dataset(&new_dataset(1, with_outsider, 2, epoch))
+            .await,
         ContractError::CommitteeMemberNotActive(_)
     );
     let mut dup = c.clone();
     dup[4] = c[0];
     assert_revert!(
-        o.register_dataset(&new_dataset(1, dup, 2)).await,
+        o.register_dataset(&new_dataset(1, dup, 2, epoch)).await,
         ContractError::DuplicateCommitteeMember(_)
     );
+    // A committee chosen at another epoch than the current one.
+    for stale in [epoch - 1, epoch + 1] {
+        match o
+            .register_dataset(&new_dataset(1, c.clone(), 2, stale))
+            .await
+        {
+            Err(e) => match e.contract_error() {
+                Some(ContractError::StaleCommitteeEpoch(s)) => {
+                    assert_eq!((s.committeeEpoch, s.current), (stale, epoch));
+                }
+                other => panic!("expected StaleCommitteeEpoch, got {other:?}"),
+            },
+            Ok(_) => panic!("a stale epoch was accepted"),
+        }
+    }
     o.register_dataset(&ok).await.unwrap();
+    // One id per owner and salt.
     assert_revert!(
-        w.outsider.register_dataset(&ok).await,
+        o.register_dataset(&ok).await,
         ContractError::DatasetExists(_)
     );
     // An exiting node may not join a new committee.
     w.nodes[0].request_exit().await.unwrap();
     assert_revert!(
-        o.register_dataset(&new_dataset(2, c, 2)).await,
+        o.register_dataset(&new_dataset(2, c, 2, epoch + 1)).await,
         ContractError::CommitteeMemberNotActive(_)
+    );
+}
+
+#[tokio::test]
+async fn attack_a_front_runner_cannot_take_an_owners_dataset_id() {
+    // Issue 13: ids used to be picked by the client, first come first served: whoever saw an
+    // upload or a pending registration could register its id first and own the shares.
+    let w = world().await;
+    register_nodes(&w.nodes, 1, ether(1)).await;
+    let (o, squatter) = (&w.owner, &w.outsider);
+    let epoch = o.epoch().await.unwrap();
+    // The owner's registration as the squatter sees it in the mempool (the salt is also in
+    // every upload batch).
+    let d = new_dataset(1, w.node_accounts(), 2, epoch);
+    let mut preimage = vec![0u8; 12];
+    preimage.extend_from_slice(o.account().as_slice());
+    preimage.extend_from_slice(d.salt.as_slice());
+    let intended = alloy::primitives::keccak256(&preimage);
+    assert_eq!(
+        o.dataset_id_for(o.account(), d.salt).await.unwrap(),
+        intended
+    );
+    assert_eq!(
+        sharenet_chain_adapter::dataset_id_for(o.account(), d.salt),
+        intended
+    );
+    // The squatter's copy is mined first: it registers a dataset of its own, under its own id.
+    let (_, squatted) = squatter.register_dataset(&d).await.unwrap();
+    assert_ne!(squatted, intended);
+    assert_eq!(squatted, dataset_id(squatter, 1));
+    // The owner's registration still goes through, under the id its upload named.
+    let (_, id) = o.register_dataset(&d).await.unwrap();
+    assert_eq!(id, intended);
+    assert_eq!(o.dataset_info(id).await.unwrap().owner, o.account());
+    // The squatter cannot grant, delegate, append to or retire the owner's dataset.
+    assert_revert!(
+        squatter
+            .grant(&new_grant(squatter.account(), vec![id], w.now()))
+            .await,
+        ContractError::NotDatasetOwner(_)
+    );
+    assert_revert!(
+        squatter
+            .set_grant_delegate(id, squatter.account(), true)
+            .await,
+        ContractError::NotDatasetOwner(_)
+    );
+    assert_revert!(
+        squatter.append_rows(id, 2000, B256::ZERO).await,
+        ContractError::NotDatasetOwner(_)
+    );
+    assert_revert!(
+        squatter.retire_dataset(id).await,
+        ContractError::NotDatasetOwner(_)
     );
 }
 
@@ -794,7 +996,7 @@ async fn dataset_register_reverts() {
 async fn grant_revoke_and_may_run() {
     let (w, gid) = ready().await;
     let (o, r) = (&w.owner, &w.researcher);
-    let ds = [dataset_id(1)];
+    let ds = [did(&w, 1)];
     let g = o.grant_info(gid).await.unwrap();
     assert_eq!(
         (g.owner, g.grantee, g.maxQueries, g.used, g.kinds),
@@ -823,10 +1025,10 @@ async fn grant_revoke_and_may_run() {
         GrantVerdict::NotGrantee
     );
     assert_eq!(
-        r.may_run(gid, r.account(), &[dataset_id(2)], 1, B256::ZERO)
+        r.may_run(gid, r.account(), &[did(&w, 2)], 1, B256::ZERO)
             .await
             .unwrap(),
-        GrantVerdict::DatasetNotInGrant(dataset_id(2))
+        GrantVerdict::DatasetNotInGrant(did(&w, 2))
     );
     assert_eq!(
         r.may_run(U256::from(99), r.account(), &ds, 1, B256::ZERO)
@@ -873,7 +1075,7 @@ async fn grant_reverts() {
     let (w, _) = ready().await;
     let o = &w.owner;
     let now = w.now();
-    let ok = new_grant(w.researcher.account(), vec![dataset_id(1)], now);
+    let ok = new_grant(w.researcher.account(), vec![did(&w, 1)], now);
     use sharenet_chain_adapter::NewGrant;
     assert_revert!(
         o.grant(&NewGrant {
@@ -893,7 +1095,7 @@ async fn grant_reverts() {
     );
     assert_revert!(
         o.grant(&NewGrant {
-            datasets: vec![dataset_id(1); 17],
+            datasets: vec![did(&w, 1); 17],
             ..ok.clone()
         })
         .await,
@@ -934,7 +1136,7 @@ async fn grant_reverts() {
     );
     assert_revert!(
         o.grant(&NewGrant {
-            datasets: vec![dataset_id(5)],
+            datasets: vec![did(&w, 5)],
             ..ok.clone()
         })
         .await,
@@ -944,7 +1146,7 @@ async fn grant_reverts() {
         w.outsider.grant(&ok).await,
         ContractError::NotDatasetOwner(_)
     );
-    o.retire_dataset(dataset_id(1)).await.unwrap();
+    o.retire_dataset(did(&w, 1)).await.unwrap();
     assert_revert!(o.grant(&ok).await, ContractError::DatasetIsRetired(_));
 }
 
@@ -954,42 +1156,35 @@ async fn a_grant_delegate_grants_across_owners_and_each_owner_can_revoke() {
     register_nodes(&w.nodes, 1, ether(1)).await;
     // Two owners (owner, spare) with one dataset each in one committee.
     let (a, b) = (&w.owner, &w.spare);
-    a.register_dataset(&new_dataset(1, w.node_accounts(), 2))
-        .await
-        .unwrap();
-    b.register_dataset(&new_dataset(2, w.node_accounts(), 2))
-        .await
-        .unwrap();
-    let both = vec![dataset_id(1), dataset_id(2)];
+    let d1 = register(a, 1, w.node_accounts(), 2).await;
+    let d2 = register(b, 2, w.node_accounts(), 2).await;
+    let both = vec![d1, d2];
     let g = new_grant(w.researcher.account(), both.clone(), w.now());
     // Without delegation, a cannot grant b's dataset.
     assert_revert!(a.grant(&g).await, ContractError::NotDatasetOwner(_));
     // Only the owner may delegate, to a real other account.
     assert_revert!(
-        a.set_grant_delegate(dataset_id(2), a.account(), true).await,
+        a.set_grant_delegate(d2, a.account(), true).await,
         ContractError::NotDatasetOwner(_)
     );
     assert_revert!(
-        b.set_grant_delegate(dataset_id(2), b.account(), true).await,
+        b.set_grant_delegate(d2, b.account(), true).await,
         ContractError::BadDelegate(_)
     );
     assert_revert!(
-        b.set_grant_delegate(dataset_id(2), Address::ZERO, true)
+        b.set_grant_delegate(d2, Address::ZERO, true).await,
+        ContractError::BadDelegate(_)
+    );
+    assert_revert!(
+        b.set_grant_delegate(dataset_id(b, 9), a.account(), true)
             .await,
-        ContractError::BadDelegate(_)
-    );
-    assert_revert!(
-        b.set_grant_delegate(dataset_id(9), a.account(), true).await,
         ContractError::UnknownDataset(_)
     );
-    let receipt = b
-        .set_grant_delegate(dataset_id(2), a.account(), true)
-        .await
-        .unwrap();
+    let receipt = b.set_grant_delegate(d2, a.account(), true).await.unwrap();
     assert!(receipt.events.iter().any(|e| matches!(
         &e.kind,
         ChainEventKind::Grant(AccessGrants::AccessGrantsEvents::GrantDelegateSet(d))
-            if d.datasetId == dataset_id(2) && d.delegate == a.account() && d.allowed
+            if d.datasetId == d2 && d.delegate == a.account() && d.allowed
     )));
     let (_, gid) = a.grant(&g).await.unwrap();
     let info = a.grant_info(gid).await.unwrap();
@@ -1002,9 +1197,7 @@ async fn a_grant_delegate_grants_across_owners_and_each_owner_can_revoke() {
     b.revoke(gid).await.unwrap();
     assert!(a.grant_info(gid).await.unwrap().revoked);
     // Withdrawn delegation: a can no longer grant b's dataset.
-    b.set_grant_delegate(dataset_id(2), a.account(), false)
-        .await
-        .unwrap();
+    b.set_grant_delegate(d2, a.account(), false).await.unwrap();
     assert_revert!(a.grant(&g).await, ContractError::NotDatasetOwner(_));
 }
 
@@ -1017,7 +1210,7 @@ async fn job_completes_with_quorum_and_pays_attesters_without_dust() {
     let fee = U256::from(1_000_000_007u64);
     let (_, job) = w
         .researcher
-        .submit_job(&new_job(gid, vec![dataset_id(1)], w.now(), fee))
+        .submit_job(&new_job(gid, vec![did(&w, 1)], w.now(), fee))
         .await
         .unwrap();
     assert_eq!(job, U256::from(1));
@@ -1111,7 +1304,7 @@ async fn job_completes_with_quorum_and_pays_attesters_without_dust() {
 async fn job_refund_after_deadline_without_quorum() {
     let (w, gid) = ready().await;
     let fee = ether(1);
-    let j = new_job(gid, vec![dataset_id(1)], w.now(), fee);
+    let j = new_job(gid, vec![did(&w, 1)], w.now(), fee);
     let (_, job) = w.researcher.submit_job(&j).await.unwrap();
     w.nodes[0].attest(job, B256::repeat_byte(1)).await.unwrap();
     w.nodes[1].attest(job, B256::repeat_byte(2)).await.unwrap();
@@ -1165,7 +1358,7 @@ async fn attest_reverts() {
     let (w, gid) = ready().await;
     let (_, job) = w
         .researcher
-        .submit_job(&new_job(gid, vec![dataset_id(1)], w.now(), ether(1)))
+        .submit_job(&new_job(gid, vec![did(&w, 1)], w.now(), ether(1)))
         .await
         .unwrap();
     let c = B256::repeat_byte(1);
@@ -1206,7 +1399,7 @@ async fn submit_job_reverts() {
     let (w, gid) = ready().await;
     let r = &w.researcher;
     let now = w.now();
-    let ok = new_job(gid, vec![dataset_id(1)], now, ether(1));
+    let ok = new_job(gid, vec![did(&w, 1)], now, ether(1));
     use sharenet_chain_adapter::NewJob;
     assert_revert!(
         r.submit_job(&NewJob {
@@ -1266,7 +1459,7 @@ async fn submit_job_reverts() {
     );
     assert_revert!(
         r.submit_job(&NewJob {
-            datasets: vec![dataset_id(5)],
+            datasets: vec![did(&w, 5)],
             ..ok.clone()
         })
         .await,
@@ -1274,7 +1467,7 @@ async fn submit_job_reverts() {
     );
     assert_revert!(
         r.submit_job(&NewJob {
-            datasets: vec![dataset_id(1), dataset_id(5)],
+            datasets: vec![did(&w, 1), did(&w, 5)],
             ..ok.clone()
         })
         .await,
@@ -1326,27 +1519,17 @@ async fn submit_job_reverts() {
         .unwrap();
     let mut c2 = w.node_accounts();
     c2[4] = w.spare.account();
-    w.owner
-        .register_dataset(&new_dataset(2, c2, 2))
-        .await
-        .unwrap();
-    w.owner
-        .register_dataset(&new_dataset(3, w.node_accounts(), 2))
-        .await
-        .unwrap();
+    register(&w.owner, 2, c2, 2).await;
+    register(&w.owner, 3, w.node_accounts(), 2).await;
     let (_, g2) = w
         .owner
-        .grant(&new_grant(
-            r.account(),
-            vec![dataset_id(1), dataset_id(2)],
-            now,
-        ))
+        .grant(&new_grant(r.account(), vec![did(&w, 1), did(&w, 2)], now))
         .await
         .unwrap();
     assert_revert!(
         r.submit_job(&NewJob {
             grant_id: g2,
-            datasets: vec![dataset_id(1), dataset_id(2)],
+            datasets: vec![did(&w, 1), did(&w, 2)],
             ..ok.clone()
         })
         .await,
@@ -1355,7 +1538,7 @@ async fn submit_job_reverts() {
     assert_revert!(
         r.submit_job(&NewJob {
             grant_id: g2,
-            datasets: vec![dataset_id(1), dataset_id(3)],
+            datasets: vec![did(&w, 1), did(&w, 3)],
             ..ok.clone()
         })
         .await,
@@ -1372,25 +1555,21 @@ async fn submit_job_reverts() {
     );
     let (_, g3) = w
         .owner
-        .grant(&new_grant(
-            r.account(),
-            vec![dataset_id(1), dataset_id(3)],
-            now,
-        ))
+        .grant(&new_grant(r.account(), vec![did(&w, 1), did(&w, 3)], now))
         .await
         .unwrap();
     r.submit_job(&NewJob {
         grant_id: g3,
-        datasets: vec![dataset_id(1), dataset_id(3)],
+        datasets: vec![did(&w, 1), did(&w, 3)],
         ..ok.clone()
     })
     .await
     .unwrap();
-    w.owner.retire_dataset(dataset_id(3)).await.unwrap();
+    w.owner.retire_dataset(did(&w, 3)).await.unwrap();
     assert_revert!(
         r.submit_job(&NewJob {
             grant_id: g3,
-            datasets: vec![dataset_id(1), dataset_id(3)],
+            datasets: vec![did(&w, 1), did(&w, 3)],
             ..ok.clone()
         })
         .await,
@@ -1425,7 +1604,7 @@ async fn event_stream_resumes_from_a_persisted_cursor_without_gaps_or_repeats() 
 
     let (_, job) = w
         .researcher
-        .submit_job(&new_job(gid, vec![dataset_id(1)], w.now(), ether(1)))
+        .submit_job(&new_job(gid, vec![did(&w, 1)], w.now(), ether(1)))
         .await
         .unwrap();
     for n in &w.nodes[..3] {
@@ -1495,34 +1674,26 @@ async fn acknowledgements_gate_slashing() {
     let (w, _) = ready().await;
     let o = &w.owner;
     assert!(
-        o.has_acknowledged(dataset_id(1), w.nodes[0].account())
+        o.has_acknowledged(did(&w, 1), w.nodes[0].account())
             .await
             .unwrap()
     );
     assert_revert!(
-        w.nodes[0]
-            .acknowledge_dataset(dataset_id(1), B256::ZERO)
-            .await,
+        w.nodes[0].acknowledge_dataset(did(&w, 1), B256::ZERO).await,
         ContractError::AlreadyAcknowledged(_)
     );
     assert_revert!(
-        w.outsider
-            .acknowledge_dataset(dataset_id(1), B256::ZERO)
-            .await,
+        w.outsider.acknowledge_dataset(did(&w, 1), B256::ZERO).await,
         ContractError::NotCommitteeMember(_)
     );
     assert_revert!(
-        w.nodes[0]
-            .acknowledge_dataset(dataset_id(9), B256::ZERO)
-            .await,
+        w.nodes[0].acknowledge_dataset(did(&w, 9), B256::ZERO).await,
         ContractError::UnknownDataset(_)
     );
     // Dataset 2: same committee, only nodes 1..=3 acknowledged.
-    o.register_dataset(&new_dataset(2, w.node_accounts(), 2))
-        .await
-        .unwrap();
+    register(o, 2, w.node_accounts(), 2).await;
     let r = w.nodes[1]
-        .acknowledge_dataset(dataset_id(2), B256::repeat_byte(5))
+        .acknowledge_dataset(did(&w, 2), B256::repeat_byte(5))
         .await
         .unwrap();
     assert!(r.events.iter().any(|e| matches!(
@@ -1532,15 +1703,15 @@ async fn acknowledgements_gate_slashing() {
         )
     )));
     w.nodes[2]
-        .acknowledge_dataset(dataset_id(2), B256::ZERO)
+        .acknowledge_dataset(did(&w, 2), B256::ZERO)
         .await
         .unwrap();
     w.nodes[3]
-        .acknowledge_dataset(dataset_id(2), B256::ZERO)
+        .acknowledge_dataset(did(&w, 2), B256::ZERO)
         .await
         .unwrap();
     let ev = SlashEvidence {
-        dataset_id: dataset_id(2),
+        dataset_id: did(&w, 2),
         ..evidence(&w, 0, ether(1), 1)
     };
     let s = sigs(&w, &ev, &[1, 2, 3]).await;
@@ -1549,7 +1720,7 @@ async fn acknowledgements_gate_slashing() {
         ContractError::AccusedHasNotAcknowledged(_)
     );
     w.nodes[0]
-        .acknowledge_dataset(dataset_id(2), B256::ZERO)
+        .acknowledge_dataset(did(&w, 2), B256::ZERO)
         .await
         .unwrap();
     let s4 = sigs(&w, &ev, &[1, 2, 4]).await;
@@ -1558,11 +1729,9 @@ async fn acknowledgements_gate_slashing() {
         ContractError::SignerHasNotAcknowledged(_)
     );
     w.reporter.slash(&ev, s).await.unwrap();
-    o.retire_dataset(dataset_id(2)).await.unwrap();
+    o.retire_dataset(did(&w, 2)).await.unwrap();
     assert_revert!(
-        w.nodes[4]
-            .acknowledge_dataset(dataset_id(2), B256::ZERO)
-            .await,
+        w.nodes[4].acknowledge_dataset(did(&w, 2), B256::ZERO).await,
         ContractError::DatasetIsRetired(_)
     );
 }

@@ -7,10 +7,15 @@ import {ISharenetErrors} from "./Errors.sol";
 interface INodeRegistryView {
     /// @notice Whether `account` is registered, staked at least the minimum and not exiting.
     function isActive(address account) external view returns (bool);
+    /// @notice The current epoch (changes whenever the active set changes).
+    function epoch() external view returns (uint64);
 }
 
 /// @title Dataset registry: who owns which dataset, where its shares live, how many rows it has.
 /// @notice Only hashes and counts go here; the data itself lives as secret shares on the committee.
+///         A dataset's id is derived from its owner and a salt (`datasetIdFor`): the client
+///         computes it before uploading, the upload names it, and only that owner can register
+///         it, so nobody who sees an upload (or a pending registration) can take it first.
 contract DatasetRegistry is ISharenetErrors {
     /// @notice Largest committee accepted (bounds every loop over a committee).
     uint256 public constant MAX_COMMITTEE = 64;
@@ -23,6 +28,8 @@ contract DatasetRegistry is ISharenetErrors {
         uint64 rows;
         uint8 threshold;
         bool retired;
+        uint64 committeeEpoch;
+        bytes32 salt;
         bytes32 poolKey;
         bytes32 schemaHash;
         bytes32 manifestHash;
@@ -36,11 +43,14 @@ contract DatasetRegistry is ISharenetErrors {
     mapping(bytes32 => mapping(address => bool)) private inCommittee;
     mapping(bytes32 => mapping(address => bool)) private acknowledged;
 
-    /// @notice A dataset was registered with the committee holding its shares.
+    /// @notice A dataset was registered with the committee holding its shares, chosen from the
+    ///         active set of `committeeEpoch` (the epoch at registration).
     event DatasetRegistered(
         bytes32 indexed datasetId,
         address indexed owner,
         bytes32 indexed poolKey,
+        bytes32 salt,
+        uint64 committeeEpoch,
         string pool,
         bytes32 schemaHash,
         bytes32 manifestHash,
@@ -60,9 +70,18 @@ contract DatasetRegistry is ISharenetErrors {
         nodes = nodes_;
     }
 
-    /// @notice Register a dataset whose shares the given committee holds with threshold `threshold`.
+    /// @notice The id of the dataset `owner` registers with `salt`: `keccak256(abi.encode(owner, salt))`.
+    function datasetIdFor(address owner, bytes32 salt) public pure returns (bytes32) {
+        return keccak256(abi.encode(owner, salt));
+    }
+
+    /// @notice Register the caller's dataset `datasetIdFor(msg.sender, salt)`, whose shares the
+    ///         given committee holds with threshold `threshold`. `committeeEpoch` is the epoch
+    ///         whose active set the committee was chosen from; it must be the current one, so that
+    ///         every node checks the committee against the same active set (the one at this block).
     function registerDataset(
-        bytes32 datasetId,
+        bytes32 salt,
+        uint64 committeeEpoch,
         bytes32 poolKey,
         string calldata pool,
         bytes32 schemaHash,
@@ -70,10 +89,12 @@ contract DatasetRegistry is ISharenetErrors {
         uint64 rows,
         address[] calldata committee,
         uint8 threshold
-    ) external {
-        if (datasetId == bytes32(0)) revert ZeroDatasetId();
+    ) external returns (bytes32 datasetId) {
+        datasetId = datasetIdFor(msg.sender, salt);
         if (poolKey == bytes32(0)) revert ZeroPoolKey();
         if (datasets[datasetId].owner != address(0)) revert DatasetExists(datasetId);
+        uint64 current = nodes.epoch();
+        if (committeeEpoch != current) revert StaleCommitteeEpoch(committeeEpoch, current);
         uint256 n = committee.length;
         if (n == 0 || n > MAX_COMMITTEE) revert BadCommitteeSize(n);
         // Honest majority: at most t of n nodes are corrupt and t < n/2.
@@ -89,13 +110,25 @@ contract DatasetRegistry is ISharenetErrors {
         d.owner = msg.sender;
         d.rows = rows;
         d.threshold = threshold;
+        d.committeeEpoch = committeeEpoch;
+        d.salt = salt;
         d.poolKey = poolKey;
         d.schemaHash = schemaHash;
         d.manifestHash = manifestHash;
         d.pool = pool;
         d.committee = committee;
         emit DatasetRegistered(
-            datasetId, msg.sender, poolKey, pool, schemaHash, manifestHash, rows, committee, threshold
+            datasetId,
+            msg.sender,
+            poolKey,
+            salt,
+            committeeEpoch,
+            pool,
+            schemaHash,
+            manifestHash,
+            rows,
+            committee,
+            threshold
         );
     }
 
@@ -117,7 +150,9 @@ contract DatasetRegistry is ISharenetErrors {
 
     /// @notice A committee node confirms it received and verified its shares. Only a node that
     ///         acknowledged a dataset can be slashed on, or sign, evidence about its committee: the
-    ///         owner picks the committee, and must not be able to put a victim next to puppets.
+    ///         owner picks the committee (the chain cannot recompute the blake3 placement), so a
+    ///         node acknowledges only a committee that is the placement rule's at
+    ///         `committeeEpoch`, and an owner cannot put a victim next to puppets.
     function acknowledgeDataset(bytes32 datasetId, bytes32 receiptHash) external {
         Dataset storage d = datasets[datasetId];
         if (d.owner == address(0)) revert UnknownDataset(datasetId);

@@ -32,7 +32,10 @@ interface ISharenetErrors {
     // ---- slashing ----
     error ZeroSlashAmount();
     error NothingToSlash(address node);
-    error EvidenceAlreadyUsed(bytes32 digest);
+    error AlreadySlashedOn(address node, bytes32 datasetId);
+    error BadEvidenceLength(uint256 length);
+    error ZeroReporter();
+    error SlashExpired(uint64 deadline, uint64 nowTs);
     error AccusedNotInCommittee(address node, bytes32 datasetId);
     error AccusedHasNotAcknowledged(address node, bytes32 datasetId);
     error BadSignatureLength(uint256 index, uint256 length);
@@ -46,10 +49,10 @@ interface ISharenetErrors {
     error InsufficientSignatures(uint256 valid, uint256 required);
 
     // ---- dataset registry ----
-    error ZeroDatasetId();
     error ZeroPoolKey();
     error BadPoolName(uint256 length);
     error DatasetExists(bytes32 datasetId);
+    error StaleCommitteeEpoch(uint64 committeeEpoch, uint64 current);
     error UnknownDataset(bytes32 datasetId);
     error NotDatasetOwner(bytes32 datasetId, address caller);
     error DatasetIsRetired(bytes32 datasetId);

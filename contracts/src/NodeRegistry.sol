@@ -17,11 +17,18 @@ interface IDatasetCommittees {
 contract NodeRegistry is PullPayments {
     /// @notice Longest network address (multiaddr) accepted.
     uint256 public constant MAX_NETWORK_ADDRESS = 256;
-    /// @notice Basis-point denominator for the reporter's share of a slash.
+    /// @notice Basis-point denominator for the reporter's share of a slash and the slash cap.
     uint256 public constant BPS = 10_000;
+    /// @notice Most one slash takes: this share of the accused's stake (10 %), in basis points.
+    ///         With at most one slash per node per dataset, taking a whole stake needs many
+    ///         committees that the accused acknowledged.
+    uint256 public constant MAX_SLASH_BPS = 1_000;
+    /// @notice Longest evidence accepted (it is emitted on chain for anyone to audit).
+    uint256 public constant MAX_EVIDENCE = 16_384;
     /// @notice EIP-712 type of the evidence a committee quorum signs to slash one of its members.
-    bytes32 public constant SLASH_TYPEHASH =
-        keccak256("Slash(address node,uint256 amount,bytes32 evidenceHash,bytes32 datasetId)");
+    bytes32 public constant SLASH_TYPEHASH = keccak256(
+        "Slash(address node,uint256 amount,bytes32 evidenceHash,bytes32 datasetId,address reporter,uint64 deadline)"
+    );
     // Half the secp256k1 group order: signatures with a larger s are the malleable twin.
     uint256 private constant HALF_N =
         0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0;
@@ -59,8 +66,9 @@ contract NodeRegistry is PullPayments {
     mapping(address => Node) private nodes;
     /// @notice Which account a peer key is bound to.
     mapping(bytes32 => address) public peerKeyOwner;
-    /// @notice Evidence digests already used to slash (each slashes once).
-    mapping(bytes32 => bool) public evidenceUsed;
+    /// @notice `slashedOn[datasetId][node]`: `node` was slashed on the evidence of the committee
+    ///         of `datasetId` (each committee slashes each member at most once).
+    mapping(bytes32 => mapping(address => bool)) public slashedOn;
     address[] private active;
     mapping(address => uint256) private activeIndexPlusOne;
 
@@ -72,7 +80,8 @@ contract NodeRegistry is PullPayments {
     event ExitRequested(address indexed node, uint64 readyAt);
     /// @notice A node's deposit was released to its balance and its registration removed.
     event StakeReleased(address indexed node, uint256 amount);
-    /// @notice A node was slashed on evidence signed by a quorum of its committee.
+    /// @notice A node was slashed on evidence signed by a quorum of its committee. `evidence` is
+    ///         the evidence itself (`keccak256(evidence) == evidenceHash`), public for audit.
     event NodeSlashed(
         address indexed node,
         address indexed reporter,
@@ -81,7 +90,8 @@ contract NodeRegistry is PullPayments {
         uint256 amount,
         uint256 reporterReward,
         uint256 remainder,
-        address[] signers
+        address[] signers,
+        bytes evidence
     );
     /// @notice The active set changed; `epoch` is the new epoch.
     event ActiveSetChanged(uint64 indexed epoch, address indexed node, bool active);
@@ -170,40 +180,50 @@ contract NodeRegistry is PullPayments {
         _credit(msg.sender, amount);
     }
 
-    /// @notice Slash `node` by `amount` (capped at its stake) on evidence signed (EIP-712) by at
-    ///         least threshold+1 other members of the committee of `datasetId`. The accused and
-    ///         the signers must have acknowledged the dataset: with at most t corrupt members,
-    ///         t+1 signers include an honest one.
+    /// @notice Slash `node` by `amount`, capped at `MAX_SLASH_BPS` of its stake, on `evidence`
+    ///         signed (EIP-712, valid until `deadline`) by a strict majority of the committee of
+    ///         `datasetId`, none of them the accused. The accused and the signers must have
+    ///         acknowledged the dataset (nodes acknowledge only committees of the placement rule):
+    ///         with an honest majority in the committee, a majority of signers includes an honest
+    ///         one. The reward goes to `reporter`, whom the signers named (a relayer or a
+    ///         front-runner copying the call cannot take it). At most one slash per node per dataset.
     function slash(
         address node,
         uint256 amount,
-        bytes32 evidenceHash,
+        bytes calldata evidence,
         bytes32 datasetId,
+        address reporter,
+        uint64 deadline,
         bytes[] calldata signatures
     ) external {
         IDatasetCommittees ds = datasets;
         if (address(ds) == address(0)) revert NotLinked();
         if (amount == 0) revert ZeroSlashAmount();
+        if (evidence.length == 0 || evidence.length > MAX_EVIDENCE) revert BadEvidenceLength(evidence.length);
+        if (reporter == address(0)) revert ZeroReporter();
+        if (block.timestamp > deadline) revert SlashExpired(deadline, uint64(block.timestamp));
         Node storage n = nodes[node];
         if (!n.registered) revert NotRegistered(node);
-        if (n.stake == 0) revert NothingToSlash(node);
-        bytes32 digest = slashDigest(node, amount, evidenceHash, datasetId);
-        if (evidenceUsed[digest]) revert EvidenceAlreadyUsed(digest);
-        (address[] memory committee, uint8 threshold) = ds.committeeOf(datasetId);
+        if (slashedOn[datasetId][node]) revert AlreadySlashedOn(node, datasetId);
+        bytes32 evidenceHash = keccak256(evidence);
+        bytes32 digest = slashDigest(node, amount, evidenceHash, datasetId, reporter, deadline);
+        (address[] memory committee,) = ds.committeeOf(datasetId);
         if (!ds.isCommitteeMember(datasetId, node)) revert AccusedNotInCommittee(node, datasetId);
         if (!ds.hasAcknowledged(datasetId, node)) revert AccusedHasNotAcknowledged(node, datasetId);
         address[] memory signers = _checkSignatures(digest, node, datasetId, committee.length, signatures);
-        uint256 required = uint256(threshold) + 1;
+        uint256 required = committee.length / 2 + 1;
         if (signers.length < required) revert InsufficientSignatures(signers.length, required);
 
-        evidenceUsed[digest] = true;
-        uint256 slashed = amount < n.stake ? amount : n.stake;
+        uint256 cap = (n.stake * MAX_SLASH_BPS) / BPS;
+        uint256 slashed = amount < cap ? amount : cap;
+        if (slashed == 0) revert NothingToSlash(node);
+        slashedOn[datasetId][node] = true;
         n.stake -= slashed;
         n.slashCount += 1;
         uint256 reward = (slashed * reporterRewardBps) / BPS;
         uint256 rest = slashed - reward;
-        emit NodeSlashed(node, msg.sender, evidenceHash, datasetId, slashed, reward, rest, signers);
-        _credit(msg.sender, reward);
+        emit NodeSlashed(node, reporter, evidenceHash, datasetId, slashed, reward, rest, signers, evidence);
+        _credit(reporter, reward);
         if (treasury == address(0)) {
             burned += rest;
         } else {
@@ -247,12 +267,16 @@ contract NodeRegistry is PullPayments {
     }
 
     /// @notice The EIP-712 digest committee members sign to approve a slash.
-    function slashDigest(address node, uint256 amount, bytes32 evidenceHash, bytes32 datasetId)
-        public
-        view
-        returns (bytes32)
-    {
-        bytes32 structHash = keccak256(abi.encode(SLASH_TYPEHASH, node, amount, evidenceHash, datasetId));
+    function slashDigest(
+        address node,
+        uint256 amount,
+        bytes32 evidenceHash,
+        bytes32 datasetId,
+        address reporter,
+        uint64 deadline
+    ) public view returns (bytes32) {
+        bytes32 structHash =
+            keccak256(abi.encode(SLASH_TYPEHASH, node, amount, evidenceHash, datasetId, reporter, deadline));
         return keccak256(abi.encodePacked("\x19\x01", domainSeparator, structHash));
     }
 

@@ -66,6 +66,24 @@ pub enum CommitteeError {
         /// The limit.
         max: usize,
     },
+    /// A registered pool key is not `Key::for_pool` of the registered pool id.
+    #[error("the registered pool key is not the key of pool '{pool}'")]
+    PoolKeyMismatch {
+        /// The registered pool id.
+        pool: String,
+    },
+    /// A registered committee is not the one the placement rule selects.
+    #[error(
+        "the committee is not the placement rule's for pool '{pool}' at epoch {epoch}: member {position} differs"
+    )]
+    NotThePlacement {
+        /// The pool id.
+        pool: String,
+        /// The epoch of the active set checked against.
+        epoch: u64,
+        /// The first party index (0-based) whose account differs.
+        position: usize,
+    },
 }
 
 /// An active node as the node registry lists it.
@@ -226,4 +244,34 @@ pub fn select_committee(
         pool_key,
         members: all,
     })
+}
+
+/// Checks a committee someone registered against the placement rule: `pool_key` must be
+/// `Key::for_pool(pool)` and `accounts` (party order) must be exactly
+/// [`select_committee`]`(epoch, nodes, pool, accounts.len())`, member by member. This is the
+/// check a node makes before acknowledging a dataset registration: the owner chooses the
+/// committee it registers (the chain cannot recompute the blake3 placement), and a node must
+/// not vouch for a committee an owner packed with its own nodes.
+pub fn verify_committee(
+    epoch: u64,
+    nodes: &[NodeInfo],
+    pool: &str,
+    pool_key: &[u8; 32],
+    accounts: &[[u8; 20]],
+) -> Result<Committee, CommitteeError> {
+    if Key::for_pool(pool).as_bytes() != pool_key {
+        return Err(CommitteeError::PoolKeyMismatch {
+            pool: pool.to_owned(),
+        });
+    }
+    let committee = select_committee(epoch, nodes, pool, accounts.len())?;
+    let selected = committee.accounts();
+    if let Some(position) = (0..accounts.len()).find(|&i| selected.get(i) != accounts.get(i)) {
+        return Err(CommitteeError::NotThePlacement {
+            pool: pool.to_owned(),
+            epoch,
+            position,
+        });
+    }
+    Ok(committee)
 }

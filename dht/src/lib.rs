@@ -21,7 +21,9 @@ pub mod record;
 pub mod store;
 
 pub use codec::DecodeError;
-pub use committee::{Committee, CommitteeError, Member, NodeInfo, select_committee};
+pub use committee::{
+    Committee, CommitteeError, Member, NodeInfo, select_committee, verify_committee,
+};
 pub use key::{Distance, Key, KeyError};
 pub use record::{
     DatasetManifest, ManifestMember, NodeAnnouncement, RecordContent, RecordError, RecordKind,

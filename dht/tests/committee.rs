@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use sharenet_dht::committee::{MAX_COMMITTEE, MAX_POOL_NAME};
-use sharenet_dht::{Committee, CommitteeError, NodeInfo, select_committee};
+use sharenet_dht::{Committee, CommitteeError, Key, NodeInfo, select_committee, verify_committee};
 
 fn node(i: u32, salt: u64) -> NodeInfo {
     let seed = blake3::hash(format!("node {i} salt {salt}").as_bytes());
@@ -142,6 +142,74 @@ fn typed_errors() {
     assert!(matches!(err, CommitteeError::DuplicateAccount { .. }));
     // Error messages name the problem.
     assert!(err.to_string().contains("appears twice"));
+}
+
+/// The accounts of the brute-force rule's committee, in party order.
+fn brute_force_accounts(set: &[NodeInfo], pool: &str, n: usize) -> Vec<[u8; 20]> {
+    brute_force(set, pool, n)
+        .iter()
+        .map(|k| set.iter().find(|nd| &nd.peer_key == k).unwrap().account)
+        .collect()
+}
+
+#[test]
+fn a_registered_committee_is_accepted_only_if_it_is_the_placement() {
+    let set = nodes(12, 5);
+    let key = *Key::for_pool("clinics").as_bytes();
+    let placed = brute_force_accounts(&set, "clinics", 5);
+    let c = verify_committee(3, &set, "clinics", &key, &placed).unwrap();
+    assert_eq!(c.accounts(), placed);
+    // An owner's own pick: a node from outside the placement instead of the last member.
+    let outsider = set.iter().find(|nd| !placed.contains(&nd.account)).unwrap();
+    let mut packed = placed.clone();
+    packed[4] = outsider.account;
+    assert_eq!(
+        verify_committee(3, &set, "clinics", &key, &packed).unwrap_err(),
+        CommitteeError::NotThePlacement {
+            pool: "clinics".into(),
+            epoch: 3,
+            position: 4
+        }
+    );
+    // The right members in another party order.
+    let mut swapped = placed.clone();
+    swapped.swap(0, 1);
+    assert!(matches!(
+        verify_committee(3, &set, "clinics", &key, &swapped),
+        Err(CommitteeError::NotThePlacement { position: 0, .. })
+    ));
+    // A committee of another size is judged by the rule for that size.
+    assert!(verify_committee(3, &set, "clinics", &key, &placed[..3]).is_ok());
+    // The placement of another pool, or a pool key that is not the pool's.
+    let other = brute_force_accounts(&set, "labs", 5);
+    assert_ne!(other, placed);
+    assert!(matches!(
+        verify_committee(3, &set, "clinics", &key, &other),
+        Err(CommitteeError::NotThePlacement { .. })
+    ));
+    let labs_key = *Key::for_pool("labs").as_bytes();
+    assert!(matches!(
+        verify_committee(3, &set, "clinics", &labs_key, &placed),
+        Err(CommitteeError::PoolKeyMismatch { .. })
+    ));
+    // Against an active set without the placement's nearest node (another epoch's set).
+    let without: Vec<NodeInfo> = set
+        .iter()
+        .filter(|nd| nd.account != placed[0])
+        .cloned()
+        .collect();
+    assert!(matches!(
+        verify_committee(4, &without, "clinics", &key, &placed),
+        Err(CommitteeError::NotThePlacement { epoch: 4, .. })
+    ));
+    assert_eq!(
+        verify_committee(4, &set[..3], "clinics", &key, &placed).unwrap_err(),
+        CommitteeError::NotEnoughNodes {
+            requested: 5,
+            available: 3,
+            epoch: 4
+        }
+    );
 }
 
 #[test]

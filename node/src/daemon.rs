@@ -4,6 +4,7 @@
 //! swarm starts and kept durable by a persistence writer; the node publishes its announcement
 //! and keeps the manifests of the datasets it holds alive ([`publish`]).
 
+mod placement;
 pub mod publish;
 
 use std::collections::HashSet;
@@ -87,6 +88,8 @@ pub struct RunningNode {
     pub http: SocketAddr,
     /// The node's status.
     pub status: SharedStatus,
+    /// The node's share store.
+    pub store: ShareStore,
 }
 
 /// The peer id bound to an ed25519 public key registered on chain.
@@ -251,7 +254,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
         ledger,
         client: client.clone(),
         status: status.clone(),
-        store,
+        store: store.clone(),
         poll: config.poll,
         account,
         me: peer_id,
@@ -264,6 +267,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
             client,
             http,
             status,
+            store,
         },
         writer,
     ))
@@ -309,15 +313,26 @@ fn split_inbound(
     (uploads_rx, jobs_rx)
 }
 
+/// What the chain follower persists after each page of events: where to resume, and the active
+/// set as of there (rebuilt from the events, for the placement check of later registrations).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct FollowerState {
+    cursor: sharenet_chain_adapter::EventCursor,
+    active: placement::ActiveSet,
+}
+
 /// Keeps the allow-list and the connections in step with the chain's active set, and
-/// acknowledges the datasets registered with this node in their committee. The event cursor is
-/// persisted, so a restarted node neither misses nor repeats an event.
+/// acknowledges the datasets registered with this node in their committee (only those whose
+/// committee is the placement rule's and whose shares it holds). The event cursor and the active
+/// set rebuilt from the events are persisted together, so a restarted node neither misses nor
+/// repeats an event. A state that does not decode (an older format) starts again from the first
+/// block: every handler is idempotent.
 async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
+    use sharenet_chain_adapter::ChainEventKind;
     use sharenet_chain_adapter::bindings::DatasetRegistry::DatasetRegistryEvents;
     use sharenet_chain_adapter::bindings::JobMarket::JobMarketEvents;
-    use sharenet_chain_adapter::{ChainEventKind, EventCursor};
     let store = f.store.clone();
-    let mut cursor: EventCursor = tokio::task::spawn_blocking(move || store.event_cursor())
+    let mut state: FollowerState = tokio::task::spawn_blocking(move || store.event_cursor())
         .await
         .ok()
         .and_then(Result::ok)
@@ -380,16 +395,20 @@ async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
                 (s.uploads_accepted, s.uploads_rejected, s.uploads_refused) = uploads;
                 s.jobs = f.jobs.snapshot();
             }
-            let (events, next) = f.ledger.events_since(cursor).await?;
+            let (events, next) = f.ledger.events_since(state.cursor).await?;
+            // The page is applied to a copy of the active set: a page that fails is read again
+            // from the same cursor, against the same set.
+            let mut active = state.active.clone();
             for event in events {
+                active.apply(&event.kind);
                 let handled = match event.kind {
                     ChainEventKind::Dataset(DatasetRegistryEvents::DatasetRegistered(e))
                         if e.committee.contains(&f.account) =>
                     {
-                        acknowledge(&f, e.datasetId).await.map(|()| Some(e.datasetId))
+                        acknowledge(&f, &active, &e).await.map(|acked| acked.then_some(e.datasetId))
                     }
                     ChainEventKind::Dataset(DatasetRegistryEvents::DatasetAppended(e)) => {
-                        mark_registered(&f, e.datasetId).await.map(|_| Some(e.datasetId))
+                        reopen_appended(&f, e.datasetId).await.map(|held| held.then_some(e.datasetId))
                     }
                     ChainEventKind::Job(JobMarketEvents::JobSubmitted(e)) => {
                         note_job(&f, e.jobId, e.datasetIds.first().copied()).await.map(|()| None)
@@ -412,10 +431,10 @@ async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
                     }
                 }
             }
-            if next != cursor {
-                cursor = next;
+            if next != state.cursor {
+                state = FollowerState { cursor: next, active };
                 let store = f.store.clone();
-                let bytes = serde_json::to_vec(&cursor).unwrap_or_default();
+                let bytes = serde_json::to_vec(&state).unwrap_or_default();
                 tokio::task::spawn_blocking(move || store.set_event_cursor(&bytes))
                     .await
                     .map_err(|e| NodeError::Task(e.to_string()))??;
@@ -433,19 +452,38 @@ async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
     }
 }
 
+/// What this node holds of a dataset named on chain.
+enum Held {
+    /// No shares under that id.
+    Nothing,
+    /// Shares, but dealt for another party than the one the registration gives this node.
+    OtherParty,
+    /// The dataset is marked registered; the node's receipts in batch order.
+    Registered(Vec<Vec<u8>>),
+}
+
 /// Marks a dataset this node holds as registered on chain: the dataset is complete (no gaps) and
 /// later batches are appends (the signed manifest itself is fetched and kept by
-/// `daemon::publish`). Returns the node's receipts in batch order, or `None` if it holds nothing
-/// of the dataset.
+/// `daemon::publish`). `party` is this node's 0-based party index in the registration: shares
+/// dealt for another evaluation point are not registered. For an append (`party` = `None`) only
+/// a dataset this node accepted at its registration is reopened.
 async fn mark_registered<L: Ledger>(
     f: &ChainFollower<L>,
     dataset: B256,
-) -> Result<Option<Vec<Vec<u8>>>, NodeError> {
+    party: Option<usize>,
+) -> Result<Held, NodeError> {
     let id = DatasetId(dataset.0);
     let store = f.store.clone();
-    tokio::task::spawn_blocking(move || -> Result<Option<Vec<Vec<u8>>>, StoreError> {
-        if store.dataset(&id)?.is_none() {
-            return Ok(None);
+    tokio::task::spawn_blocking(move || -> Result<Held, StoreError> {
+        let Some(summary) = store.dataset(&id)? else {
+            return Ok(Held::Nothing);
+        };
+        match party {
+            Some(p) if usize::try_from(summary.info.party).ok() != Some(p + 1) => {
+                return Ok(Held::OtherParty);
+            }
+            None if !store.was_registered(&id)? => return Ok(Held::Nothing),
+            _ => {}
         }
         let mut receipts = store.receipts(&id)?;
         receipts.sort_by_key(|(range, _)| range.start);
@@ -456,28 +494,79 @@ async fn mark_registered<L: Ledger>(
             store.set_state(&id, UploadState::Registered)?;
         }
         store.set_registered_once(&id)?;
-        Ok(Some(receipts.into_iter().map(|(_, r)| r).collect()))
+        Ok(Held::Registered(
+            receipts.into_iter().map(|(_, r)| r).collect(),
+        ))
     })
     .await
     .map_err(|e| NodeError::Task(e.to_string()))?
     .map_err(NodeError::from)
 }
 
-/// Acknowledges a dataset this node holds: the digest of its receipts, as in the manifest.
-async fn acknowledge<L: Ledger>(f: &ChainFollower<L>, dataset: B256) -> Result<(), NodeError> {
-    let Some(receipts) = mark_registered(f, dataset).await? else {
-        warn!(dataset = %dataset, "registered with this node in its committee, but no shares are held here");
-        return Ok(());
+/// Rows were appended to a dataset: reopen it if this node holds it and accepted its
+/// registration. Returns whether it did.
+async fn reopen_appended<L: Ledger>(
+    f: &ChainFollower<L>,
+    dataset: B256,
+) -> Result<bool, NodeError> {
+    Ok(matches!(
+        mark_registered(f, dataset, None).await?,
+        Held::Registered(_)
+    ))
+}
+
+/// Records that a registration listing this node was not acknowledged, and why (ids and
+/// reasons only).
+fn refuse_registration<L>(f: &ChainFollower<L>, dataset: B256, reason: &str) {
+    warn!(dataset = %dataset, %reason, "dataset registration not acknowledged");
+    if let Ok(mut s) = f.status.lock() {
+        s.registrations_refused += 1;
+    }
+}
+
+/// Acknowledges a registration that lists this node, only if this node can vouch for it: its
+/// committee is the placement rule's over `active` (the active set at its log position,
+/// [`placement::check_registration`]), and this node holds verified shares under its id (the id
+/// the intake derived from the batches' owner and salt, which only that owner can register) as
+/// the party the registration gives it. Acknowledges with the digest of its receipts, as in the
+/// manifest. Returns whether the dataset is acknowledged.
+async fn acknowledge<L: Ledger>(
+    f: &ChainFollower<L>,
+    active: &placement::ActiveSet,
+    e: &sharenet_chain_adapter::bindings::DatasetRegistry::DatasetRegistered,
+) -> Result<bool, NodeError> {
+    let dataset = e.datasetId;
+    if let Err(reason) = placement::check_registration(active, e) {
+        refuse_registration(f, dataset, &reason.to_string());
+        return Ok(false);
+    }
+    let Some(party) = e.committee.iter().position(|a| *a == f.account) else {
+        return Ok(false);
+    };
+    let receipts = match mark_registered(f, dataset, Some(party)).await? {
+        Held::Registered(receipts) => receipts,
+        Held::Nothing => {
+            refuse_registration(f, dataset, "no shares are held here under this id");
+            return Ok(false);
+        }
+        Held::OtherParty => {
+            refuse_registration(
+                f,
+                dataset,
+                "the shares held here were dealt for another party than the registration gives this node",
+            );
+            return Ok(false);
+        }
     };
     if f.ledger.has_acknowledged(dataset, f.account).await? {
-        return Ok(());
+        return Ok(true);
     }
     let digest = receipts_digest(receipts.iter().map(Vec::as_slice));
     f.ledger
         .acknowledge_dataset(dataset, B256::from(digest))
         .await?;
     info!(dataset = %dataset, "dataset acknowledged on chain");
-    Ok(())
+    Ok(true)
 }
 
 /// Records a job submitted for a committee this node is in. The job runs when its requester

@@ -27,6 +27,9 @@ pub struct NodeStatus {
     pub active_nodes: usize,
     /// Errors talking to the chain since start.
     pub chain_errors: u64,
+    /// Dataset registrations listing this node that it did not acknowledge (a committee that is
+    /// not the placement rule's, or no shares held under the registered id).
+    pub registrations_refused: u64,
     /// Datasets held.
     pub datasets: u64,
     /// Batches held.
@@ -165,6 +168,12 @@ fn metrics(s: &NodeStatus, c: &NetCounters) -> String {
         "Errors talking to the chain.",
         "counter",
         vec![(String::new(), s.chain_errors)],
+    );
+    gauge(
+        "sharenet_registrations_refused_total",
+        "Dataset registrations listing this node that it did not acknowledge.",
+        "counter",
+        vec![(String::new(), s.registrations_refused)],
     );
     let one = |v: u64| vec![(String::new(), v)];
     gauge(

@@ -1,7 +1,8 @@
 //! The data owner's side of a dataset (the library behind `sharenet dataset upload`): find the
-//! pool's committee from the chain's active nodes, upload the table with verification, register
-//! the dataset on chain with its committee and manifest hash, and wait for every committee member
-//! to acknowledge it. The manifest, signed with the client's identity, is published in the DHT
+//! pool's committee from the chain's active nodes, choose a random salt (the dataset id is
+//! `datasetIdFor(owner account, salt)`, so only this account can register it), upload the table
+//! with verification, register the dataset on chain with its committee, the committee's epoch
+//! and the manifest hash, and wait for every committee member to acknowledge it. The manifest, signed with the client's identity, is published in the DHT
 //! right after the registration (committee members then fetch it, check it against the chain's
 //! manifest hash and keep it alive).
 
@@ -10,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use alloy::primitives::{Address, B256};
 use libp2p::multiaddr::Protocol as AddrProtocol;
 use libp2p::{Multiaddr, PeerId};
-use sharenet_chain_adapter::{ChainError, Ledger, NewDataset};
+use sharenet_chain_adapter::{ChainError, ContractError, Ledger, NewDataset};
 use sharenet_dht::{Committee, DatasetManifest, Key, ManifestMember, NodeInfo, select_committee};
 use sharenet_query::Schema;
 
@@ -18,7 +19,7 @@ use crate::daemon::peer_id_from_chain_key;
 use crate::net::{Client, NetError};
 use crate::table::EncodedTable;
 use crate::upload::uploader::{UploadError, upload_rows, upload_table};
-use crate::upload::wire::Receipt;
+use crate::upload::wire::{DatasetOrigin, Receipt};
 
 /// Why an owner operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +190,22 @@ pub async fn publish_manifest(
     }
 }
 
+/// A registration refused because the active set changed since the committee was chosen, as a
+/// committee error that says what to do; any other chain error as it is.
+fn stale_committee(e: ChainError, pool: &str) -> OwnerError {
+    match e.contract_error() {
+        Some(ContractError::StaleCommitteeEpoch(s)) => OwnerError::Committee {
+            pool: pool.to_string(),
+            reason: format!(
+                "the active set changed during the upload (epoch {} -> {}): the shares are on the \
+                 old committee; upload again",
+                s.committeeEpoch, s.current
+            ),
+        },
+        _ => OwnerError::Chain(e),
+    }
+}
+
 /// Uploads `table` as dataset `name` into `pool` with a committee of `n` and threshold `t`,
 /// registers it on chain and waits for every member's acknowledgement.
 #[allow(clippy::too_many_arguments)]
@@ -220,17 +237,14 @@ pub async fn upload_dataset<L: Ledger>(
         peers.push(peer);
     }
     let owner = ledger.account();
-    let mut id_hasher = blake3::Hasher::new_derive_key("sharenet 2026 dataset id");
-    id_hasher.update(owner.as_slice());
-    id_hasher.update(name.as_bytes());
-    id_hasher.update(
-        &SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-            .to_le_bytes(),
-    );
-    let dataset = *id_hasher.finalize().as_bytes();
-    let receipts = upload_table(client, &peers, t, dataset, name, table, batch_rows).await?;
+    // The id derives from this account and a fresh salt: the batches name both, and nobody who
+    // sees them (or the registration in the mempool) can register this id but this account.
+    let origin = DatasetOrigin {
+        owner: owner.into_array(),
+        salt: rand::random(),
+    };
+    let dataset = origin.id();
+    let receipts = upload_table(client, &peers, t, origin, name, table, batch_rows).await?;
     // Each member's receipts in batch order → its receipt hash in the manifest.
     let members = manifest_members(&committee.peer_keys(), &receipts);
     let manifest = DatasetManifest {
@@ -256,9 +270,10 @@ pub async fn upload_dataset<L: Ledger>(
         .into_iter()
         .map(Address::from)
         .collect();
-    ledger
+    let (_, registered) = ledger
         .register_dataset(&NewDataset {
-            id: B256::from(dataset),
+            salt: B256::from(origin.salt),
+            committee_epoch: epoch,
             pool_key: B256::from(*Key::for_pool(pool).as_bytes()),
             pool: pool.to_string(),
             schema_hash: B256::from(schema.hash()),
@@ -267,7 +282,17 @@ pub async fn upload_dataset<L: Ledger>(
             committee: accounts.clone(),
             threshold: t as u8,
         })
-        .await?;
+        .await
+        .map_err(|e| stale_committee(e, pool))?;
+    if registered != B256::from(dataset) {
+        return Err(OwnerError::Dataset {
+            dataset: registered,
+            reason: format!(
+                "the registry derived another id than {} from this account and salt",
+                B256::from(dataset)
+            ),
+        });
+    }
     let deadline = tokio::time::Instant::now() + ack_timeout;
     publish_manifest(client, signed, deadline).await?;
     // Every member acknowledges once it sees the registration and holds the shares.
@@ -359,8 +384,15 @@ pub async fn append_dataset<L: Ledger>(
     let peers: Vec<PeerId> = members_keys.iter().map(|(p, _)| *p).collect();
     let t = usize::from(info.threshold);
     let name = format!("append to {dataset}");
+    let origin = DatasetOrigin {
+        owner: info.owner.into_array(),
+        salt: info.salt.0,
+    };
+    if origin.id() != dataset.0 {
+        return Err(refuse("its id does not derive from its owner and salt"));
+    }
     let receipts = upload_rows(
-        client, &peers, t, dataset.0, &name, table, batch_rows, info.rows,
+        client, &peers, t, origin, &name, table, batch_rows, info.rows,
     )
     .await?;
     let total = info.rows + table.rows as u64;

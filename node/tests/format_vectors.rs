@@ -25,7 +25,7 @@ use sharenet_node::net::{
     MPC_PROTOCOL,
 };
 use sharenet_node::store::{AtRestKey, DamageKind, DatasetId, DatasetInfo, ShareStore};
-use sharenet_node::upload::wire::{BatchUpload, Receipt, WireError};
+use sharenet_node::upload::wire::{BatchUpload, DatasetOrigin, Receipt, WireError};
 
 fn vectors(file: &str) -> Value {
     let path = format!("{}/tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -70,7 +70,10 @@ fn list<T>(v: &Value, f: impl Fn(&Value) -> T) -> Vec<T> {
 
 fn batch(v: &Value) -> BatchUpload {
     BatchUpload {
-        dataset: array(&v["dataset"]),
+        origin: DatasetOrigin {
+            owner: array(&v["owner"]),
+            salt: array(&v["salt"]),
+        },
         name: v["name"].as_str().unwrap().to_owned(),
         batch: num(&v["batch"]),
         first_row: num(&v["first_row"]),

@@ -17,6 +17,7 @@ use sharenet_node::store::{AtRestKey, DatasetId, ShareStore};
 use sharenet_node::table::EncodedTable;
 use sharenet_node::upload::service::UploadService;
 use sharenet_node::upload::uploader::{UploadError, deal_batch, send_batch, upload_table};
+use sharenet_node::upload::wire::DatasetOrigin;
 
 struct TestNode {
     client: Client,
@@ -106,13 +107,19 @@ async fn upload_stores_only_own_shares_and_any_t_plus_one_reconstruct() {
     let (nodes, owner) = committee(n).await;
     let peers: Vec<PeerId> = nodes.iter().map(|x| x.client.local_peer_id()).collect();
     let data = table(1000, 5, 1);
-    let dataset = [7u8; 32];
-    let receipts = upload_table(&owner, &peers, t, dataset, "clinic_a", &data, 256)
+    let origin = DatasetOrigin {
+        owner: [0xaa; 20],
+        salt: [7; 32],
+    };
+    let receipts = upload_table(&owner, &peers, t, origin, "clinic_a", &data, 256)
         .await
         .unwrap();
     assert_eq!(receipts.len(), n * 4);
     assert!(receipts.iter().all(|r| r.accepted));
-    let id = DatasetId(dataset);
+    // Stored under the id the registry derives from the owner and the salt.
+    let id = DatasetId(
+        sharenet_chain_adapter::dataset_id_for(origin.owner.into(), origin.salt.into()).0,
+    );
     for c in 0..5u32 {
         let shares: Vec<Vec<Mp127>> = nodes
             .iter()
@@ -139,8 +146,12 @@ async fn a_tampered_share_is_caught_and_nothing_is_kept() {
     let data = table(300, 3, 2);
     let mut dealt = deal_batch(&data, 0, 300, n, t).unwrap();
     dealt[3].shares[457] += Mp127::ONE;
-    let dataset = [8u8; 32];
-    let result = send_batch(&owner, &peers, t, dataset, "tampered", 0, 0, 300, 3, dealt).await;
+    let origin = DatasetOrigin {
+        owner: [0xaa; 20],
+        salt: [8; 32],
+    };
+    let dataset = origin.id();
+    let result = send_batch(&owner, &peers, t, origin, "tampered", 0, 0, 300, 3, dealt).await;
     assert_eq!(result, Err(UploadError::Rejected { batch: 0 }));
     let message = result.unwrap_err().to_string();
     assert!(message.contains("dealer verification failed"), "{message}");

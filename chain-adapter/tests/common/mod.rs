@@ -32,16 +32,23 @@ pub fn multiaddr(i: u8) -> String {
     format!("/ip4/127.0.0.1/tcp/{}", 4000 + u16::from(i))
 }
 
-pub fn dataset_id(i: u8) -> B256 {
+pub fn salt(i: u8) -> B256 {
     let mut b = [0u8; 32];
-    b[0] = 0xda;
+    b[0] = 0x5a;
     b[31] = i;
     B256::from(b)
 }
 
-pub fn new_dataset(i: u8, committee: Vec<Address>, threshold: u8) -> NewDataset {
+/// The id of `owner`'s dataset number `i` (registered with `salt(i)`).
+pub fn dataset_id<L: Ledger>(owner: &L, i: u8) -> B256 {
+    sharenet_chain_adapter::dataset_id_for(owner.account(), salt(i))
+}
+
+/// Dataset number `i` with its committee chosen at `epoch`.
+pub fn new_dataset(i: u8, committee: Vec<Address>, threshold: u8, epoch: u64) -> NewDataset {
     NewDataset {
-        id: dataset_id(i),
+        salt: salt(i),
+        committee_epoch: epoch,
         pool_key: B256::repeat_byte(0x70),
         pool: "hospitals".into(),
         schema_hash: B256::repeat_byte(0x5c),
@@ -88,6 +95,17 @@ pub async fn register_nodes<L: Ledger>(nodes: &[L], first_key: u8, deposit: U256
             .await
             .unwrap();
     }
+}
+
+/// `owner` registers its dataset number `i` at the current epoch; returns its id.
+pub async fn register<L: Ledger>(owner: &L, i: u8, committee: Vec<Address>, threshold: u8) -> B256 {
+    let epoch = owner.epoch().await.unwrap();
+    let (_, id) = owner
+        .register_dataset(&new_dataset(i, committee, threshold, epoch))
+        .await
+        .unwrap();
+    assert_eq!(id, dataset_id(owner, i));
+    id
 }
 
 /// Every ledger acknowledges holding its shares of dataset `id`.
@@ -145,17 +163,22 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
         ContractError::AlreadyRegistered(_)
     );
 
-    // Owner registers a dataset and grants the researcher two queries.
-    c.owner
-        .register_dataset(&new_dataset(1, committee.clone(), 2))
-        .await
-        .unwrap();
-    acknowledge_all(&c.nodes, dataset_id(1)).await;
+    // Owner registers a dataset (its id derives from the owner and the salt) and grants the
+    // researcher two queries.
+    let d1 = register(&c.owner, 1, committee.clone(), 2).await;
+    assert_eq!(
+        c.owner
+            .dataset_id_for(c.owner.account(), salt(1))
+            .await
+            .unwrap(),
+        d1
+    );
+    acknowledge_all(&c.nodes, d1).await;
     let (_, gid) = c
         .owner
         .grant(&new_grant(
             c.researcher.account(),
-            vec![dataset_id(1)],
+            vec![d1],
             clock.now().await,
         ))
         .await
@@ -165,7 +188,7 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
     let fee = U256::from(3_000_000_001u64);
     let (_, job1) = c
         .researcher
-        .submit_job(&new_job(gid, vec![dataset_id(1)], clock.now().await, fee))
+        .submit_job(&new_job(gid, vec![d1], clock.now().await, fee))
         .await
         .unwrap();
     crate::assert_revert!(
@@ -206,7 +229,7 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
     // Job 2: no quorum by the deadline; refunded.
     let (_, job2) = c
         .researcher
-        .submit_job(&new_job(gid, vec![dataset_id(1)], clock.now().await, fee))
+        .submit_job(&new_job(gid, vec![d1], clock.now().await, fee))
         .await
         .unwrap();
     c.nodes[0].attest(job2, result).await.unwrap();
@@ -235,17 +258,20 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
     // The grant's two queries are used up.
     crate::assert_revert!(
         c.researcher
-            .submit_job(&new_job(gid, vec![dataset_id(1)], clock.now().await, fee))
+            .submit_job(&new_job(gid, vec![d1], clock.now().await, fee))
             .await,
         ContractError::GrantExhausted(_)
     );
 
-    // Slashing node 4: refused with two signatures, accepted with a quorum of three.
+    // Slashing node 4: refused with two signatures, accepted with a majority of three, capped
+    // at 10 % of its stake.
     let ev = SlashEvidence {
         node: committee[4],
         amount: ether(1),
-        evidence_hash: B256::repeat_byte(0xee),
-        dataset_id: dataset_id(1),
+        evidence: Bytes::from_static(b"node 4 sent a wrong share"),
+        dataset_id: d1,
+        reporter: c.reporter.account(),
+        deadline: clock.now().await + 3600,
     };
     let mut sigs = Vec::new();
     for n in &c.nodes[..3] {
@@ -257,11 +283,15 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
     );
     c.reporter.slash(&ev, sigs).await.unwrap();
     assert_eq!(
+        reader.node_info(committee[4]).await.unwrap().stake,
+        ether(1) - ether(1) / U256::from(10)
+    );
+    assert_eq!(
         reader
             .balance_of(Vault::Registry, c.reporter.account())
             .await
             .unwrap(),
-        ether(1) / U256::from(10)
+        ether(1) / U256::from(100)
     );
     assert!(!reader.active_nodes().await.unwrap().contains(&committee[4]));
 

@@ -479,7 +479,7 @@ def dht_vectors():
 # ------------------------------------------------------------------ node: upload
 
 def encode_batch(b):
-    out = b"SNUP\x01" + b["dataset"] + le(8, b["batch"]) + le(8, b["first_row"])
+    out = b"SNUP\x02" + b["owner"] + b["salt"] + le(8, b["batch"]) + le(8, b["first_row"])
     out += le(4, b["rows"]) + le(4, b["columns"]) + le(2, b["party"]) + bytes([b["t"]])
     out += bytes([len(b["committee"])])
     for peer in b["committee"]:
@@ -490,7 +490,7 @@ def encode_batch(b):
 
 
 def batch_json(b):
-    return {"dataset": b["dataset"].hex(), "name": b["name"], "batch": b["batch"],
+    return {"owner": b["owner"].hex(), "salt": b["salt"].hex(), "name": b["name"], "batch": b["batch"],
             "first_row": b["first_row"], "rows": b["rows"], "columns": b["columns"],
             "party": b["party"], "t": b["t"], "committee": [p.hex() for p in b["committee"]],
             "shares": [mp127(v).hex() for v in b["shares"]], "mask": mp127(b["mask"]).hex()}
@@ -504,11 +504,11 @@ def receipt_signed_bytes(r):
 def upload_vectors():
     nodes = [Identity(f"node {i}") for i in range(7)]
     three = [n.peer_id for n in nodes[:3]]
-    dataset = label_bytes("dataset clinic")
-    base = {"dataset": dataset, "name": "clinic", "batch": 2, "first_row": 512, "rows": 2,
+    owner = label_bytes("owner clinic")[:20]
+    base = {"owner": owner, "salt": label_bytes("salt clinic"), "name": "clinic", "batch": 2, "first_row": 512, "rows": 2,
             "columns": 3, "party": 1, "t": 1, "committee": three,
             "shares": [0, 1, P127 - 1, 2**64, 5, 2**126], "mask": 99}
-    wide = {"dataset": label_bytes("dataset wide"), "name": "é" * 100 + "x" * 55,
+    wide = {"owner": label_bytes("owner wide")[:20], "salt": label_bytes("salt wide"), "name": "é" * 100 + "x" * 55,
             "batch": 2**64 - 1, "first_row": 2**40, "rows": 1, "columns": 1, "party": 6, "t": 3,
             "committee": [n.peer_id for n in nodes], "shares": [P127 // 3], "mask": 0}
     batches = [{"name": n, "input": batch_json(b), "encoded": encode_batch(b).hex()}
@@ -520,7 +520,7 @@ def upload_vectors():
            "encoded": encode_batch(long_name).hex(), "decoded_name": "n" * 255}
 
     good = encode_batch(base)
-    header = 5 + 32 + 8 + 8 + 4 + 4 + 2 + 1  # up to the committee size byte
+    header = 5 + 20 + 32 + 8 + 8 + 4 + 4 + 2 + 1  # up to the committee size byte
     name_at = header + 1 + sum(1 + len(p) for p in three)
 
     def bad(name, encoded, reason):
@@ -537,8 +537,8 @@ def upload_vectors():
         bad("three bytes", good[:3], "truncated"),
         bad("wrong magic", b"SNUX" + good[4:], "not an upload batch"),
         bad("magic only", good[:4], "truncated"),
-        bad("version 2", good[:4] + b"\x02" + good[5:], "not an upload batch"),
-        bad("cut inside the dataset id", good[:20], "truncated"),
+        bad("version 1", good[:4] + b"\x01" + good[5:], "not an upload batch"),
+        bad("cut inside the salt", good[:40], "truncated"),
         bad("cut before the committee size", good[:header], "truncated"),
         bad("committee of 2", with_fields(committee=three[:2], party=0, t=0), range_reason),
         bad("committee of 65", with_fields(committee=[nodes[0].peer_id] * 65), range_reason),
@@ -568,7 +568,7 @@ def upload_vectors():
 
     receipts = []
     for i, (name, fields) in enumerate([
-            ("accepted", {"dataset": dataset, "batch": 2, "party": 1, "accepted": True,
+            ("accepted", {"dataset": label_bytes("dataset clinic"), "batch": 2, "party": 1, "accepted": True,
                           "commitment": label_bytes("commitment 1")}),
             ("rejected, last batch index, party 63",
              {"dataset": label_bytes("dataset wide"), "batch": 2**64 - 1, "party": 63,

@@ -30,7 +30,7 @@ use sharenet_node::store::{AtRestKey, DatasetId, ShareStore};
 use sharenet_node::table::EncodedTable;
 use sharenet_node::upload::service::UploadService;
 use sharenet_node::upload::uploader::{UploadError, deal_batch, send_batch, upload_table};
-use sharenet_node::upload::wire::Receipt;
+use sharenet_node::upload::wire::{DatasetOrigin, Receipt};
 use tokio::sync::mpsc;
 
 #[derive(Parser)]
@@ -207,7 +207,7 @@ async fn upload_pipelined(
     owner: &Client,
     committee: &[PeerId],
     t: usize,
-    dataset: [u8; 32],
+    dataset: DatasetOrigin,
     table: Arc<EncodedTable>,
     batch_rows: usize,
     in_flight: usize,
@@ -266,7 +266,10 @@ async fn bench(args: Args) -> Result<String, String> {
     let (nodes, owner, _owner_inbound) = committee(dir.path(), n).await?;
     let peers: Vec<PeerId> = nodes.iter().map(|x| x.client.local_peer_id()).collect();
     let table = Arc::new(random_table(args.rows, args.columns, args.seed));
-    let dataset = *blake3::hash(format!("upload-bench {}", args.seed).as_bytes()).as_bytes();
+    let dataset = DatasetOrigin {
+        owner: [0xbe; 20],
+        salt: *blake3::hash(format!("upload-bench {}", args.seed).as_bytes()).as_bytes(),
+    };
 
     let started = Instant::now();
     let receipts = if args.in_flight <= 1 {
@@ -316,7 +319,7 @@ async fn bench(args: Args) -> Result<String, String> {
         upload_bytes.push(c.bytes_in[0]);
         mpc_bytes.push(c.bytes_out[1]);
         let store = node.store.clone();
-        let id = DatasetId(dataset);
+        let id = DatasetId(dataset.id());
         let rows = tokio::task::spawn_blocking(move || store.rows(&id))
             .await
             .map_err(|e| format!("node {i}: {e}"))?

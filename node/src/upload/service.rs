@@ -101,8 +101,12 @@ impl UploadService {
                 party: upload.party,
             });
         }
-        let dataset = DatasetId(upload.dataset);
-        let context = verification_context(&upload.dataset, upload.batch);
+        // The id is derived from the owner and the salt the batch names, never taken from the
+        // sender: only `upload.origin.owner` can register it on chain. (Issue 13, item 2: check
+        // the batch's owner signature against `upload.origin.owner` here, before storing.)
+        let id = upload.dataset();
+        let dataset = DatasetId(id);
+        let context = verification_context(&id, upload.batch);
         let dealt = DealtShares {
             shares: upload.shares.clone(),
             mask: upload.mask,
@@ -137,7 +141,7 @@ impl UploadService {
         .await
         .map_err(|e| IntakeError::Internal(e.to_string()))??;
         let transport = self.client.mpc_transport(
-            session_id(&upload.dataset, upload.batch),
+            session_id(&id, upload.batch),
             usize::from(upload.party),
             upload.committee.clone(),
             self.verify_timeout,
@@ -178,7 +182,7 @@ impl UploadService {
             info!(dataset = %dataset, batch = upload.batch, rows = upload.rows, "batch verified and stored");
         }
         Receipt::sign(
-            upload.dataset,
+            id,
             upload.batch,
             upload.party,
             accepted,

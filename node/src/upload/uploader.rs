@@ -11,7 +11,7 @@ use sharenet_mpc::shamir::ShamirParams;
 use sharenet_mpc::vss::batch::{DealtShares, commit, deal};
 
 use super::verification_context;
-use super::wire::{BatchUpload, Receipt};
+use super::wire::{BatchUpload, DatasetOrigin, Receipt};
 use crate::net::{Client, NetError, Protocol};
 use crate::table::EncodedTable;
 
@@ -71,13 +71,14 @@ pub fn deal_batch(
     Ok(deal(params, &values, &mut rng))
 }
 
-/// Sends one dealt batch to the committee and checks every receipt.
+/// Sends one dealt batch of the dataset `origin` names to the committee and checks every
+/// receipt.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_batch(
     client: &Client,
     committee: &[PeerId],
     t: usize,
-    dataset: [u8; 32],
+    origin: DatasetOrigin,
     name: &str,
     batch: u64,
     first_row: u64,
@@ -85,6 +86,7 @@ pub async fn send_batch(
     columns: u32,
     dealt: Vec<DealtShares<Mp127>>,
 ) -> Result<Vec<Receipt>, UploadError> {
+    let dataset = origin.id();
     let context = verification_context(&dataset, batch);
     let requests = committee
         .iter()
@@ -93,7 +95,7 @@ pub async fn send_batch(
         .map(|(party, (peer, d))| {
             let expected = commit(&context, party, &d).0;
             let message = BatchUpload {
-                dataset,
+                origin,
                 name: name.to_string(),
                 batch,
                 first_row,
@@ -135,17 +137,18 @@ pub async fn send_batch(
     Ok(receipts)
 }
 
-/// Uploads a whole table in batches of `batch_rows` rows; returns every node's receipts.
+/// Uploads a whole table as the dataset `origin` names, in batches of `batch_rows` rows;
+/// returns every node's receipts.
 pub async fn upload_table(
     client: &Client,
     committee: &[PeerId],
     t: usize,
-    dataset: [u8; 32],
+    origin: DatasetOrigin,
     name: &str,
     table: &EncodedTable,
     batch_rows: usize,
 ) -> Result<Vec<Receipt>, UploadError> {
-    upload_rows(client, committee, t, dataset, name, table, batch_rows, 0).await
+    upload_rows(client, committee, t, origin, name, table, batch_rows, 0).await
 }
 
 /// Uploads `table` as rows `start_row..` of a dataset (an append when `start_row > 0`). Batch
@@ -155,7 +158,7 @@ pub async fn upload_rows(
     client: &Client,
     committee: &[PeerId],
     t: usize,
-    dataset: [u8; 32],
+    origin: DatasetOrigin,
     name: &str,
     table: &EncodedTable,
     batch_rows: usize,
@@ -173,7 +176,7 @@ pub async fn upload_rows(
                 client,
                 committee,
                 t,
-                dataset,
+                origin,
                 name,
                 row,
                 row,

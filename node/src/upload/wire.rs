@@ -1,13 +1,16 @@
 //! The upload protocol's messages: one batch of one party's shares (client → node) and the node's
 //! signed receipt (node → client). Fixed little-endian layouts, bounded, decoded without panics.
 
+use alloy::primitives::{Address, B256};
 use libp2p::PeerId;
 use libp2p::identity::{Keypair, PublicKey};
 use sharenet_mpc::field::{Field, Mp127};
 
 const BATCH_MAGIC: &[u8; 4] = b"SNUP";
 const RECEIPT_MAGIC: &[u8; 4] = b"SNRC";
-const VERSION: u8 = 1;
+/// Version 2: a batch names its dataset by owner and salt (the id is derived from them).
+const BATCH_VERSION: u8 = 2;
+const RECEIPT_VERSION: u8 = 1;
 /// Largest committee an upload names.
 pub const MAX_COMMITTEE: usize = 64;
 
@@ -20,11 +23,30 @@ pub enum WireError {
     Malformed(&'static str),
 }
 
+/// What an upload names its dataset by: the owner's chain account and the salt the dataset id
+/// derives from. The id is `DatasetRegistry.datasetIdFor(owner, salt)`, which only `owner` can
+/// register, so shares stored under it can only ever be registered (and granted) by `owner`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatasetOrigin {
+    /// The owner's account: the only account that can register the dataset. (Issue 13, item 2:
+    /// a batch's signature will be checked against this account before anything is stored.)
+    pub owner: [u8; 20],
+    /// The salt the owner chose for this dataset.
+    pub salt: [u8; 32],
+}
+
+impl DatasetOrigin {
+    /// The dataset id: `keccak256(abi.encode(owner, salt))`, as the registry derives it.
+    pub fn id(&self) -> [u8; 32] {
+        sharenet_chain_adapter::dataset_id_for(Address::from(self.owner), B256::from(self.salt)).0
+    }
+}
+
 /// One party's shares of one batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchUpload {
-    /// Dataset id.
-    pub dataset: [u8; 32],
+    /// The dataset's owner and salt (its id is [`DatasetOrigin::id`]).
+    pub origin: DatasetOrigin,
     /// Dataset name.
     pub name: String,
     /// Batch index.
@@ -91,12 +113,18 @@ impl<'a> Reader<'a> {
 }
 
 impl BatchUpload {
+    /// The dataset id the batch is stored under.
+    pub fn dataset(&self) -> [u8; 32] {
+        self.origin.id()
+    }
+
     /// Encodes the message.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128 + self.shares.len() * 16);
+        let mut out = Vec::with_capacity(160 + self.shares.len() * 16);
         out.extend_from_slice(BATCH_MAGIC);
-        out.push(VERSION);
-        out.extend_from_slice(&self.dataset);
+        out.push(BATCH_VERSION);
+        out.extend_from_slice(&self.origin.owner);
+        out.extend_from_slice(&self.origin.salt);
         out.extend_from_slice(&self.batch.to_le_bytes());
         out.extend_from_slice(&self.first_row.to_le_bytes());
         out.extend_from_slice(&self.rows.to_le_bytes());
@@ -121,10 +149,15 @@ impl BatchUpload {
     /// Decodes and checks a message.
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader(bytes);
-        if r.take(4)? != BATCH_MAGIC || r.u8()? != VERSION {
+        if r.take(4)? != BATCH_MAGIC || r.u8()? != BATCH_VERSION {
             return Err(WireError::Malformed("not an upload batch"));
         }
-        let dataset = r.array32()?;
+        let mut owner = [0u8; 20];
+        owner.copy_from_slice(r.take(20)?);
+        let origin = DatasetOrigin {
+            owner,
+            salt: r.array32()?,
+        };
         let batch = r.u64()?;
         let first_row = r.u64()?;
         let rows = r.u32()?;
@@ -161,7 +194,7 @@ impl BatchUpload {
         }
         let mask = r.element()?;
         Ok(BatchUpload {
-            dataset,
+            origin,
             name,
             batch,
             first_row,
@@ -199,7 +232,7 @@ impl Receipt {
     fn signed_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(96);
         out.extend_from_slice(RECEIPT_MAGIC);
-        out.push(VERSION);
+        out.push(RECEIPT_VERSION);
         out.extend_from_slice(&self.dataset);
         out.extend_from_slice(&self.batch.to_le_bytes());
         out.extend_from_slice(&self.party.to_le_bytes());
@@ -256,7 +289,7 @@ impl Receipt {
     /// Decodes a receipt (the signature is checked by [`Receipt::verify`]).
     pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader(bytes);
-        if r.take(4)? != RECEIPT_MAGIC || r.u8()? != VERSION {
+        if r.take(4)? != RECEIPT_MAGIC || r.u8()? != RECEIPT_VERSION {
             return Err(WireError::Malformed("not a receipt"));
         }
         let dataset = r.array32()?;
@@ -311,7 +344,10 @@ mod tests {
 
     fn sample() -> BatchUpload {
         BatchUpload {
-            dataset: [3; 32],
+            origin: DatasetOrigin {
+                owner: [4; 20],
+                salt: [3; 32],
+            },
             name: "clinic".into(),
             batch: 2,
             first_row: 512,
@@ -330,7 +366,7 @@ mod tests {
         let m = sample();
         let bytes = m.encode();
         assert_eq!(BatchUpload::decode(&bytes).unwrap(), m);
-        for cut in [0, 5, 40, bytes.len() - 1] {
+        for cut in [0, 5, 40, 60, bytes.len() - 1] {
             assert!(BatchUpload::decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         let mut extended = bytes.clone();

@@ -13,6 +13,7 @@ use sharenet_node::net::Client;
 use sharenet_node::owner::{committee_for_pool, upload_dataset};
 use sharenet_node::table::{EncodedTable, read_csv};
 use sharenet_node::upload::uploader::{UploadError, deal_batch, send_batch};
+use sharenet_node::upload::wire::DatasetOrigin;
 
 use super::network::SimNetwork;
 use super::{BATCH_ROWS, EngineError, Event, UPLOAD_TIMEOUT};
@@ -243,8 +244,13 @@ async fn upload_byzantine(
     h.update(dataset.owner.as_bytes());
     h.update(dataset.name.as_bytes());
     h.update(&scenario.seed.to_le_bytes());
-    let id = *h.finalize().as_bytes();
-    setup.ids.insert(dataset.name.clone(), B256::from(id));
+    let origin = DatasetOrigin {
+        owner: ledger.account().into_array(),
+        salt: *h.finalize().as_bytes(),
+    };
+    setup
+        .ids
+        .insert(dataset.name.clone(), B256::from(origin.id()));
     let rows = BATCH_ROWS.min(encoded.rows);
     let mut dealt = match deal_batch(&encoded, 0, rows, n, t) {
         Ok(d) => d,
@@ -263,7 +269,7 @@ async fn upload_byzantine(
         &client,
         &peers,
         t,
-        id,
+        origin,
         &dataset.name,
         0,
         0,
