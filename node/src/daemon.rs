@@ -90,6 +90,8 @@ pub struct RunningNode {
     pub status: SharedStatus,
     /// The node's share store.
     pub store: ShareStore,
+    /// The job service's counters (live; the status holds a copy taken at each chain poll).
+    pub jobs: Arc<JobCounters>,
 }
 
 /// The peer id bound to an ed25519 public key registered on chain.
@@ -260,7 +262,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
         me: peer_id,
         manifests: wake,
         uploads: upload_counters,
-        jobs: job_counters,
+        jobs: job_counters.clone(),
     }));
     Ok((
         RunningNode {
@@ -268,6 +270,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
             http,
             status,
             store,
+            jobs: job_counters,
         },
         writer,
     ))

@@ -209,6 +209,7 @@ fn reply(v: &Value) -> JobReply {
         "Ready" => JobReply::Ready,
         "Accepted" => JobReply::Accepted,
         "Refused" => JobReply::Refused(v["reason"].as_str().unwrap().to_owned()),
+        "Busy" => JobReply::Busy(v["reason"].as_str().unwrap().to_owned()),
         other => panic!("unknown reply kind {other}"),
     }
 }

@@ -661,7 +661,9 @@ def jobs_vectors():
                 "encoded": job_header(3).hex()},
                {"name": "refused, 1024-byte reason", "input": {"kind": "Refused",
                                                                "reason": "r" * 1024},
-                "encoded": (job_header(3) + b"r" * 1024).hex()}]
+                "encoded": (job_header(3) + b"r" * 1024).hex()},
+               {"name": "busy", "input": {"kind": "Busy", "reason": "no slot now"},
+                "encoded": (job_header(4) + b"no slot now").hex()}]
     # The encoder cuts a reason to 1024 bytes on a character boundary.
     long_reason = "é" * 600
     cut = [{"name": "1200-byte reason of 2-byte characters, cut to 1024 bytes",
@@ -708,14 +710,15 @@ def jobs_vectors():
         bad("version 0", b"SNJB\x00\x01", malformed("unknown version")),
         bad("ready with a trailing byte", job_header(1) + b"\0", malformed("unknown reply")),
         bad("accepted with a trailing byte", job_header(2) + b"x", malformed("unknown reply")),
-        bad("kind 4", job_header(4), malformed("unknown reply")),
+        bad("kind 5", job_header(5), malformed("unknown reply")),
+        bad("busy with a 1025-byte reason", job_header(4) + b"r" * 1025, malformed("unknown reply")),
         bad("kind 0", job_header(0), malformed("unknown reply")),
         bad("reason of 1025 bytes", job_header(3) + b"r" * 1025, malformed("unknown reply")),
         bad("over 16 KiB", job_header(3) + b"r" * 16379, err("TooLarge", size=16385)),
     ]
     return {
         "description": "/sharenet/job/1 (docs/protocol.md, Wire formats): requests (Hello, "
-                       "Start) and replies (Ready, Accepted, Refused); job ids are decimal",
+                       "Start) and replies (Ready, Accepted, Refused, Busy); job ids are decimal",
         "regenerate": REGENERATE,
         "requests": requests,
         "replies": replies,

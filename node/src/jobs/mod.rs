@@ -19,6 +19,7 @@
 //!    the deadline.
 
 pub mod query;
+pub mod release;
 pub mod requester;
 pub mod runner;
 pub mod wire;
@@ -90,6 +91,15 @@ pub enum JobError {
     /// not its committee, already attested...).
     #[error("job {job}: {reason}")]
     Job {
+        /// The job.
+        job: U256,
+        /// Why.
+        reason: String,
+    },
+    /// A member has no room for the job now (its prepared slots, or the requester's share of
+    /// them, are taken): asking again later may succeed.
+    #[error("job {job}: {reason}")]
+    Busy {
         /// The job.
         job: U256,
         /// Why.

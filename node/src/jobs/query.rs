@@ -1,12 +1,13 @@
 //! What a requester and a committee member both do before a job runs: check the datasets on
 //! chain (they exist, one committee), check each manifest against the chain, compile the query
 //! against the manifests' schemas, and check the grant. Both sides run the same code, so they
-//! agree on the program, its inputs and its kind.
+//! agree on the program, its inputs and its kind. And the one check a member makes at every step
+//! that releases anything to a requester ([`may_release`]).
 
 use std::collections::BTreeSet;
 
 use alloy::primitives::{Address, B256, U256};
-use sharenet_chain_adapter::{DatasetInfo, GrantVerdict, Ledger};
+use sharenet_chain_adapter::{DatasetInfo, GrantVerdict, JobInfo, JobStatus, Ledger};
 use sharenet_dht::DatasetManifest;
 use sharenet_query::{
     Catalog, CompileOptions, CompiledQuery, QueryKind, Schema, compile, compile_front_end, parse,
@@ -194,4 +195,84 @@ pub async fn check_grant<L: Ledger>(
         }
     }
     Ok(())
+}
+
+/// Chain seconds a job must still have before its deadline for a member to release anything of
+/// it (answer `Ready`, accept a `Start`, send output shares): time for the members to attest the
+/// result on chain before the requester can claim the refund.
+pub const RELEASE_MARGIN_SECS: u64 = 30;
+
+/// What a committee member is about to release to a job's requester.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// The `Ready` answer to a `Hello` (the job is then prepared).
+    Ready,
+    /// Accepting a `Start` (the session then runs).
+    Start,
+    /// The first output message of a session that was started.
+    Outputs,
+}
+
+/// A job that may still release, as the chain showed it.
+#[derive(Debug, Clone)]
+pub struct OpenJob {
+    /// Its chain record.
+    pub info: JobInfo,
+    /// The chain's clock when it was read.
+    pub chain_now: u64,
+}
+
+/// The one check a committee member makes before each step that releases anything of job `job`
+/// to its requester — answering `Hello`, accepting a `Start`, and sending the output shares:
+/// the job is open (not refunded, not completed) and at least [`RELEASE_MARGIN_SECS`] before its
+/// deadline on the chain's clock — except that the outputs of a session already started may
+/// still go out once the job is completed, for then the fee was paid (members that finished
+/// first attested while slower ones were still sending); `member` has not attested it already (a
+/// restarted node never runs a job twice); and — given the compiled query — its grant still
+/// allows the query (a revoked or expired grant stops a job submitted earlier; the count is not
+/// checked again, the job consumed it). `query` is `None` only for the first look at a job whose
+/// query is not compiled yet.
+pub async fn may_release<L: Ledger>(
+    ledger: &L,
+    job: U256,
+    member: Address,
+    query: Option<&JobQuery>,
+    step: Release,
+) -> Result<OpenJob, JobError> {
+    let refuse = |reason: String| JobError::Job { job, reason };
+    let info = ledger.job_info(job).await?;
+    let chain_now = ledger.chain_time().await?;
+    match JobStatus::from_u8(info.status)? {
+        JobStatus::Open if info.deadline <= chain_now => {
+            return Err(refuse("the job's deadline has passed".into()));
+        }
+        JobStatus::Open if info.deadline - chain_now < RELEASE_MARGIN_SECS => {
+            return Err(refuse(format!(
+                "the job's deadline is less than {RELEASE_MARGIN_SECS} s away: too close to attest its result before the refund"
+            )));
+        }
+        JobStatus::Open => {}
+        JobStatus::Completed if step == Release::Outputs => {}
+        JobStatus::Completed => return Err(refuse("the job is already completed".into())),
+        JobStatus::Refunded => {
+            return Err(refuse("the job was refunded to its requester".into()));
+        }
+        JobStatus::None => return Err(refuse("no such job on chain".into())),
+        _ => return Err(refuse("the job is no longer open".into())),
+    }
+    if ledger.attestation(job, member).await? != B256::ZERO {
+        return Err(refuse("this node already attested the job".into()));
+    }
+    if let Some(query) = query {
+        check_grant(
+            ledger,
+            info.grantId,
+            info.requester,
+            &info.datasetIds,
+            query,
+            true,
+        )
+        .await?;
+    }
+    Ok(OpenJob { info, chain_now })
 }

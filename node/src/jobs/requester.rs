@@ -337,16 +337,30 @@ async fn run_submitted<L: Ledger>(
         .await?;
     let mut last_error = None;
     for attempt in 0..MAX_ATTEMPTS {
-        let mut live = Vec::new();
+        let mut live;
         // Members that just received the dataset may still be catching up with the chain: ask
-        // again shortly before concluding that too few are up.
-        for round in 0..READY_ROUNDS {
+        // again shortly before concluding that too few are up. Members that are busy (no slot
+        // for the job now) are asked again for up to BUSY_WAIT: their slots free up as other
+        // jobs start or expire.
+        let busy_until = tokio::time::Instant::now() + BUSY_WAIT;
+        let mut round = 0;
+        loop {
             if round > 0 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            live =
+            round += 1;
+            let busy;
+            (live, busy) =
                 ready_members(client, committee, job, &request.text, request.ready_timeout).await;
             if live.len() == committee.len() {
+                break;
+            }
+            let keep_asking = if busy > 0 {
+                tokio::time::Instant::now() < busy_until
+            } else {
+                round < READY_ROUNDS
+            };
+            if !keep_asking {
                 break;
             }
         }
@@ -401,14 +415,19 @@ const RETRY_PAUSE: Duration = Duration::from_secs(5);
 /// Readiness rounds before a job is declared short of members.
 const READY_ROUNDS: usize = 3;
 
-/// Sends `Hello` to every member and returns the committee indices of those ready, ascending.
+/// How long members that answer `Busy` are asked again: a prepared slot is free at most
+/// `runner::PREPARED_TTL_SECS` after it was last renewed.
+const BUSY_WAIT: Duration = Duration::from_secs(super::runner::PREPARED_TTL_SECS);
+
+/// Sends `Hello` to every member; returns the committee indices of those ready, ascending, and
+/// how many answered `Busy`.
 async fn ready_members(
     client: &Client,
     committee: &[PeerId],
     job: U256,
     text: &str,
     timeout: Duration,
-) -> Vec<u16> {
+) -> (Vec<u16>, usize) {
     let hello = JobRequest::Hello {
         job,
         program: text.to_string(),
@@ -421,22 +440,41 @@ async fn ready_members(
                 tokio::time::timeout(timeout, client.request(Protocol::Job, *peer, hello)).await;
             match answer {
                 Ok(Ok(bytes)) => match JobReply::decode(&bytes) {
-                    Ok(JobReply::Ready) => Some(i as u16),
+                    Ok(JobReply::Ready) => Readiness::Ready(i as u16),
+                    Ok(JobReply::Busy(reason)) => {
+                        tracing::info!(member = i, %reason, "committee member busy");
+                        Readiness::Busy
+                    }
                     Ok(JobReply::Refused(reason)) => {
                         tracing::info!(member = i, %reason, "committee member not ready");
-                        None
+                        Readiness::No
                     }
-                    _ => None,
+                    _ => Readiness::No,
                 },
-                _ => None,
+                _ => Readiness::No,
             }
         }
     });
-    futures::future::join_all(asks)
-        .await
+    let answers = futures::future::join_all(asks).await;
+    let busy = answers
+        .iter()
+        .filter(|a| matches!(a, Readiness::Busy))
+        .count();
+    let ready = answers
         .into_iter()
-        .flatten()
-        .collect()
+        .filter_map(|a| match a {
+            Readiness::Ready(i) => Some(i),
+            _ => None,
+        })
+        .collect();
+    (ready, busy)
+}
+
+/// One member's answer to `Hello`.
+enum Readiness {
+    Ready(u16),
+    Busy,
+    No,
 }
 
 /// One attempt: start the live members, receive and check the outputs.

@@ -1,19 +1,22 @@
 //! A committee member's side of a job: answer the requester's `Hello` (check everything on
-//! chain, compile, load the input shares) and `Start` (run the MPC session with the live
-//! members, send the output shares to the requester only, attest the result commitment).
+//! chain, compile, then — within the capacity limits — load the input shares) and `Start` (check
+//! the chain again, run the MPC session with the live members, check the chain once more before
+//! the output shares go to the requester only, attest the result commitment).
 //!
 //! Nothing here trusts the requester beyond what the chain says: the job, its grant, its program
 //! hash and its output key are read from the chain; the requester's peer must be the one bound
 //! to the job's output key; the live set only chooses which honest-majority subset computes.
+//! Every step that releases anything ([`may_release`]) re-reads the job and its grant, so a
+//! refunded job, a revoked grant or a passed deadline stops it at the next step.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use alloy::primitives::{Address, B256, U256};
 use libp2p::PeerId;
-use sharenet_chain_adapter::{JobStatus, Ledger};
+use sharenet_chain_adapter::Ledger;
 use sharenet_dht::{RecordContent, SignedRecord};
 use sharenet_mpc::field::Mp127;
 use sharenet_mpc::ir;
@@ -22,16 +25,26 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::query::{
-    JobDataset, JobQuery, chain_datasets, check_grant, check_manifest, compile_job,
+    JobDataset, JobQuery, OpenJob, Release, chain_datasets, check_manifest, compile_job,
+    may_release,
 };
+use super::release::ReleaseGate;
 use super::wire::{JobReply, JobRequest};
 use super::{JobError, result_commitment, session_id};
 use crate::daemon::peer_id_from_chain_key;
 use crate::net::{Client, InboundRequest, Protocol};
 use crate::store::{DatasetId, ShareStore, UploadState};
 
-/// Jobs prepared and waiting for their start, at most.
+/// Jobs prepared and waiting for their start on one member, at most (each holds its input
+/// columns in memory).
 pub const MAX_PREPARED: usize = 8;
+/// Jobs of one requester (its chain account) prepared on one member, at most: one requester
+/// cannot take the slots of the others.
+pub const MAX_PREPARED_PER_REQUESTER: usize = 2;
+/// How long a prepared job keeps its slot, in chain seconds from its latest `Hello` (and never
+/// past its deadline). A requester starts a job right after the readiness round and asks again
+/// before each retry, so a slot it leaves unused comes back after this time.
+pub const PREPARED_TTL_SECS: u64 = 300;
 /// Attempts of one job a member takes part in (a failed attempt may be retried with another
 /// live set; each attempt reveals the same output again, so they are few).
 pub const MAX_ATTEMPTS: u8 = 3;
@@ -43,6 +56,9 @@ pub struct JobCounters {
     pub seen: AtomicU64,
     /// Jobs prepared (answered `Ready`).
     pub prepared: AtomicU64,
+    /// Preparations that loaded a job's input columns from the store (only after the capacity
+    /// check; a repeated `Hello` of a prepared job loads nothing).
+    pub inputs_loaded: AtomicU64,
     /// Requests refused (job, grant, manifest or compile checks).
     pub refused: AtomicU64,
     /// Sessions that ran to the end and were attested.
@@ -64,16 +80,52 @@ impl JobCounters {
     }
 }
 
+/// A job checked on chain and compiled, not yet loaded.
+struct CheckedJob {
+    committee: Vec<PeerId>,
+    me: usize,
+    threshold: usize,
+    /// The peer bound to the job's output key.
+    requester: PeerId,
+    /// The job's requester on chain (whose share of the slots it takes).
+    account: Address,
+    query: Arc<JobQuery>,
+    datasets: Vec<JobDataset>,
+    /// The registered manifest of each dataset: inputs loaded for others are stale.
+    manifests: Vec<B256>,
+    deadline: u64,
+    chain_now: u64,
+}
+
 /// A job checked and ready to run.
 struct PreparedJob {
     committee: Vec<PeerId>,
     me: usize,
     threshold: usize,
     requester: PeerId,
-    query: JobQuery,
-    inputs: Vec<Vec<Mp127>>,
-    expires: Instant,
+    query: Arc<JobQuery>,
+    manifests: Vec<B256>,
+    inputs: Arc<Vec<Vec<Mp127>>>,
     attempts: u8,
+}
+
+/// A job's place in the prepared table: taken when the capacity check passes, filled once its
+/// inputs are loaded.
+struct Slot {
+    /// The requester's chain account.
+    requester: Address,
+    /// Chain time after which the slot is free again.
+    expires_at: u64,
+    /// `None` while the inputs are loading.
+    job: Option<PreparedJob>,
+}
+
+/// What the capacity check decided for a `Hello`.
+enum Reservation {
+    /// The job is prepared already with the same inputs: its slot was renewed.
+    Renewed,
+    /// A slot was taken: load the inputs.
+    Load,
 }
 
 /// Serves the job protocol for a committee member.
@@ -90,7 +142,7 @@ pub struct JobService<L> {
     pub session_timeout: Duration,
     /// Counters for the metrics.
     pub counters: Arc<JobCounters>,
-    prepared: Arc<Mutex<HashMap<U256, PreparedJob>>>,
+    prepared: Arc<Mutex<HashMap<U256, Slot>>>,
     running: Arc<Mutex<HashSet<U256>>>,
 }
 
@@ -150,7 +202,10 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
                 let reply = reply.unwrap_or_else(|e| {
                     service.counters.refused.fetch_add(1, Relaxed);
                     warn!(%peer, error = %e, "job request refused");
-                    JobReply::Refused(e.to_string())
+                    match e {
+                        JobError::Busy { .. } => JobReply::Busy(e.to_string()),
+                        _ => JobReply::Refused(e.to_string()),
+                    }
                 });
                 let _ = service.client.respond(request, reply.encode()).await;
             });
@@ -160,57 +215,117 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
     async fn handle(&self, peer: PeerId, request: JobRequest) -> Result<JobReply, JobError> {
         match request {
             JobRequest::Hello { job, program } => {
-                let prepared = self.prepare(peer, job, &program).await?;
-                let mut table = self.prepared.lock().map_err(|_| poisoned())?;
-                let now = Instant::now();
-                table.retain(|_, p| p.expires > now);
-                if table.len() >= MAX_PREPARED && !table.contains_key(&job) {
-                    return Err(JobError::Job {
-                        job,
-                        reason: "this node is preparing too many jobs; try again shortly".into(),
-                    });
-                }
-                // A repeated Hello keeps the attempts already made.
-                let attempts = table.get(&job).map_or(0, |p| p.attempts);
-                table.insert(
-                    job,
-                    PreparedJob {
-                        attempts,
-                        ..prepared
-                    },
-                );
+                self.hello(peer, job, &program).await?;
                 self.counters.prepared.fetch_add(1, Relaxed);
                 info!(%job, "job prepared");
                 Ok(JobReply::Ready)
             }
             JobRequest::Start { job, attempt, live } => {
-                self.start(peer, job, attempt, live)?;
+                self.start(peer, job, attempt, live).await?;
                 Ok(JobReply::Accepted)
             }
         }
     }
 
-    /// Checks the job on chain and prepares it.
-    async fn prepare(
-        &self,
-        peer: PeerId,
-        job: U256,
-        program: &str,
-    ) -> Result<PreparedJob, JobError> {
+    /// Checks the job, takes a slot for it, then loads its inputs.
+    async fn hello(&self, peer: PeerId, job: U256, program: &str) -> Result<(), JobError> {
+        let checked = self.check(peer, job, program).await?;
+        if let Reservation::Renewed = self.reserve(job, &checked)? {
+            return Ok(());
+        }
+        let loaded = self.load_inputs(&checked.datasets, &checked.query).await;
+        let mut table = self.prepared.lock().map_err(|_| poisoned())?;
+        let inputs = match loaded {
+            Ok(inputs) => inputs,
+            Err(e) => {
+                table.remove(&job);
+                return Err(e);
+            }
+        };
+        self.counters.inputs_loaded.fetch_add(1, Relaxed);
+        let attempts = table
+            .get(&job)
+            .and_then(|s| s.job.as_ref())
+            .map_or(0, |p| p.attempts);
+        let prepared = PreparedJob {
+            committee: checked.committee,
+            me: checked.me,
+            threshold: checked.threshold,
+            requester: checked.requester,
+            query: checked.query,
+            manifests: checked.manifests,
+            inputs: Arc::new(inputs),
+            attempts,
+        };
+        // The slot may have expired while loading: take it again (the capacity was checked).
+        table
+            .entry(job)
+            .or_insert(Slot {
+                requester: checked.account,
+                expires_at: slot_expiry(checked.chain_now, checked.deadline),
+                job: None,
+            })
+            .job = Some(prepared);
+        Ok(())
+    }
+
+    /// The capacity check, before anything is loaded: renews the slot of a job prepared with the
+    /// same inputs, or takes a new one if this node and the job's requester have room.
+    fn reserve(&self, job: U256, checked: &CheckedJob) -> Result<Reservation, JobError> {
+        let busy = |reason: String| JobError::Busy { job, reason };
+        let mut table = self.prepared.lock().map_err(|_| poisoned())?;
+        forget_expired(&mut table, checked.chain_now);
+        let expires_at = slot_expiry(checked.chain_now, checked.deadline);
+        if let Some(slot) = table.get_mut(&job) {
+            return match &slot.job {
+                None => Err(busy(
+                    "the job is being prepared here; ask again shortly".into(),
+                )),
+                Some(p) if p.manifests == checked.manifests => {
+                    slot.expires_at = expires_at;
+                    Ok(Reservation::Renewed)
+                }
+                // The datasets were appended to since: load again (a repeated Hello keeps the
+                // attempts already made).
+                Some(_) => {
+                    slot.expires_at = expires_at;
+                    Ok(Reservation::Load)
+                }
+            };
+        }
+        if table.len() >= MAX_PREPARED {
+            return Err(busy(format!(
+                "this node has {MAX_PREPARED} jobs prepared; try again shortly"
+            )));
+        }
+        let mine = table
+            .values()
+            .filter(|s| s.requester == checked.account)
+            .count();
+        if mine >= MAX_PREPARED_PER_REQUESTER {
+            return Err(busy(format!(
+                "{mine} jobs prepared here for this requester already, the most one requester may have ({MAX_PREPARED_PER_REQUESTER}); start or let them expire first"
+            )));
+        }
+        table.insert(
+            job,
+            Slot {
+                requester: checked.account,
+                expires_at,
+                job: None,
+            },
+        );
+        Ok(Reservation::Load)
+    }
+
+    /// Checks the job on chain and compiles its query: everything short of loading it.
+    async fn check(&self, peer: PeerId, job: U256, program: &str) -> Result<CheckedJob, JobError> {
         let refuse = |reason: &str| JobError::Job {
             job,
             reason: reason.to_string(),
         };
-        let info = self.ledger.job_info(job).await?;
-        match JobStatus::from_u8(info.status)? {
-            JobStatus::Open => {}
-            JobStatus::None => return Err(refuse("no such job on chain")),
-            _ => return Err(refuse("the job is no longer open")),
-        }
-        let chain_now = self.ledger.chain_time().await?;
-        if info.deadline <= chain_now {
-            return Err(refuse("the job's deadline has passed"));
-        }
+        let OpenJob { info, .. } =
+            may_release(&self.ledger, job, self.account, None, Release::Ready).await?;
         let requester = <[u8; 32]>::try_from(info.outputKey.as_ref())
             .ok()
             .and_then(|k| peer_id_from_chain_key(B256::from(k)))
@@ -219,9 +334,6 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
             return Err(refuse(
                 "only the peer of the job's output key may prepare or start it",
             ));
-        }
-        if self.ledger.attestation(job, self.account).await? != B256::ZERO {
-            return Err(refuse("this node already attested the job"));
         }
         let infos = chain_datasets(&self.ledger, &info.datasetIds).await?;
         let committee_accounts = infos
@@ -247,13 +359,13 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         if query.kind.code() != info.kind {
             return Err(refuse("the job's kind is not the kind of its query"));
         }
-        check_grant(
+        // The job again, now with its grant: the last look before the answer and the loading.
+        let open = may_release(
             &self.ledger,
-            info.grantId,
-            info.requester,
-            &info.datasetIds,
-            &query,
-            true,
+            job,
+            self.account,
+            Some(&query),
+            Release::Ready,
         )
         .await?;
         let mut committee = Vec::with_capacity(committee_accounts.len());
@@ -264,18 +376,17 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
                     .ok_or_else(|| refuse("a committee member has no ed25519 peer key"))?,
             );
         }
-        let inputs = self.load_inputs(&datasets, &query).await?;
-        Ok(PreparedJob {
+        Ok(CheckedJob {
             committee,
             me,
             threshold,
             requester,
-            query,
-            inputs,
-            // Forgotten when the job's deadline passes (judged by the local clock from here on).
-            expires: Instant::now()
-                + Duration::from_secs(info.deadline.saturating_sub(chain_now).min(24 * 3600)),
-            attempts: 0,
+            account: open.info.requester,
+            query: Arc::new(query),
+            manifests: datasets.iter().map(|d| d.info.manifestHash).collect(),
+            datasets,
+            deadline: open.info.deadline,
+            chain_now: open.chain_now,
         })
     }
 
@@ -365,16 +476,41 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         .map_err(|e| JobError::Task(e.to_string()))?
     }
 
-    /// Validates a start and runs the session in the background.
-    fn start(&self, peer: PeerId, job: U256, attempt: u8, live: Vec<u16>) -> Result<(), JobError> {
+    /// Validates a start, checks the job on chain again, and runs the session in the background.
+    async fn start(
+        &self,
+        peer: PeerId,
+        job: U256,
+        attempt: u8,
+        live: Vec<u16>,
+    ) -> Result<(), JobError> {
         let refuse = |reason: String| JobError::Job { job, reason };
+        let not_prepared = || refuse("the job was not prepared here (send Hello first)".into());
+        let query = {
+            let table = self.prepared.lock().map_err(|_| poisoned())?;
+            let prepared = table
+                .get(&job)
+                .and_then(|s| s.job.as_ref())
+                .ok_or_else(not_prepared)?;
+            if prepared.requester != peer {
+                return Err(refuse("only the job's requester may start it".into()));
+            }
+            prepared.query.clone()
+        };
+        let open = may_release(
+            &self.ledger,
+            job,
+            self.account,
+            Some(&query),
+            Release::Start,
+        )
+        .await?;
         let mut table = self.prepared.lock().map_err(|_| poisoned())?;
+        forget_expired(&mut table, open.chain_now);
         let prepared = table
             .get_mut(&job)
-            .ok_or_else(|| refuse("the job was not prepared here (send Hello first)".into()))?;
-        if prepared.requester != peer {
-            return Err(refuse("only the job's requester may start it".into()));
-        }
+            .and_then(|s| s.job.as_mut())
+            .ok_or_else(not_prepared)?;
         let n = prepared.committee.len();
         let needed = 2 * prepared.threshold + 1;
         let ascending = live.windows(2).all(|w| w[0] < w[1]);
@@ -414,13 +550,29 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         let transport =
             self.client
                 .mpc_transport(session, my_position, peers, self.session_timeout);
+        let n_live = original_points.len();
+        // The last check, right before the first output share leaves: the session may outlast
+        // the job's deadline, its refund or its grant.
+        let runtime = tokio::runtime::Handle::current();
+        let (ledger, account) = (self.ledger.clone(), self.account);
+        let (transport, refusal) = ReleaseGate::new(transport, n_live, move || {
+            runtime
+                .block_on(may_release(
+                    &ledger,
+                    job,
+                    account,
+                    Some(&query),
+                    Release::Outputs,
+                ))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
         let program = prepared.query.compiled.program.clone();
         let inputs = prepared.inputs.clone();
         let t = prepared.threshold;
         let service = self.clone();
         drop(table);
         tokio::spawn(async move {
-            let n_live = original_points.len();
             let computed = tokio::task::spawn_blocking(move || {
                 let mut session = Session::new(n_live, t, transport, RandomnessSource::Auto)?;
                 // The stored shares sit at the members' committee points: re-share them to the
@@ -440,9 +592,15 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
                         .await
                         .map_err(JobError::from)
                 }
-                Ok(Err(e)) => Err(JobError::Mpc {
-                    job,
-                    reason: e.to_string(),
+                Ok(Err(e)) => Err(match refusal.reason() {
+                    Some(reason) => JobError::Job {
+                        job,
+                        reason: format!("the outputs were withheld: {reason}"),
+                    },
+                    None => JobError::Mpc {
+                        job,
+                        reason: e.to_string(),
+                    },
                 }),
                 Err(e) => Err(JobError::Task(e.to_string())),
             };
@@ -465,6 +623,16 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         });
         Ok(())
     }
+}
+
+/// When a slot taken or renewed at chain time `now` for a job due at `deadline` is free again.
+fn slot_expiry(now: u64, deadline: u64) -> u64 {
+    now.saturating_add(PREPARED_TTL_SECS).min(deadline)
+}
+
+/// Frees the slots whose time is up at chain time `now` (slots still loading stay).
+fn forget_expired(table: &mut HashMap<U256, Slot>, now: u64) {
+    table.retain(|_, s| s.job.is_none() || s.expires_at > now);
 }
 
 /// Why a session failed (party indices and kinds only).

@@ -3,10 +3,11 @@
 //!
 //! - `Hello { job, program }`: "are you up for job `job`, whose query text is `program`?" The node
 //!   checks the job on chain, the grant, the text against the job's program hash, compiles the
-//!   query and loads its inputs, then answers `Ready` or `Refused(reason)`.
+//!   query and — if it has a slot for the job — loads its inputs, then answers `Ready`,
+//!   `Refused(reason)`, or `Busy(reason)` when it has no slot for the job now (ask again later).
 //! - `Start { job, attempt, live }`: run attempt `attempt` of the job with the committee members
-//!   `live` (indices in the dataset's committee, ascending). Answered `Accepted` at once; the
-//!   outputs then arrive over the MPC protocol.
+//!   `live` (indices in the dataset's committee, ascending). Answered `Accepted` once the job is
+//!   checked on chain again; the outputs then arrive over the MPC protocol.
 
 use alloy::primitives::U256;
 
@@ -24,6 +25,7 @@ const START: u8 = 2;
 const READY: u8 = 1;
 const ACCEPTED: u8 = 2;
 const REFUSED: u8 = 3;
+const BUSY: u8 = 4;
 
 /// A malformed job message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,6 +69,9 @@ pub enum JobReply {
     Accepted,
     /// Not done, and why (no secret in it: ids, counts and rule names only).
     Refused(String),
+    /// Not now: the member has no room for the job (its prepared slots, or the requester's share
+    /// of them, are taken); asking again later may succeed. Why, as for `Refused`.
+    Busy(String),
 }
 
 fn header(kind: u8) -> Vec<u8> {
@@ -166,30 +171,34 @@ impl JobReply {
         match self {
             JobReply::Ready => header(READY),
             JobReply::Accepted => header(ACCEPTED),
-            JobReply::Refused(reason) => {
-                let mut out = header(REFUSED);
-                let mut end = reason.len().min(MAX_REASON);
-                while !reason.is_char_boundary(end) {
-                    end -= 1;
-                }
-                out.extend_from_slice(&reason.as_bytes()[..end]);
-                out
-            }
+            JobReply::Refused(reason) => reason_reply(REFUSED, reason),
+            JobReply::Busy(reason) => reason_reply(BUSY, reason),
         }
     }
 
     /// Decodes a reply.
     pub fn decode(bytes: &[u8]) -> Result<Self, JobWireError> {
         let (kind, rest) = split_header(bytes)?;
+        let reason = || String::from_utf8_lossy(rest).into_owned();
         match kind {
             READY if rest.is_empty() => Ok(JobReply::Ready),
             ACCEPTED if rest.is_empty() => Ok(JobReply::Accepted),
-            REFUSED if rest.len() <= MAX_REASON => Ok(JobReply::Refused(
-                String::from_utf8_lossy(rest).into_owned(),
-            )),
+            REFUSED if rest.len() <= MAX_REASON => Ok(JobReply::Refused(reason())),
+            BUSY if rest.len() <= MAX_REASON => Ok(JobReply::Busy(reason())),
             _ => Err(JobWireError::Malformed("unknown reply")),
         }
     }
+}
+
+/// A reply of `kind` carrying `reason`, cut to [`MAX_REASON`] bytes at a character boundary.
+fn reason_reply(kind: u8, reason: &str) -> Vec<u8> {
+    let mut out = header(kind);
+    let mut end = reason.len().min(MAX_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    out.extend_from_slice(&reason.as_bytes()[..end]);
+    out
 }
 
 #[cfg(test)]
@@ -216,6 +225,7 @@ mod tests {
             JobReply::Ready,
             JobReply::Accepted,
             JobReply::Refused("grant revoked".into()),
+            JobReply::Busy("no room".into()),
         ] {
             assert_eq!(JobReply::decode(&reply.encode()).unwrap(), reply);
         }
