@@ -14,12 +14,14 @@
 //! `RecordStore` with its durable copy; the node wires it into its Kademlia behaviour and its
 //! database). Formats and rules: `docs/dht.md`.
 
+pub mod chain_view;
 pub mod codec;
 pub mod committee;
 pub mod key;
 pub mod record;
 pub mod store;
 
+pub use chain_view::{ChainView, Claim, Standing};
 pub use codec::DecodeError;
 pub use committee::{
     Committee, CommitteeError, Member, NodeInfo, select_committee, verify_committee,

@@ -13,6 +13,14 @@
 //!
 //! Provider records are kept in memory only (bounded), as in libp2p's `MemoryStore`: providers
 //! re-announce themselves periodically.
+//!
+//! Ownership (with a [`ChainView`], a node's store): a record the chain confirms (an active
+//! node's announcement, the manifest whose hash the chain registered) is always taken, within
+//! `max_records`, and takes its key over from one the chain does not confirm; a manifest the
+//! chain contradicts is refused; a record the chain says nothing about yet is taken only while
+//! few such records are held (`max_unconfirmed`, `max_unconfirmed_per_signer`), so that nobody
+//! can fill the store with records of made-up keys or datasets. `recheck` applies what the chain
+//! learnt since to the records held.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, hash_map, hash_set};
@@ -27,6 +35,7 @@ use libp2p::PeerId;
 use libp2p::kad::store::{Error as KadStoreError, RecordStore, Result as KadResult};
 use libp2p::kad::{ProviderRecord, Record, RecordKey};
 
+use crate::chain_view::{ChainView, Claim, Standing};
 use crate::codec::{DecodeError, Reader, Writer, check_len};
 use crate::key::{KEY_LEN, hex};
 use crate::record::{
@@ -109,6 +118,13 @@ pub struct StoreConfig {
     pub max_pending_persist: usize,
     /// The wall clock used to validate timestamps and convert expiries.
     pub clock: Clock,
+    /// What the chain says about records' owners (a node's store); `None` for a store that
+    /// cannot ask (a client's), which then keeps the first valid signer of each key.
+    pub chain: Option<ChainView>,
+    /// With a chain view: most records held that the chain does not confirm (yet).
+    pub max_unconfirmed: usize,
+    /// With a chain view: most records of one signer held that the chain does not confirm.
+    pub max_unconfirmed_per_signer: usize,
 }
 
 impl Default for StoreConfig {
@@ -120,6 +136,9 @@ impl Default for StoreConfig {
             max_provider_keys: 1024,
             max_pending_persist: 4096,
             clock: Clock::system(),
+            chain: None,
+            max_unconfirmed: 256,
+            max_unconfirmed_per_signer: 8,
         }
     }
 }
@@ -137,6 +156,13 @@ pub struct StoreCounters {
     pub refused_stale: AtomicU64,
     /// Manifests refused because another key signed the stored manifest of that dataset.
     pub refused_conflict: AtomicU64,
+    /// Manifests refused because the chain registered another manifest for their dataset.
+    pub refused_not_registered: AtomicU64,
+    /// Records refused because too many records the chain does not confirm are held (in all,
+    /// or of their signer).
+    pub refused_unconfirmed: AtomicU64,
+    /// Records removed because the chain came to contradict them.
+    pub removed_contradicted: AtomicU64,
     /// Provider records refused by a provider limit.
     pub refused_providers: AtomicU64,
     /// Persistence ops not sent because the channel was full (their keys are retried).
@@ -373,12 +399,26 @@ pub struct Entry {
     signer: [u8; 32],
     /// `(version, created_at)` of a manifest, `(timestamp, epoch)` of an announcement.
     order: (u64, u64),
+    /// What the chain can check about it.
+    claim: Claim,
+    /// Whether the chain confirms it (always false in a store without a chain view).
+    confirmed: bool,
 }
 
 fn order_of(v: &ValidRecord) -> (u64, u64) {
     match &v.content {
         RecordContent::Manifest(m) => (m.version, m.created_at),
         RecordContent::Announcement(a) => (a.timestamp, a.epoch),
+    }
+}
+
+fn claim_of(v: &ValidRecord) -> Claim {
+    match &v.content {
+        RecordContent::Manifest(m) => Claim::Manifest {
+            dataset: m.dataset_id,
+            hash: m.manifest_hash(),
+        },
+        RecordContent::Announcement(a) => Claim::Node(a.peer_key),
     }
 }
 
@@ -398,6 +438,11 @@ pub enum Refusal {
     Conflict,
     /// The record has already expired.
     Expired,
+    /// The chain registered another manifest for this dataset.
+    NotRegistered,
+    /// The chain does not confirm the record, and the store holds as many such records as it
+    /// takes (in all, or of this signer).
+    Unconfirmed,
 }
 
 /// The sharenet Kademlia record store (see the module documentation).
@@ -410,6 +455,8 @@ pub struct PersistentRecordStore {
     persist: SyncSender<PersistOp>,
     pending: HashSet<RecordKey>,
     counters: Arc<StoreCounters>,
+    /// Records held that the chain does not confirm, per signer (with a chain view).
+    unconfirmed: HashMap<[u8; 32], usize>,
 }
 
 impl fmt::Debug for PersistentRecordStore {
@@ -435,6 +482,7 @@ impl PersistentRecordStore {
             persist,
             pending: HashSet::new(),
             counters: Arc::new(StoreCounters::default()),
+            unconfirmed: HashMap::new(),
         }
     }
 
@@ -460,7 +508,9 @@ impl PersistentRecordStore {
                 continue;
             }
             let key = record.key.to_vec();
-            match store.admit(record, now_unix, now) {
+            // Records stored before are taken back whatever the quota for unconfirmed ones (the
+            // chain view is filled later); `recheck` then confirms or removes them.
+            match store.admit(record, now_unix, now, false) {
                 Ok(()) => {}
                 Err(Refusal::Expired) => {
                     bump(&store.counters.load_skipped_expired);
@@ -473,10 +523,10 @@ impl PersistentRecordStore {
                 }
                 // The same key twice in the input: the record kept is the newer one and stays
                 // in the durable copy, so no `Remove`.
-                Err(Refusal::Stale | Refusal::Conflict) => {
+                Err(Refusal::Stale | Refusal::Conflict | Refusal::Unconfirmed) => {
                     bump(&store.counters.load_skipped_invalid);
                 }
-                Err(Refusal::TooLarge | Refusal::Invalid(_)) => {
+                Err(Refusal::TooLarge | Refusal::Invalid(_) | Refusal::NotRegistered) => {
                     bump(&store.counters.load_skipped_invalid);
                     store.send(PersistOp::Remove { key });
                 }
@@ -515,7 +565,7 @@ impl PersistentRecordStore {
         let now_unix = self.config.clock.now();
         let now = Instant::now();
         let key = record.key.clone();
-        self.admit(record, now_unix, now)?;
+        self.admit(record, now_unix, now, true)?;
         if let Some(entry) = self.records.get(&key) {
             let op = PersistOp::Put(StoredRecord::from_record(&entry.record, now_unix, now));
             self.flush_pending();
@@ -524,8 +574,50 @@ impl PersistentRecordStore {
         Ok(())
     }
 
-    /// Validates and inserts a record without persisting it.
-    fn admit(&mut self, mut record: Record, now_unix: u64, now: Instant) -> Result<(), Refusal> {
+    /// How the chain stands to `claim` (`Unknown` without a chain view).
+    fn standing(&self, claim: &Claim) -> Standing {
+        self.config
+            .chain
+            .as_ref()
+            .map_or(Standing::Unknown, |view| view.standing(claim))
+    }
+
+    /// Records held that the chain does not confirm, in all.
+    pub fn unconfirmed(&self) -> usize {
+        self.unconfirmed.values().sum()
+    }
+
+    fn count_unconfirmed(&mut self, entry: &Entry, add: bool) {
+        if entry.confirmed || self.config.chain.is_none() {
+            return;
+        }
+        let n = self.unconfirmed.entry(entry.signer).or_insert(0);
+        if add {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.unconfirmed.remove(&entry.signer);
+            }
+        }
+    }
+
+    /// Whether one more unconfirmed record of `signer` fits.
+    fn unconfirmed_fits(&self, signer: &[u8; 32]) -> bool {
+        self.unconfirmed() < self.config.max_unconfirmed
+            && self.unconfirmed.get(signer).copied().unwrap_or(0)
+                < self.config.max_unconfirmed_per_signer
+    }
+
+    /// Validates and inserts a record without persisting it; `quota`: whether the limits on
+    /// unconfirmed records apply (not to records loaded back from the durable copy).
+    fn admit(
+        &mut self,
+        mut record: Record,
+        now_unix: u64,
+        now: Instant,
+        quota: bool,
+    ) -> Result<(), Refusal> {
         let max_size = self.config.max_record_size.min(MAX_RECORD_SIZE);
         if record.value.len() > max_size {
             bump(&self.counters.refused_too_large);
@@ -554,11 +646,32 @@ impl PersistentRecordStore {
         }
         let order = order_of(&valid);
         let signer = valid.signer_public_key;
-        let num_records = self.records.len();
-        match self.records.entry(record.key.clone()) {
-            hash_map::Entry::Occupied(mut e) => {
-                let old = e.get();
-                if matches!(valid.content, RecordContent::Manifest(_)) && old.signer != signer {
+        let claim = claim_of(&valid);
+        let confirmed = match self.standing(&claim) {
+            Standing::Confirmed => true,
+            Standing::Unknown => false,
+            Standing::Contradicted => {
+                bump(&self.counters.refused_not_registered);
+                return Err(Refusal::NotRegistered);
+            }
+        };
+        let entry = Entry {
+            record,
+            signer,
+            order,
+            claim,
+            confirmed,
+        };
+        let key = entry.record.key.clone();
+        let old = self.records.get(&key);
+        if let Some(old) = old {
+            // What the chain confirms takes the key from what it does not (a squatter's
+            // manifest stored first, a record kept from before the chain view was filled);
+            // otherwise the first signer of a manifest keeps it, and nothing older replaces
+            // anything newer.
+            let takes_over = confirmed && !old.confirmed;
+            if !takes_over {
+                if matches!(claim, Claim::Manifest { .. }) && old.signer != signer {
                     bump(&self.counters.refused_conflict);
                     return Err(Refusal::Conflict);
                 }
@@ -566,25 +679,54 @@ impl PersistentRecordStore {
                     bump(&self.counters.refused_stale);
                     return Err(Refusal::Stale);
                 }
-                e.insert(Entry {
-                    record,
-                    signer,
-                    order,
-                });
             }
-            hash_map::Entry::Vacant(e) => {
-                if num_records >= self.config.max_records {
-                    bump(&self.counters.refused_full);
-                    return Err(Refusal::Full);
-                }
-                e.insert(Entry {
-                    record,
-                    signer,
-                    order,
-                });
-            }
+        } else if self.records.len() >= self.config.max_records {
+            bump(&self.counters.refused_full);
+            return Err(Refusal::Full);
+        }
+        let needs_room = !confirmed
+            && self.config.chain.is_some()
+            && old.is_none_or(|o| o.confirmed || o.signer != signer);
+        if quota && needs_room && !self.unconfirmed_fits(&signer) {
+            bump(&self.counters.refused_unconfirmed);
+            return Err(Refusal::Unconfirmed);
+        }
+        self.count_unconfirmed(&entry, true);
+        if let Some(old) = self.records.insert(key, entry) {
+            self.count_unconfirmed(&old, false);
         }
         Ok(())
+    }
+
+    /// Asks the chain view again about every record held: records it now confirms are counted
+    /// as confirmed, records it now contradicts (a squatter's manifest, an old version after an
+    /// append) are removed. Returns how many were removed. The node calls it on a timer.
+    pub fn recheck(&mut self) -> usize {
+        let Some(view) = self.config.chain.clone() else {
+            return 0;
+        };
+        let mut contradicted = Vec::new();
+        let mut newly = Vec::new();
+        for (key, entry) in &self.records {
+            match view.standing(&entry.claim) {
+                Standing::Contradicted => contradicted.push(key.clone()),
+                Standing::Confirmed if !entry.confirmed => newly.push(key.clone()),
+                _ => {}
+            }
+        }
+        for key in &newly {
+            if let Some(entry) = self.records.get(key).cloned() {
+                self.count_unconfirmed(&entry, false);
+                if let Some(e) = self.records.get_mut(key) {
+                    e.confirmed = true;
+                }
+            }
+        }
+        for key in &contradicted {
+            bump(&self.counters.removed_contradicted);
+            self.remove(key);
+        }
+        contradicted.len()
     }
 
     /// Sends an op, or remembers its key for later if the channel is full.
@@ -663,7 +805,8 @@ impl RecordStore for PersistentRecordStore {
     }
 
     fn remove(&mut self, k: &RecordKey) {
-        if self.records.remove(k).is_some() {
+        if let Some(old) = self.records.remove(k) {
+            self.count_unconfirmed(&old, false);
             self.flush_pending();
             self.send(PersistOp::Remove { key: k.to_vec() });
         }

@@ -13,8 +13,8 @@ use libp2p::kad::{ProviderRecord, Record, RecordKey};
 use proptest::prelude::*;
 use sharenet_dht::record::ANNOUNCEMENT_MAX_AGE_SECS;
 use sharenet_dht::{
-    Clock, MemoryPersistence, PersistOp, PersistentRecordStore, Refusal, SignedRecord, StoreConfig,
-    StoredRecord, persist_channel,
+    ChainView, Clock, MemoryPersistence, PersistOp, PersistentRecordStore, Refusal, SignedRecord,
+    StoreConfig, StoredRecord, persist_channel,
 };
 
 fn local() -> PeerId {
@@ -522,4 +522,121 @@ fn a_key_twice_at_load_keeps_the_newer_record_and_removes_nothing() {
     let store = PersistentRecordStore::load(local(), config(), tx, vec![v2.clone(), v1]);
     assert_eq!(store.get(&v2.key).unwrap().value, v2.value);
     assert_eq!(rx.try_iter().count(), 0);
+}
+
+/// A node's store: it checks records against `view`.
+fn chained(view: &ChainView, max_unconfirmed: usize) -> StoreConfig {
+    StoreConfig {
+        chain: Some(view.clone()),
+        max_unconfirmed,
+        max_unconfirmed_per_signer: 2,
+        ..config()
+    }
+}
+
+#[test]
+fn the_registered_manifest_owns_its_key_whoever_signed_first() {
+    let (tx, _rx) = persist_channel(64);
+    let view = ChainView::new();
+    let mut store = PersistentRecordStore::new(local(), chained(&view, 16), tx);
+    let counters = store.counters();
+    let owners = manifest("ds", 1, now());
+    let mut fake = owners.clone();
+    fake.min_cohort = 1;
+    let sign = |m: &sharenet_dht::DatasetManifest, who: &str| {
+        SignedRecord::sign_manifest(m, &keypair(who))
+            .unwrap()
+            .to_kad_record(None)
+            .unwrap()
+    };
+    // Before the chain view knows the dataset, the squatter's manifest is taken as unconfirmed.
+    store.try_put(sign(&fake, "squatter")).unwrap();
+    assert_eq!(store.unconfirmed(), 1);
+    // Once the chain registers the owner's manifest, that one takes the key over.
+    view.set_manifest(owners.dataset_id, owners.manifest_hash());
+    let real = sign(&owners, "owner");
+    store.try_put(real.clone()).unwrap();
+    assert_eq!(store.get(&real.key).unwrap().value, real.value);
+    assert_eq!(store.unconfirmed(), 0);
+    // Now the squatter's is refused outright, and cannot push the owner's out.
+    assert_eq!(
+        store.try_put(sign(&fake, "squatter")),
+        Err(Refusal::NotRegistered)
+    );
+    assert_eq!(counters.refused_not_registered.load(Relaxed), 1);
+    assert_eq!(store.get(&real.key).unwrap().value, real.value);
+}
+
+#[test]
+fn records_the_chain_does_not_confirm_get_a_small_share_of_the_store() {
+    let (tx, _rx) = persist_channel(4096);
+    let view = ChainView::new();
+    let mut store = PersistentRecordStore::new(local(), chained(&view, 4), tx);
+    let t = now();
+    // Announcements of nodes the chain does not list: four in all.
+    for i in 0..4 {
+        store
+            .try_put(announcement_record(&format!("stranger {i}"), t))
+            .unwrap();
+    }
+    assert_eq!(
+        store.try_put(announcement_record("stranger 4", t)),
+        Err(Refusal::Unconfirmed)
+    );
+    // An active node's announcement is confirmed and always finds room.
+    view.set_active_nodes([public(&keypair("node"))]);
+    store.try_put(announcement_record("node", t)).unwrap();
+    // At most two unconfirmed records of one signer.
+    let (tx, _rx) = persist_channel(64);
+    let mut store = PersistentRecordStore::new(local(), chained(&view, 16), tx);
+    store.try_put(manifest_record("a", 1, "owner")).unwrap();
+    store.try_put(manifest_record("b", 1, "owner")).unwrap();
+    assert_eq!(
+        store.try_put(manifest_record("c", 1, "owner")),
+        Err(Refusal::Unconfirmed)
+    );
+    // A newer version of one of them replaces it without needing more room.
+    store.try_put(manifest_record("a", 2, "owner")).unwrap();
+    assert_eq!(store.counters().refused_unconfirmed.load(Relaxed), 1);
+}
+
+#[test]
+fn recheck_confirms_and_removes_as_the_chain_learns() {
+    let (tx, rx) = persist_channel(64);
+    let view = ChainView::new();
+    let mut store = PersistentRecordStore::new(local(), chained(&view, 16), tx);
+    let kept = manifest("kept", 1, now());
+    let squatted = manifest("squatted", 1, now());
+    for (m, who) in [(&kept, "owner"), (&squatted, "squatter")] {
+        store
+            .try_put(
+                SignedRecord::sign_manifest(m, &keypair(who))
+                    .unwrap()
+                    .to_kad_record(None)
+                    .unwrap(),
+            )
+            .unwrap();
+    }
+    assert_eq!(store.unconfirmed(), 2);
+    view.set_manifest(kept.dataset_id, kept.manifest_hash());
+    let mut registered = squatted.clone();
+    registered.rows += 1;
+    view.set_manifest(squatted.dataset_id, registered.manifest_hash());
+    while rx.try_recv().is_ok() {}
+    assert_eq!(store.recheck(), 1);
+    assert_eq!((store.len(), store.unconfirmed()), (1, 0));
+    assert_eq!(store.counters().removed_contradicted.load(Relaxed), 1);
+    assert!(matches!(rx.try_recv(), Ok(PersistOp::Remove { .. })));
+}
+
+#[test]
+fn a_store_without_a_chain_view_keeps_the_first_signer() {
+    let (tx, _rx) = persist_channel(16);
+    let mut store = PersistentRecordStore::new(local(), config(), tx);
+    store.try_put(manifest_record("ds", 1, "first")).unwrap();
+    assert_eq!(
+        store.try_put(manifest_record("ds", 2, "second")),
+        Err(Refusal::Conflict)
+    );
+    assert_eq!(store.unconfirmed(), 0, "nothing is counted without a view");
 }

@@ -100,15 +100,26 @@ pub fn peer_id_from_chain_key(key: B256) -> Option<PeerId> {
     Some(PublicKey::from(pk).to_peer_id())
 }
 
-/// The active nodes on chain: their peer ids and network addresses.
-async fn active_peers<L: Ledger>(
-    ledger: &L,
-) -> Result<Vec<(PeerId, Option<Multiaddr>)>, ChainError> {
+/// An active node on chain.
+struct ActivePeer {
+    peer: PeerId,
+    /// Its registered ed25519 key.
+    key: [u8; 32],
+    /// Its registered network address, if it parses.
+    addr: Option<Multiaddr>,
+}
+
+/// The active nodes on chain.
+async fn active_peers<L: Ledger>(ledger: &L) -> Result<Vec<ActivePeer>, ChainError> {
     let mut out = Vec::new();
     for account in ledger.active_nodes().await? {
         let info = ledger.node_info(account).await?;
         if let Some(peer) = peer_id_from_chain_key(info.peerKey) {
-            out.push((peer, info.networkAddress.parse::<Multiaddr>().ok()));
+            out.push(ActivePeer {
+                peer,
+                key: info.peerKey.0,
+                addr: info.networkAddress.parse::<Multiaddr>().ok(),
+            });
         }
     }
     Ok(out)
@@ -165,8 +176,14 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
     let store = tokio::task::spawn_blocking(move || ShareStore::open(store_path, at_rest))
         .await
         .map_err(|e| NodeError::Task(e.to_string()))??;
-    // The DHT records stored before, and the writer that keeps their durable copy.
-    let (dht, writer) = net_dht::open(store.clone(), sharenet_dht::StoreConfig::default()).await?;
+    // The DHT records stored before, and the writer that keeps their durable copy. The record
+    // store checks records' owners against the chain view the follower keeps.
+    let chain_view = sharenet_dht::ChainView::new();
+    let dht_config = sharenet_dht::StoreConfig {
+        chain: Some(chain_view.clone()),
+        ..sharenet_dht::StoreConfig::default()
+    };
+    let (dht, writer) = net_dht::open(store.clone(), dht_config).await?;
     let (client, inbound) = net::start_with_faults(
         NetworkConfig {
             keypair: identity.clone(),
@@ -263,6 +280,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
         manifests: wake,
         uploads: upload_counters,
         jobs: job_counters.clone(),
+        chain_view,
     }));
     Ok((
         RunningNode {
@@ -290,6 +308,8 @@ struct ChainFollower<L> {
     uploads: Arc<UploadCounters>,
     /// Job counters, copied into the status for the metrics.
     jobs: Arc<JobCounters>,
+    /// What the DHT record store knows of the chain: active nodes, registered manifests.
+    chain_view: sharenet_dht::ChainView,
 }
 
 /// Splits the swarm's inbound requests by protocol into one bounded queue per service.
@@ -343,6 +363,10 @@ async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default();
     let mut last_epoch = None;
+    let mut manifests_known = false;
+    // The dials of the current active set, in the background: the follower never waits on a
+    // peer (one registered with a bogus address would otherwise stop it).
+    let mut dialing: Option<tokio::task::JoinHandle<()>> = None;
     // The store's figures are recounted when uploads happened (or every 60 polls), not on every
     // poll: counting walks every batch header.
     let mut counted_uploads = None;
@@ -353,15 +377,16 @@ async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
             let registered = f.ledger.node_info(f.account).await?.registered;
             if last_epoch != Some(epoch) {
                 let peers = active_peers(&f.ledger).await?;
-                let allowed: HashSet<PeerId> = peers.iter().map(|(p, _)| *p).collect();
+                let allowed: HashSet<PeerId> = peers.iter().map(|p| p.peer).collect();
+                f.chain_view.set_active_nodes(peers.iter().map(|p| p.key));
                 f.client.set_allowed(allowed.clone()).await?;
-                for (peer, addr) in peers {
-                    if peer != f.me
-                        && let Some(addr) = addr
-                        && let Err(e) = f.client.dial(peer, addr).await
-                    {
-                        warn!(%peer, error = %e, "could not reach an active node");
-                    }
+                let others: Vec<(PeerId, Multiaddr)> = peers
+                    .into_iter()
+                    .filter(|p| p.peer != f.me)
+                    .filter_map(|p| Some((p.peer, p.addr?)))
+                    .collect();
+                if let Some(previous) = dialing.replace(tokio::spawn(dial_all(f.client.clone(), others))) {
+                    previous.abort();
                 }
                 if let Ok(mut s) = f.status.lock() {
                     s.active_nodes = allowed.len();
@@ -398,11 +423,25 @@ async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
                 (s.uploads_accepted, s.uploads_rejected, s.uploads_refused) = uploads;
                 s.jobs = f.jobs.snapshot();
             }
+            if !manifests_known {
+                // Every dataset registered before this node (re)started: the record store checks
+                // manifests against them.
+                let (events, _) = f.ledger.events_since(sharenet_chain_adapter::EventCursor::default()).await?;
+                for event in &events {
+                    if let Some(dataset) = dataset_of(&event.kind) {
+                        track_manifest(&f, dataset).await?;
+                    }
+                }
+                manifests_known = true;
+            }
             let (events, next) = f.ledger.events_since(state.cursor).await?;
             // The page is applied to a copy of the active set: a page that fails is read again
             // from the same cursor, against the same set.
             let mut active = state.active.clone();
             for event in events {
+                if let Some(dataset) = dataset_of(&event.kind) {
+                    track_manifest(&f, dataset).await?;
+                }
                 active.apply(&event.kind);
                 let handled = match event.kind {
                     ChainEventKind::Dataset(DatasetRegistryEvents::DatasetRegistered(e))
@@ -463,6 +502,42 @@ enum Held {
     OtherParty,
     /// The dataset is marked registered; the node's receipts in batch order.
     Registered(Vec<Vec<u8>>),
+}
+
+/// The dataset a registry event is about, if it registers a manifest hash.
+fn dataset_of(kind: &sharenet_chain_adapter::ChainEventKind) -> Option<B256> {
+    use sharenet_chain_adapter::ChainEventKind;
+    use sharenet_chain_adapter::bindings::DatasetRegistry::DatasetRegistryEvents;
+    match kind {
+        ChainEventKind::Dataset(DatasetRegistryEvents::DatasetRegistered(e)) => Some(e.datasetId),
+        ChainEventKind::Dataset(DatasetRegistryEvents::DatasetAppended(e)) => Some(e.datasetId),
+        _ => None,
+    }
+}
+
+/// Tells the DHT record store the manifest hash the chain registers for `dataset` now.
+async fn track_manifest<L: Ledger>(f: &ChainFollower<L>, dataset: B256) -> Result<(), NodeError> {
+    let info = f.ledger.dataset_info(dataset).await?;
+    f.chain_view.set_manifest(dataset.0, info.manifestHash.0);
+    Ok(())
+}
+
+/// Active nodes dialled at once by the chain follower.
+const DIAL_CONCURRENCY: usize = 32;
+
+/// Dials every peer, [`DIAL_CONCURRENCY`] at a time, each within `Client::dial`'s timeout.
+async fn dial_all(client: Client, peers: Vec<(PeerId, Multiaddr)>) {
+    use futures::StreamExt;
+    futures::stream::iter(peers)
+        .for_each_concurrent(DIAL_CONCURRENCY, |(peer, addr)| {
+            let client = client.clone();
+            async move {
+                if let Err(e) = client.dial(peer, addr).await {
+                    warn!(%peer, error = %e, "could not reach an active node");
+                }
+            }
+        })
+        .await;
 }
 
 /// Marks a dataset this node holds as registered on chain: the dataset is complete (no gaps) and

@@ -246,8 +246,29 @@ fn metrics(s: &NodeStatus, c: &NetCounters) -> String {
         vec![(String::new(), c.refused_unregistered)],
     );
     gauge(
+        "sharenet_refused_busy_total",
+        "Requests refused before their body was read: the peer's (or everyone's) budget for the protocol was used up.",
+        "counter",
+        per_protocol(c.refused_busy),
+    );
+    gauge(
+        "sharenet_refused_too_large_total",
+        "Requests refused before their body was read: over the protocol's size limit.",
+        "counter",
+        per_protocol(c.refused_too_large),
+    );
+    gauge(
+        "sharenet_mpc_refused_total",
+        "MPC messages refused by this node's router (answered with a refusal), and messages of this node that a receiver refused.",
+        "counter",
+        vec![
+            ("{by=\"this_node\"}".into(), c.mpc_refused),
+            ("{by=\"peer\"}".into(), c.mpc_refused_by_peer),
+        ],
+    );
+    gauge(
         "sharenet_dropped_total",
-        "Messages dropped (malformed, oversized, duplicate, full queue).",
+        "Inbound requests that failed (refused, malformed, oversized, timed out) or found a full queue.",
         "counter",
         vec![(String::new(), c.dropped)],
     );
@@ -266,6 +287,12 @@ fn metrics(s: &NodeStatus, c: &NetCounters) -> String {
         one(d.records),
     );
     gauge(
+        "sharenet_dht_records_unconfirmed",
+        "DHT records held that the chain does not confirm (yet).",
+        "gauge",
+        one(d.unconfirmed),
+    );
+    gauge(
         "sharenet_dht_refused_total",
         "DHT records refused by the local store, per reason.",
         "counter",
@@ -275,6 +302,8 @@ fn metrics(s: &NodeStatus, c: &NetCounters) -> String {
             ("full", d.refused_full),
             ("stale", d.refused_stale),
             ("conflict", d.refused_conflict),
+            ("not_registered", d.refused_not_registered),
+            ("unconfirmed", d.refused_unconfirmed),
             ("providers", d.refused_providers),
         ]
         .iter()

@@ -19,10 +19,11 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use serde_json::{Value, json};
 use sharenet_mpc::field::{Field, Mp127};
 use sharenet_node::jobs::wire::{JobReply, JobRequest, JobWireError};
+use sharenet_node::net::codec::Admission;
 use sharenet_node::net::mpc::{RouteError, decode_envelope, encode_envelope};
 use sharenet_node::net::{
-    BytesCodec, JOB_PROTOCOL, MAX_JOB_MESSAGE, MAX_MPC_MESSAGE, MAX_RESPONSE, MAX_UPLOAD_REQUEST,
-    MPC_PROTOCOL,
+    Budget, BytesCodec, JOB_PROTOCOL, MAX_JOB_MESSAGE, MAX_MPC_MESSAGE, MAX_RESPONSE,
+    MAX_UPLOAD_REQUEST, MPC_PROTOCOL,
 };
 use sharenet_node::store::{AtRestKey, DamageKind, DatasetId, DatasetInfo, ShareStore};
 use sharenet_node::upload::wire::{BatchUpload, DatasetOrigin, Receipt, WireError};
@@ -295,18 +296,27 @@ fn mpc_envelopes_and_request_frames_are_the_vectors() {
     assert_eq!(num(&limits["mpc"]) as usize, MAX_MPC_MESSAGE);
     assert_eq!(num(&limits["job"]) as usize, MAX_JOB_MESSAGE);
     assert_eq!(num(&limits["response"]) as usize, MAX_RESPONSE);
-    let mut codec = BytesCodec {
-        max_request: MAX_MPC_MESSAGE,
-        max_response: MAX_RESPONSE,
+    let peer = PeerId::random();
+    let budget = Budget {
+        requests_per_peer: usize::MAX,
+        bytes_per_peer: usize::MAX,
+        bytes_total: usize::MAX,
     };
+    let mut codec = BytesCodec::for_peer(
+        Admission::new(MAX_MPC_MESSAGE, false, budget),
+        MAX_RESPONSE,
+        peer,
+    );
     for frame in doc["frames"].as_array().unwrap() {
         let body = unhex(&frame["body"]);
         let mut written = Cursor::new(Vec::new());
-        block_on(codec.write_request(&MPC_PROTOCOL, &mut written, body.clone())).unwrap();
+        block_on(codec.write_request(&MPC_PROTOCOL, &mut written, body.clone().into())).unwrap();
         assert_eq!(written.into_inner(), unhex(&frame["encoded"]));
         let mut reader = Cursor::new(unhex(&frame["encoded"]));
         assert_eq!(
-            block_on(codec.read_request(&MPC_PROTOCOL, &mut reader)).unwrap(),
+            block_on(codec.read_request(&MPC_PROTOCOL, &mut reader))
+                .unwrap()
+                .bytes,
             body
         );
         let mut reader = Cursor::new(unhex(&frame["encoded"]));
@@ -317,10 +327,7 @@ fn mpc_envelopes_and_request_frames_are_the_vectors() {
     }
     for case in doc["frame_malformed"].as_array().unwrap() {
         let max = num(&limits[case["protocol"].as_str().unwrap()]) as usize;
-        let mut codec = BytesCodec {
-            max_request: max,
-            max_response: max,
-        };
+        let mut codec = BytesCodec::for_peer(Admission::new(max, false, budget), max, peer);
         // The header alone: the body is never read, nor allocated.
         let mut reader = Cursor::new(unhex(&case["header"]));
         let error = block_on(codec.read_request(&JOB_PROTOCOL, &mut reader)).unwrap_err();

@@ -120,14 +120,16 @@ pub fn output_key(client: &Client) -> Result<Bytes, JobError> {
         .ok_or_else(|| JobError::Task("the client identity is not an ed25519 key".into()))
 }
 
-/// Dials the committee members (for the DHT and the job protocol) and returns their peer ids in
-/// committee order. Members that cannot be reached are still listed (they will not be ready).
+/// Dials the committee members (for the DHT and the job protocol), all at once, and returns
+/// their peer ids in committee order. Members that cannot be reached are still listed (they
+/// will not be ready).
 pub async fn dial_committee<L: Ledger>(
     ledger: &L,
     client: &Client,
     committee: &[Address],
 ) -> Result<Vec<PeerId>, JobError> {
     let mut peers = Vec::with_capacity(committee.len());
+    let mut dials = Vec::with_capacity(committee.len());
     for account in committee {
         let info = ledger.node_info(*account).await?;
         let peer = peer_id_from_chain_key(info.peerKey).ok_or_else(|| JobError::Job {
@@ -135,11 +137,13 @@ pub async fn dial_committee<L: Ledger>(
             reason: format!("committee member {account} has no ed25519 peer key"),
         })?;
         if let Some(addr) = crate::owner::dial_address(&info.networkAddress) {
-            // A member that is down is found out by the readiness round.
-            let _ = client.dial(peer, addr).await;
+            dials.push(client.dial(peer, addr));
         }
         peers.push(peer);
     }
+    // A member that is down (or registered a bogus address) is found out by the readiness
+    // round; every dial ends within its timeout.
+    let _ = futures::future::join_all(dials).await;
     Ok(peers)
 }
 

@@ -11,6 +11,7 @@ use sharenet_dht::{DatasetManifest, Key, NodeAnnouncement, SignedRecord, ValidRe
 use tokio::sync::{mpsc, oneshot};
 
 use super::NetError;
+use super::codec::Reservation;
 use super::dht::DhtCounters;
 use super::mpc::{MpcRouter, SessionId, SwarmTransport};
 
@@ -32,9 +33,22 @@ pub struct NetCounters {
     pub bytes_in: [u64; 3],
     /// Bytes sent in requests, per protocol: upload, mpc, job.
     pub bytes_out: [u64; 3],
-    /// MPC messages refused because the sender is not an active node on chain.
+    /// MPC messages refused because the sender is not an active node on chain (before their
+    /// body was read).
     pub refused_unregistered: u64,
-    /// Messages dropped: malformed, oversized, duplicate, or a full queue.
+    /// Requests refused before their body was read because the sender's budget (or the total)
+    /// for the protocol was used up, per protocol: upload, mpc, job.
+    pub refused_busy: [u64; 3],
+    /// Requests refused before their body was read because they announced more than the
+    /// protocol's limit, per protocol: upload, mpc, job.
+    pub refused_too_large: [u64; 3],
+    /// MPC messages the router refused (answered with a refusal, not an acknowledgement):
+    /// malformed, or over its bounds.
+    pub mpc_refused: u64,
+    /// MPC messages this node sent that the receiver refused (retried while it is busy).
+    pub mpc_refused_by_peer: u64,
+    /// Messages dropped: every inbound request that failed (refused as above, malformed,
+    /// timed out), and requests for a service whose queue was full.
     pub dropped: u64,
     /// Outbound requests that failed.
     pub outbound_failures: u64,
@@ -65,6 +79,9 @@ pub struct InboundRequest {
     pub payload: Vec<u8>,
     /// Where the response goes.
     pub channel: ResponseChannel<Vec<u8>>,
+    /// The request's share of the protocol's inbound budgets, held until it is answered or
+    /// dropped.
+    pub(crate) _reservation: Option<Reservation>,
 }
 
 /// What the event loop is asked to do.
@@ -173,6 +190,10 @@ pub enum Command {
     Shutdown,
 }
 
+/// The longest a [`Client::dial`] waits. The swarm gives up on a connection attempt after
+/// [`super::CONNECTION_TIMEOUT`]; this bounds the wait for its answer too.
+pub const DIAL_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// A cloneable handle to a running swarm.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -216,10 +237,22 @@ impl Client {
         ))
     }
 
-    /// Connects to `peer` at `addr`.
+    /// Connects to `peer` at `addr` (with or without a trailing `/p2p/<peer>`; an address that
+    /// names another peer fails at once). The connection is made only with `peer`: reaching
+    /// another peer at that address is a failure. Fails after [`DIAL_TIMEOUT`] at the latest.
     pub async fn dial(&self, peer: PeerId, addr: Multiaddr) -> Result<(), NetError> {
-        self.call(|reply| Command::Dial { peer, addr, reply })
-            .await?
+        match tokio::time::timeout(
+            DIAL_TIMEOUT,
+            self.call(|reply| Command::Dial { peer, addr, reply }),
+        )
+        .await
+        {
+            Ok(result) => result?,
+            Err(_) => Err(NetError::Timeout {
+                what: "dial",
+                after: DIAL_TIMEOUT,
+            }),
+        }
     }
 
     /// Sends a request and waits for the response.

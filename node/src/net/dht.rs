@@ -297,6 +297,14 @@ pub struct DhtCounters {
     pub refused_stale: u64,
     /// See [`DhtCounters::refused_invalid`].
     pub refused_conflict: u64,
+    /// Manifests refused because the chain registered another manifest for their dataset.
+    pub refused_not_registered: u64,
+    /// Records refused because too many records the chain does not confirm are held.
+    pub refused_unconfirmed: u64,
+    /// Records removed because the chain came to contradict them.
+    pub removed_contradicted: u64,
+    /// Records held that the chain does not confirm (yet).
+    pub unconfirmed: u64,
     /// See [`DhtCounters::refused_invalid`].
     pub refused_providers: u64,
     /// Changes not sent to the writer because its channel was full (retried).
@@ -340,6 +348,9 @@ impl DhtCounters {
         self.refused_full = l(&store.refused_full);
         self.refused_stale = l(&store.refused_stale);
         self.refused_conflict = l(&store.refused_conflict);
+        self.refused_not_registered = l(&store.refused_not_registered);
+        self.refused_unconfirmed = l(&store.refused_unconfirmed);
+        self.removed_contradicted = l(&store.removed_contradicted);
         self.refused_providers = l(&store.refused_providers);
         self.persist_dropped = l(&store.persist_dropped);
         self.persist_lost = l(&store.persist_lost);

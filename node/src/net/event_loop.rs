@@ -4,14 +4,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::Receiver as SyncReceiver;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::kad::{self, GetRecordOk, QueryId, QueryResult, Quorum};
+use libp2p::multiaddr::Protocol as AddrProtocol;
 use libp2p::request_response::{self, OutboundRequestId};
 use libp2p::swarm::SwarmEvent;
-use libp2p::{PeerId, Swarm, identify};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::{Multiaddr, PeerId, Swarm, identify};
 use sharenet_dht::{PersistOp, Refusal, SignedRecord, StoreCounters};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
@@ -19,9 +22,10 @@ use tracing::{debug, warn};
 use super::NetError;
 use super::behaviour::{Behaviour, BehaviourEvent};
 use super::client::{Command, FoundRecord, InboundRequest, NetCounters, Protocol};
+use super::codec::{Frame, PeerTagged};
 use super::dht::WriterCounters;
 use super::faults::{Held, LinkFaults, SendFault};
-use super::mpc::MpcRouter;
+use super::mpc::{MpcRouter, MpcVerdict, RouteError};
 
 /// A `get_record` query in progress.
 pub(crate) struct PendingGet {
@@ -45,7 +49,7 @@ pub(crate) struct EventLoop {
         HashMap<OutboundRequestId, oneshot::Sender<Result<Vec<u8>, NetError>>>,
     pub(crate) pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<(), NetError>>>>,
     /// MPC envelopes in flight, kept until acknowledged so that a failed send can be retried.
-    pub(crate) pending_mpc: HashMap<OutboundRequestId, (PeerId, Vec<u8>, u32)>,
+    pub(crate) pending_mpc: HashMap<OutboundRequestId, PendingMpc>,
     /// A sender to this loop's own command queue, for delayed retries.
     pub(crate) retry: mpsc::Sender<Command>,
     pub(crate) counters: NetCounters,
@@ -63,8 +67,21 @@ pub(crate) struct EventLoop {
     pub(crate) faults: Option<LinkFaults>,
 }
 
-/// Attempts at delivering one MPC envelope before giving up (the session then times out).
+/// An MPC envelope in flight.
+pub(crate) struct PendingMpc {
+    peer: PeerId,
+    envelope: Vec<u8>,
+    attempt: u32,
+}
+
+/// Attempts at delivering one MPC envelope whose sending failed before giving up (the session
+/// then fails at once).
 const MPC_ATTEMPTS: u32 = 8;
+/// Attempts at delivering one MPC envelope that a busy receiver refused: its router frees room as
+/// its sessions read, so this waits longer (about a minute in all) before giving up.
+const MPC_BUSY_ATTEMPTS: u32 = 40;
+/// The longest pause between two attempts.
+const MPC_RETRY_MAX: Duration = Duration::from_millis(1600);
 
 impl EventLoop {
     pub(crate) async fn run(mut self) {
@@ -87,6 +104,13 @@ impl EventLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Dial { peer, addr, reply } => {
+                let addr = match address_of(peer, addr) {
+                    Ok(addr) => addr,
+                    Err(reason) => {
+                        let _ = reply.send(Err(NetError::Dial { peer, reason }));
+                        return;
+                    }
+                };
                 // Known to Kademlia even when the peer dialed us first (its listen address is
                 // otherwise only learnt from identify).
                 self.swarm
@@ -97,8 +121,19 @@ impl EventLoop {
                     let _ = reply.send(Ok(()));
                     return;
                 }
-                match self.swarm.dial(addr) {
+                // Dialled as this peer: the swarm checks who answers, and every outcome (the
+                // connection, or an error naming the peer, within the connection timeout)
+                // resolves the pending dial.
+                let opts = DialOpts::peer_id(peer)
+                    .addresses(vec![addr])
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .build();
+                match self.swarm.dial(opts) {
                     Ok(()) => self.pending_dials.entry(peer).or_default().push(reply),
+                    // A dial to the peer is already under way: wait for its outcome.
+                    Err(libp2p::swarm::DialError::DialPeerConditionFalse(_)) => {
+                        self.pending_dials.entry(peer).or_default().push(reply);
+                    }
                     Err(e) => {
                         let _ = reply.send(Err(NetError::Dial {
                             peer,
@@ -168,11 +203,11 @@ impl EventLoop {
                 channel,
                 payload,
             } => {
-                let behaviour = match protocol {
-                    Protocol::Upload => &mut self.swarm.behaviour_mut().upload,
-                    Protocol::Job => &mut self.swarm.behaviour_mut().job,
-                };
-                if behaviour.send_response(channel, payload).is_err() {
+                if self
+                    .service_protocol(protocol)
+                    .send_response(channel, payload)
+                    .is_err()
+                {
                     self.counters.outbound_failures += 1;
                 }
             }
@@ -246,15 +281,23 @@ impl EventLoop {
                     .store_mut()
                     .remove(&key.to_record_key());
             }
-            Command::SetAllowed(peers) => self.allowed = peers,
+            Command::SetAllowed(peers) => self.set_allowed(peers),
             Command::ListenAddrs(reply) => {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
             Command::Counters(reply) => {
                 let mut c = self.counters;
                 c.peers = self.swarm.connected_peers().count() as u64;
+                let b = self.swarm.behaviour();
+                for (i, rr) in [(UPLOAD, &b.upload), (MPC, &b.mpc), (JOB, &b.job)] {
+                    let a = rr.admission().counters();
+                    c.refused_busy[i] = a.busy.load(Relaxed);
+                    c.refused_too_large[i] = a.too_large.load(Relaxed);
+                }
+                c.refused_unregistered = b.mpc.admission().counters().not_allowed.load(Relaxed);
                 let store = self.swarm.behaviour_mut().kad.store_mut();
                 c.dht.records = store.len() as u64;
+                c.dht.unconfirmed = store.unconfirmed() as u64;
                 c.dht.pending_persist = store.pending_persist() as u64;
                 c.dht
                     .read(&self.store_counters, self.writer_counters.as_deref());
@@ -267,7 +310,10 @@ impl EventLoop {
     /// Re-sends the store's dropped persistence ops; drains the channel of a client without a
     /// database.
     fn flush_dht(&mut self) {
-        self.swarm.behaviour_mut().kad.store_mut().flush_pending();
+        let store = self.swarm.behaviour_mut().kad.store_mut();
+        // What the chain learnt since: confirm records, remove the ones it contradicts.
+        store.recheck();
+        store.flush_pending();
         if let Some(rx) = &self.discard {
             while rx.try_recv().is_ok() {}
         }
@@ -394,11 +440,9 @@ impl EventLoop {
         payload: Vec<u8>,
         reply: oneshot::Sender<Result<Vec<u8>, NetError>>,
     ) {
-        let behaviour = match protocol {
-            Protocol::Upload => &mut self.swarm.behaviour_mut().upload,
-            Protocol::Job => &mut self.swarm.behaviour_mut().job,
-        };
-        let id = behaviour.send_request(&peer, payload);
+        let id = self
+            .service_protocol(protocol)
+            .send_request(&peer, Frame::from(payload));
         self.pending_requests.insert(id, reply);
     }
 
@@ -442,8 +486,38 @@ impl EventLoop {
             .swarm
             .behaviour_mut()
             .mpc
-            .send_request(&peer, envelope.clone());
-        self.pending_mpc.insert(id, (peer, envelope, attempt));
+            .send_request(&peer, Frame::from(envelope.clone()));
+        self.pending_mpc.insert(
+            id,
+            PendingMpc {
+                peer,
+                envelope,
+                attempt,
+            },
+        );
+    }
+
+    /// The behaviour of a service protocol.
+    fn service_protocol(&mut self, protocol: Protocol) -> &mut PeerTagged {
+        let b = self.swarm.behaviour_mut();
+        match protocol {
+            Protocol::Upload => &mut b.upload,
+            Protocol::Job => &mut b.job,
+        }
+    }
+
+    /// Replaces the allow-list: the peers that may send MPC messages, and that no connection
+    /// limit refuses.
+    fn set_allowed(&mut self, peers: HashSet<PeerId>) {
+        let b = self.swarm.behaviour_mut();
+        b.mpc.admission().set_allowed(&peers);
+        for gone in self.allowed.difference(&peers) {
+            b.limits.remove_peer_id(gone);
+        }
+        for peer in &peers {
+            b.limits.bypass_peer_id(peer);
+        }
+        self.allowed = peers;
     }
 
     /// Tries an undelivered MPC envelope again after a short, growing delay (the receiver
@@ -457,15 +531,27 @@ impl EventLoop {
         attempt: u32,
         reason: impl std::fmt::Display,
     ) {
-        if attempt >= MPC_ATTEMPTS {
+        self.retry_mpc_within(peer, envelope, attempt, MPC_ATTEMPTS, reason);
+    }
+
+    fn retry_mpc_within(
+        &mut self,
+        peer: PeerId,
+        envelope: Vec<u8>,
+        attempt: u32,
+        attempts: u32,
+        reason: impl std::fmt::Display,
+    ) {
+        if attempt >= attempts {
             warn!(%peer, %reason, attempt, "MPC message not delivered; giving up");
             self.give_up_mpc(peer, &envelope);
             return;
         }
         debug!(%peer, %reason, attempt, "MPC message not delivered; retrying");
         let retry = self.retry.clone();
+        let pause = Duration::from_millis(25 << attempt.min(6)).min(MPC_RETRY_MAX);
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(25 << attempt.min(6))).await;
+            tokio::time::sleep(pause).await;
             let _ = retry
                 .send(Command::RetryMpc {
                     peer,
@@ -537,7 +623,7 @@ impl EventLoop {
         }
     }
 
-    fn on_mpc(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+    fn on_mpc(&mut self, event: request_response::Event<Frame, Vec<u8>>) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -547,27 +633,58 @@ impl EventLoop {
                     },
                 ..
             } => {
-                if !self.allowed.contains(&peer) {
-                    // Not an active node on chain: no answer, nothing routed.
-                    self.counters.refused_unregistered += 1;
-                    warn!(%peer, "refused an MPC message from a peer that is not an active node");
-                    return;
-                }
-                self.counters.bytes_in[MPC] += request.len() as u64;
-                if self.router.deliver(peer, request).is_err() {
+                // The codec admitted it: the peer is on the allow-list (an active node on
+                // chain, or a committee member of this requester's job) and within its budget.
+                let Frame { bytes, reservation } = request;
+                self.counters.bytes_in[MPC] += bytes.len() as u64;
+                let verdict = match self.router.deliver(peer, bytes) {
+                    // A duplicate was delivered before: its sender only missed our answer.
+                    Ok(()) | Err(RouteError::Duplicate) => MpcVerdict::Accepted,
+                    Err(RouteError::Full) => MpcVerdict::Busy,
+                    Err(_) => MpcVerdict::Malformed,
+                };
+                drop(reservation);
+                if verdict != MpcVerdict::Accepted {
                     self.counters.dropped += 1;
+                    self.counters.mpc_refused += 1;
+                    debug!(%peer, ?verdict, "refused an MPC message");
                 }
                 let _ = self
                     .swarm
                     .behaviour_mut()
                     .mpc
-                    .send_response(channel, Vec::new());
+                    .send_response(channel, verdict.encode());
             }
             request_response::Event::Message {
-                message: request_response::Message::Response { request_id, .. },
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
                 ..
             } => {
-                self.pending_mpc.remove(&request_id);
+                let Some(pending) = self.pending_mpc.remove(&request_id) else {
+                    return;
+                };
+                match MpcVerdict::decode(&response) {
+                    MpcVerdict::Accepted => {}
+                    MpcVerdict::Busy => {
+                        // The receiver's router is full: it frees room as its sessions read.
+                        self.counters.mpc_refused_by_peer += 1;
+                        self.retry_mpc_within(
+                            pending.peer,
+                            pending.envelope,
+                            pending.attempt,
+                            MPC_BUSY_ATTEMPTS,
+                            "the receiver is busy",
+                        );
+                    }
+                    MpcVerdict::Malformed => {
+                        self.counters.mpc_refused_by_peer += 1;
+                        warn!(peer = %pending.peer, "an MPC message was refused as malformed; giving up");
+                        self.give_up_mpc(pending.peer, &pending.envelope);
+                    }
+                }
             }
             request_response::Event::OutboundFailure {
                 peer,
@@ -576,7 +693,11 @@ impl EventLoop {
                 ..
             } => {
                 self.counters.outbound_failures += 1;
-                let Some((peer_id, envelope, attempt)) = self.pending_mpc.remove(&request_id)
+                let Some(PendingMpc {
+                    peer: peer_id,
+                    envelope,
+                    attempt,
+                }) = self.pending_mpc.remove(&request_id)
                 else {
                     return;
                 };
@@ -602,19 +723,20 @@ impl EventLoop {
         &mut self,
         protocol: Protocol,
         index: usize,
-        event: request_response::Event<Vec<u8>, Vec<u8>>,
+        event: request_response::Event<Frame, Vec<u8>>,
     ) {
         match event {
             request_response::Event::Message { peer, message, .. } => match message {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    self.counters.bytes_in[index] += request.len() as u64;
+                    self.counters.bytes_in[index] += request.bytes.len() as u64;
                     let inbound = InboundRequest {
                         protocol,
                         peer,
-                        payload: request,
+                        payload: request.bytes,
                         channel,
+                        _reservation: request.reservation,
                     };
                     if self.inbound.try_send(inbound).is_err() {
                         self.counters.dropped += 1;
@@ -649,6 +771,24 @@ impl EventLoop {
     }
 }
 
+/// The address to dial `peer` at: `addr` without a trailing `/p2p/<id>`, which must name `peer`
+/// if it is there.
+fn address_of(peer: PeerId, mut addr: Multiaddr) -> Result<Multiaddr, String> {
+    match addr.iter().last() {
+        Some(AddrProtocol::P2p(named)) if named != peer => {
+            Err(format!("the address names another peer ({named})"))
+        }
+        Some(AddrProtocol::P2p(_)) => {
+            addr.pop();
+            Ok(addr)
+        }
+        _ if addr.iter().any(|p| matches!(p, AddrProtocol::P2p(_))) => {
+            Err("the address has a /p2p/ part before its end".into())
+        }
+        _ => Ok(addr),
+    }
+}
+
 fn fault_reason(fault: SendFault) -> &'static str {
     match fault {
         SendFault::Overflow => "the link's queue is full (simulated)",
@@ -664,6 +804,10 @@ fn refusal_reason(refusal: &Refusal) -> &'static str {
         Refusal::Stale => "a newer record is stored under this key",
         Refusal::Conflict => "another key signed the stored manifest of this dataset",
         Refusal::Expired => "the record has expired",
+        Refusal::NotRegistered => "the chain registered another manifest for this dataset",
+        Refusal::Unconfirmed => {
+            "the chain does not confirm the record and the store holds enough such records"
+        }
         _ => "refused",
     }
 }

@@ -19,7 +19,12 @@
 //!   output shares to a job's requester ([`CorruptTarget::Output`], the messages to a session's
 //!   outside endpoint, which is not an active node). The bit is the lowest bit of the first field
 //!   element after the MPC channel header, so the message stays well-formed and only its value
-//!   is wrong.
+//!   is wrong;
+//! - **colluding output shares** ([`OutputShift`]): the node adds a chosen field element to the
+//!   first value of its output shares to a requester, from a chosen message of each session on.
+//!   Members that agree on their shifts (each the value at its own point of one polynomial of
+//!   degree `t`) send consistent wrong shares: what a colluding minority would do to shift a
+//!   result, or to make the requester blame an honest member.
 //!
 //! A delayed message waits in a timer task that hands it back to the event loop when its time
 //! comes: the event loop never sleeps. At most [`MAX_HELD`] messages wait at once per node; a
@@ -33,6 +38,7 @@ use std::time::Duration;
 use libp2p::PeerId;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use sharenet_mpc::field::{Field, Mp127};
 
 /// The time a lost message costs before its first retransmission (TCP's minimum RTO, RFC 6298
 /// recommends 1 s, Linux uses 200 ms).
@@ -81,6 +87,16 @@ pub enum CorruptTarget {
     Output,
 }
 
+/// A consistent shift of a member's output shares (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputShift {
+    /// Added to the first field element of each shifted message.
+    pub delta: Mp127,
+    /// The first message of a session (by its envelope sequence number to the requester, from
+    /// 0) that is shifted: 1 leaves a query's first output message, its cohort gates, alone.
+    pub from_message: u64,
+}
+
 /// Counts of what the faults did, for the simulator's report.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FaultCounters {
@@ -114,6 +130,7 @@ struct State {
     links: HashMap<PeerId, LinkFault>,
     unreachable: HashSet<PeerId>,
     corrupt: Option<CorruptTarget>,
+    shift: Option<OutputShift>,
     rng: StdRng,
 }
 
@@ -153,6 +170,7 @@ impl LinkFaults {
                 links: HashMap::new(),
                 unreachable: HashSet::new(),
                 corrupt: None,
+                shift: None,
                 rng: StdRng::seed_from_u64(seed),
             })),
             counters: Arc::default(),
@@ -207,12 +225,18 @@ impl LinkFaults {
         self.with((), |s| s.corrupt = target);
     }
 
+    /// Starts (`Some`) or stops (`None`) shifting this node's output shares.
+    pub fn set_output_shift(&self, shift: Option<OutputShift>) {
+        self.with((), |s| s.shift = shift);
+    }
+
     /// Removes every fault.
     pub fn clear(&self) {
         self.with((), |s| {
             s.links.clear();
             s.unreachable.clear();
             s.corrupt = None;
+            s.shift = None;
         });
     }
 
@@ -282,7 +306,10 @@ impl LinkFaults {
     /// `to_outside` is true for a message to a session's outside endpoint (a requester). Returns
     /// whether it was corrupted (a message without a field element is left as it is).
     pub(crate) fn corrupt_mpc(&self, to_outside: bool, envelope: &mut [u8]) -> bool {
-        let target = self.with(None, |s| s.corrupt);
+        let (target, shift) = self.with((None, None), |s| (s.corrupt, s.shift));
+        if to_outside && let Some(shift) = shift {
+            return self.shift_output(shift, envelope);
+        }
         let applies = match target {
             Some(CorruptTarget::Protocol) => !to_outside,
             Some(CorruptTarget::Output) => to_outside,
@@ -292,6 +319,29 @@ impl LinkFaults {
             return false;
         }
         envelope[CORRUPT_OFFSET] ^= 0x01;
+        self.counters.corrupted.fetch_add(1, Relaxed);
+        true
+    }
+
+    fn shift_output(&self, shift: OutputShift, envelope: &mut [u8]) -> bool {
+        let element = CORRUPT_OFFSET..CORRUPT_OFFSET + Mp127::BYTES;
+        let Some(seq) = envelope
+            .get(32..40)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+        else {
+            return false;
+        };
+        let Some(value) = envelope
+            .get(element.clone())
+            .and_then(|b| Mp127::read_bytes(b).ok())
+        else {
+            return false;
+        };
+        if seq < shift.from_message {
+            return false;
+        }
+        (value + shift.delta).write_bytes(&mut envelope[element]);
         self.counters.corrupted.fetch_add(1, Relaxed);
         true
     }
@@ -441,6 +491,44 @@ mod tests {
         let mut m = original.clone();
         assert!(!f.corrupt_mpc(false, &mut m) && !f.corrupt_mpc(true, &mut m));
         assert_eq!(f.counters().corrupted, 2);
+    }
+
+    #[test]
+    fn an_output_shift_adds_to_the_first_element_of_later_output_messages() {
+        let f = LinkFaults::new(8);
+        let delta = Mp127::from_u64(5);
+        f.set_output_shift(Some(OutputShift {
+            delta,
+            from_message: 1,
+        }));
+        let envelope = |seq: u64, value: u64| {
+            let mut e = vec![0u8; CORRUPT_OFFSET + 32];
+            e[32..40].copy_from_slice(&seq.to_le_bytes());
+            Mp127::from_u64(value).write_bytes(&mut e[CORRUPT_OFFSET..CORRUPT_OFFSET + 16]);
+            Mp127::from_u64(9).write_bytes(&mut e[CORRUPT_OFFSET + 16..]);
+            e
+        };
+        let mut first = envelope(0, 40);
+        assert!(!f.corrupt_mpc(true, &mut first), "message 0 is left alone");
+        assert_eq!(first, envelope(0, 40));
+        let mut second = envelope(1, 40);
+        assert!(f.corrupt_mpc(true, &mut second));
+        assert_eq!(
+            second,
+            envelope(1, 45),
+            "only the first element moved, by delta"
+        );
+        let mut protocol = envelope(3, 40);
+        assert!(
+            !f.corrupt_mpc(false, &mut protocol),
+            "messages to members are left alone"
+        );
+        let mut short = vec![0u8; CORRUPT_OFFSET + 8];
+        assert!(!f.corrupt_mpc(true, &mut short));
+        f.clear();
+        let mut after = envelope(2, 40);
+        assert!(!f.corrupt_mpc(true, &mut after));
+        assert_eq!(f.counters().corrupted, 1);
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The node's libp2p networking (rust-libp2p's Client/EventLoop pattern): TCP + Noise + Yamux and
 //! QUIC, identify, ping, Kademlia in server mode, and request-response protocols for share
-//! uploads, MPC messages (outputs included) and job control, each with its own size limit. The event loop
-//! task owns the `Swarm`; everything else holds a [`Client`]. Every channel between them is
-//! bounded. MPC messages are accepted only from peers on the allow-list, which the node keeps
-//! equal to the active nodes on chain. Kademlia stores its records in sharenet's validating
+//! uploads, MPC messages (outputs included) and job control, each with its own size limit and
+//! inbound budgets checked before a request's body is read ([`codec`]), and connection limits
+//! that peers on the allow-list bypass. The event loop task owns the `Swarm`; everything else
+//! holds a [`Client`]. Every channel between them is bounded, every dial has a timeout. MPC
+//! messages are accepted only from peers on the allow-list, which the node keeps equal to the
+//! active nodes on chain. Kademlia stores its records in sharenet's validating
 //! [`sharenet_dht::PersistentRecordStore`], whose durable copy [`dht`] keeps in the node's
 //! database; the [`Client`] puts and gets signed records (`docs/dht.md` §6).
 
 mod behaviour;
 mod client;
-mod codec;
+pub mod codec;
 pub mod dht;
 mod event_loop;
 pub mod faults;
@@ -24,14 +26,17 @@ use sharenet_dht::{PersistentRecordStore, RecordError, persist_channel};
 use tokio::sync::mpsc;
 
 pub use behaviour::{
-    JOB_PROTOCOL, KAD_PROTOCOL, MAX_JOB_MESSAGE, MAX_KAD_PACKET, MAX_MPC_MESSAGE, MAX_RESPONSE,
-    MAX_UPLOAD_REQUEST, MPC_PROTOCOL, UPLOAD_PROTOCOL,
+    JOB_BUDGET, JOB_PROTOCOL, KAD_PROTOCOL, MAX_CONNECTIONS_PER_PEER, MAX_ESTABLISHED_INCOMING,
+    MAX_JOB_MESSAGE, MAX_KAD_PACKET, MAX_MPC_MESSAGE, MAX_PENDING_INCOMING, MAX_RESPONSE,
+    MAX_UPLOAD_REQUEST, MPC_BUDGET, MPC_PROTOCOL, UPLOAD_BUDGET, UPLOAD_PROTOCOL,
 };
-pub use client::{Client, Command, FoundRecord, InboundRequest, NetCounters, Protocol};
-pub use codec::BytesCodec;
+pub use client::{
+    Client, Command, DIAL_TIMEOUT, FoundRecord, InboundRequest, NetCounters, Protocol,
+};
+pub use codec::{Budget, BytesCodec};
 pub use dht::{DhtConfig, DhtCounters, PersistWriter, Persistence};
 use event_loop::EventLoop;
-pub use faults::{CorruptTarget, FaultCounters, LinkFault, LinkFaults};
+pub use faults::{CorruptTarget, FaultCounters, LinkFault, LinkFaults, OutputShift};
 
 /// Commands queued to the event loop before senders wait.
 pub const COMMAND_QUEUE: usize = 1024;
@@ -39,6 +44,8 @@ pub const COMMAND_QUEUE: usize = 1024;
 const DHT_REPLY_MARGIN: Duration = Duration::from_secs(2);
 /// Inbound requests queued for the node's services before new ones are dropped (and counted).
 pub const INBOUND_QUEUE: usize = 256;
+/// How long the swarm tries to set up one connection (transport, Noise, Yamux) before it fails.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a network operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,6 +161,7 @@ pub fn start_with_faults(
         .with_behaviour(|key| behaviour::Behaviour::new(key, timeout, store, query_timeout))
         .map_err(|e| NetError::Transport(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(600)))
+        .with_connection_timeout(CONNECTION_TIMEOUT)
         .build();
     for addr in config.listen {
         swarm

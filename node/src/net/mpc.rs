@@ -6,6 +6,12 @@
 //! releases messages strictly in sequence. Messages may arrive before the local side of a session
 //! starts (parties start at slightly different times): the router keeps them, bounded in count
 //! per session and in the number of sessions, and forgets sessions nobody claimed in time.
+//!
+//! What the router holds (messages waiting for their turn, and messages queued for a session
+//! that has not read them yet) is bounded in bytes: per session ([`MAX_SESSION_BYTES`]), per
+//! sending peer across sessions ([`MAX_PEER_BYTES`]) and in all ([`MAX_ROUTER_BYTES`]). A message
+//! beyond a bound is refused, and its sender is told so ([`MpcVerdict::Busy`]) and tries again
+//! later: a refused message is never acknowledged as delivered.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -29,6 +35,44 @@ pub const MAX_BUFFERED: usize = 4096;
 pub const MAX_SESSIONS: usize = 256;
 /// How long messages for an unclaimed session are kept.
 pub const UNCLAIMED_TTL: Duration = Duration::from_secs(120);
+/// Payload bytes one session holds before it reads them (all its peers together).
+pub const MAX_SESSION_BYTES: usize = 128 << 20;
+/// Payload bytes held for one sending peer, across all sessions.
+pub const MAX_PEER_BYTES: usize = 256 << 20;
+/// Payload bytes the router holds in all.
+pub const MAX_ROUTER_BYTES: usize = 1 << 30;
+
+/// The receiver's answer to an MPC envelope (the request-response response of
+/// `/sharenet/mpc/1`): empty for accepted, one byte otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MpcVerdict {
+    /// Routed to its session (or a duplicate of a message that was).
+    Accepted,
+    /// Refused for now: the router is over a bound. The sender tries again later.
+    Busy,
+    /// Refused: not an envelope. The sender gives up.
+    Malformed,
+}
+
+impl MpcVerdict {
+    /// The response bytes: nothing, `[1]` or `[2]`.
+    pub fn encode(self) -> Vec<u8> {
+        match self {
+            MpcVerdict::Accepted => Vec::new(),
+            MpcVerdict::Busy => vec![1],
+            MpcVerdict::Malformed => vec![2],
+        }
+    }
+
+    /// Reads a response; anything unknown counts as [`MpcVerdict::Malformed`].
+    pub fn decode(bytes: &[u8]) -> MpcVerdict {
+        match bytes {
+            [] => MpcVerdict::Accepted,
+            [1] => MpcVerdict::Busy,
+            _ => MpcVerdict::Malformed,
+        }
+    }
+}
 
 /// Why the router refused a message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +81,7 @@ pub enum RouteError {
     /// Shorter than the envelope header.
     #[error("malformed MPC envelope")]
     Malformed,
-    /// Too many sessions or too many buffered messages.
+    /// Too many sessions, or too many buffered messages or bytes.
     #[error("MPC router is full")]
     Full,
     /// A sequence number that was already delivered.
@@ -71,6 +115,8 @@ pub fn decode_envelope(envelope: &[u8]) -> Result<(SessionId, u64, &[u8]), Route
 struct PeerQueue {
     next: u64,
     pending: BTreeMap<u64, Vec<u8>>,
+    /// Payload bytes held: pending, and queued for the session but not read yet.
+    bytes: usize,
     /// `None` once the link is closed: the session's receiver then reads what is queued and
     /// sees the link closed; later messages are dropped.
     tx: Option<Sender<Vec<u8>>>,
@@ -83,6 +129,7 @@ impl PeerQueue {
         PeerQueue {
             next: 0,
             pending: BTreeMap::new(),
+            bytes: 0,
             tx: Some(tx),
             rx: Some(rx),
         }
@@ -91,6 +138,8 @@ impl PeerQueue {
 
 struct SessionInbox {
     peers: HashMap<PeerId, PeerQueue>,
+    /// Payload bytes held for this session (the sum over its queues).
+    bytes: usize,
     claimed: bool,
     created: Instant,
     /// The first peer whose link was closed: the session cannot complete (every round of the
@@ -102,6 +151,7 @@ impl SessionInbox {
     fn new(claimed: bool) -> Self {
         SessionInbox {
             peers: HashMap::new(),
+            bytes: 0,
             claimed,
             created: Instant::now(),
             broken: Arc::default(),
@@ -136,10 +186,42 @@ impl SentLog {
     }
 }
 
+/// The router's sessions and what they hold.
+#[derive(Default)]
+struct Inboxes {
+    sessions: HashMap<SessionId, SessionInbox>,
+    /// Payload bytes held per sending peer, across sessions.
+    per_peer: HashMap<PeerId, usize>,
+    /// Payload bytes held in all.
+    total: usize,
+}
+
+impl Inboxes {
+    /// Accounts `len` bytes of `peer` leaving the router (read by a session or dropped).
+    fn free(&mut self, peer: PeerId, len: usize) {
+        self.total = self.total.saturating_sub(len);
+        if let Some(b) = self.per_peer.get_mut(&peer) {
+            *b = b.saturating_sub(len);
+            if *b == 0 {
+                self.per_peer.remove(&peer);
+            }
+        }
+    }
+
+    /// Removes a session and frees what it held.
+    fn forget(&mut self, session: &SessionId) {
+        if let Some(inbox) = self.sessions.remove(session) {
+            for (peer, queue) in inbox.peers {
+                self.free(peer, queue.bytes);
+            }
+        }
+    }
+}
+
 /// Routes incoming MPC envelopes to sessions, in order.
 #[derive(Clone, Default)]
 pub struct MpcRouter {
-    sessions: Arc<Mutex<HashMap<SessionId, SessionInbox>>>,
+    inboxes: Arc<Mutex<Inboxes>>,
     sent: Arc<Mutex<SentLog>>,
 }
 
@@ -153,27 +235,46 @@ impl MpcRouter {
     /// Hands one envelope from `from` to its session.
     pub fn deliver(&self, from: PeerId, envelope: Vec<u8>) -> Result<(), RouteError> {
         let (session, seq, payload) = decode_envelope(&envelope)?;
-        let payload = payload.to_vec();
-        let mut sessions = self.sessions.lock().map_err(|_| RouteError::Full)?;
-        if !sessions.contains_key(&session) {
-            sessions.retain(|_, s| s.claimed || s.created.elapsed() < UNCLAIMED_TTL);
-            if sessions.len() >= MAX_SESSIONS {
+        let len = payload.len();
+        let mut guard = self.inboxes.lock().map_err(|_| RouteError::Full)?;
+        let state = &mut *guard;
+        if !state.sessions.contains_key(&session) {
+            let expired: Vec<SessionId> = state
+                .sessions
+                .iter()
+                .filter(|(_, s)| !s.claimed && s.created.elapsed() >= UNCLAIMED_TTL)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in &expired {
+                state.forget(id);
+            }
+            if state.sessions.len() >= MAX_SESSIONS {
                 return Err(RouteError::Full);
             }
-            sessions.insert(session, SessionInbox::new(false));
+            state.sessions.insert(session, SessionInbox::new(false));
         }
-        let inbox = sessions.get_mut(&session).ok_or(RouteError::Full)?;
+        let peer_bytes = state.per_peer.get(&from).copied().unwrap_or(0);
+        let total = state.total;
+        let inbox = state.sessions.get_mut(&session).ok_or(RouteError::Full)?;
         let queue = inbox.peers.entry(from).or_insert_with(PeerQueue::new);
         if seq < queue.next || queue.pending.contains_key(&seq) {
             return Err(RouteError::Duplicate);
         }
-        if queue.pending.len() >= MAX_BUFFERED {
+        if queue.pending.len() >= MAX_BUFFERED
+            || inbox.bytes + len > MAX_SESSION_BYTES
+            || peer_bytes + len > MAX_PEER_BYTES
+            || total + len > MAX_ROUTER_BYTES
+        {
             return Err(RouteError::Full);
         }
-        queue.pending.insert(seq, payload);
+        queue.pending.insert(seq, payload.to_vec());
+        queue.bytes += len;
+        inbox.bytes += len;
+        let mut dropped = 0;
         while let Some(message) = queue.pending.remove(&queue.next) {
             let Some(tx) = &queue.tx else {
                 // The link was closed: the session no longer reads it.
+                dropped += message.len();
                 queue.next += 1;
                 continue;
             };
@@ -184,24 +285,54 @@ impl MpcRouter {
                     queue.pending.insert(queue.next, message);
                     break;
                 }
-                Err(TrySendError::Disconnected(_)) => {
+                Err(TrySendError::Disconnected(message)) => {
+                    dropped += message.len();
                     queue.next += 1;
                 }
             }
         }
+        queue.bytes -= dropped;
+        inbox.bytes -= dropped;
+        *state.per_peer.entry(from).or_insert(0) += len;
+        state.total += len;
+        state.free(from, dropped);
         Ok(())
+    }
+
+    /// Accounts a message of `len` bytes from `from` that `session` has read.
+    fn consumed(&self, session: &SessionId, from: PeerId, len: usize) {
+        let Ok(mut guard) = self.inboxes.lock() else {
+            return;
+        };
+        let state = &mut *guard;
+        let Some(inbox) = state.sessions.get_mut(session) else {
+            // Released already: its bytes were freed then.
+            return;
+        };
+        if let Some(queue) = inbox.peers.get_mut(&from) {
+            let len = len.min(queue.bytes);
+            queue.bytes -= len;
+            inbox.bytes = inbox.bytes.saturating_sub(len);
+            state.free(from, len);
+        }
+    }
+
+    /// Payload bytes the router holds now.
+    pub fn held_bytes(&self) -> usize {
+        self.inboxes.lock().map_or(0, |s| s.total)
     }
 
     /// Claims a session's inboxes, one per peer, in the given order, and the mark of a broken
     /// session.
     fn claim(&self, session: SessionId, peers: &[PeerId]) -> Claimed {
-        let Ok(mut sessions) = self.sessions.lock() else {
+        let Ok(mut state) = self.inboxes.lock() else {
             return Claimed {
                 inboxes: peers.iter().map(|_| None).collect(),
                 broken: Arc::default(),
             };
         };
-        let inbox = sessions
+        let inbox = state
+            .sessions
             .entry(session)
             .or_insert_with(|| SessionInbox::new(true));
         inbox.claimed = true;
@@ -226,8 +357,8 @@ impl MpcRouter {
     /// sees the link closed ([`TransportError::Closed`]). For a message this node could not
     /// deliver to `peer`: the session cannot complete without it.
     pub fn close_link(&self, session: &SessionId, peer: PeerId) {
-        if let Ok(mut sessions) = self.sessions.lock()
-            && let Some(inbox) = sessions.get_mut(session)
+        if let Ok(mut state) = self.inboxes.lock()
+            && let Some(inbox) = state.sessions.get_mut(session)
         {
             let _ = inbox.broken.set(peer);
             if let Some(queue) = inbox.peers.get_mut(&peer) {
@@ -239,11 +370,11 @@ impl MpcRouter {
     /// Closes the link from `peer` in every claimed session (the peer's connection is gone);
     /// returns how many sessions had it.
     pub fn close_peer(&self, peer: PeerId) -> usize {
-        let Ok(mut sessions) = self.sessions.lock() else {
+        let Ok(mut state) = self.inboxes.lock() else {
             return 0;
         };
         let mut closed = 0;
-        for inbox in sessions.values_mut().filter(|s| s.claimed) {
+        for inbox in state.sessions.values_mut().filter(|s| s.claimed) {
             if let Some(queue) = inbox.peers.get_mut(&peer)
                 && queue.tx.take().is_some()
             {
@@ -276,14 +407,14 @@ impl MpcRouter {
 
     /// Forgets a finished session.
     pub fn release(&self, session: &SessionId) {
-        if let Ok(mut sessions) = self.sessions.lock() {
-            sessions.remove(session);
+        if let Ok(mut state) = self.inboxes.lock() {
+            state.forget(session);
         }
     }
 
     /// Sessions currently tracked.
     pub fn sessions(&self) -> usize {
-        self.sessions.lock().map_or(0, |s| s.len())
+        self.inboxes.lock().map_or(0, |s| s.sessions.len())
     }
 }
 
@@ -410,6 +541,8 @@ impl Transport for SwarmTransport {
                 .min(BROKEN_POLL);
             match inbox.recv_timeout(slice) {
                 Ok(message) => {
+                    self.router
+                        .consumed(&self.session, self.peers[from], message.len());
                     self.stats.messages_received += 1;
                     self.stats.bytes_received += message.len() as u64;
                     return Ok(message);
@@ -578,6 +711,38 @@ mod tests {
         }
         assert_eq!(log.bytes.len(), SENT_LOG);
         assert!(!log.bytes.contains_key(&[0u8; 32]));
+    }
+
+    #[test]
+    fn buffered_bytes_are_bounded_per_session_and_per_peer() {
+        const MIB: usize = 1 << 20;
+        let router = MpcRouter::default();
+        let (a, b) = (PeerId::random(), PeerId::random());
+        // One peer floods one session nobody started with 1 MiB messages: refused before the
+        // session holds 128 MiB.
+        let flood = |router: &MpcRouter, peer: PeerId, session: SessionId, up_to: usize| {
+            let mut held = 0;
+            for seq in 0..up_to as u64 {
+                match router.deliver(peer, encode_envelope(&session, seq, &vec![7u8; MIB])) {
+                    Ok(()) => held += MIB,
+                    Err(RouteError::Full) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            held
+        };
+        let held = flood(&router, a, [1; 32], 130);
+        assert!(held <= 128 * MIB, "one session holds {} MiB", held / MIB);
+        // Across sessions, one peer holds at most 256 MiB.
+        let mut total = held;
+        for s in 2..6u8 {
+            total += flood(&router, a, [s; 32], 130);
+        }
+        assert!(total <= 256 * MIB, "one peer holds {} MiB", total / MIB);
+        // Another peer still gets its messages through.
+        router
+            .deliver(b, encode_envelope(&[9; 32], 0, b"honest"))
+            .unwrap();
     }
 
     #[test]

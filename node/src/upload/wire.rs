@@ -180,11 +180,15 @@ impl BatchUpload {
         let name = String::from_utf8(r.short_bytes()?.to_vec())
             .map_err(|_| WireError::Malformed("name is not UTF-8"))?;
         // rows × columns shares and the mask, 16 bytes each: checked arithmetic, so that no
-        // product wraps around to the length of a short message (a panic in debug builds).
+        // product wraps around to the length of a short message.
         let count = (rows as usize)
             .checked_mul(columns as usize)
             .filter(|c| *c > 0)
-            .filter(|c| c.checked_add(1).and_then(|e| e.checked_mul(16)) == Some(r.0.len()))
+            .filter(|c| {
+                c.checked_add(1)
+                    .and_then(|elements| elements.checked_mul(Mp127::BYTES))
+                    == Some(r.0.len())
+            })
             .ok_or(WireError::Malformed(
                 "share count does not match rows × columns",
             ))?;
@@ -376,6 +380,26 @@ mod tests {
         let at = non_canonical.len() - 16;
         non_canonical[at..].copy_from_slice(&[0xff; 16]);
         assert!(BatchUpload::decode(&non_canonical).is_err());
+    }
+
+    #[test]
+    fn a_share_count_whose_byte_length_overflows_is_refused() {
+        // rows × columns = 2^60: (count + 1) × 16 wraps to 16 bytes, exactly the mask that
+        // follows, so unchecked arithmetic would accept the message and reserve 2^60 shares.
+        let mut m = sample();
+        m.rows = 1 << 30;
+        m.columns = 1 << 30;
+        m.shares.clear();
+        let bytes = m.encode();
+        assert_eq!(
+            BatchUpload::decode(&bytes),
+            Err(WireError::Malformed(
+                "share count does not match rows × columns"
+            ))
+        );
+        m.rows = u32::MAX;
+        m.columns = u32::MAX;
+        assert!(BatchUpload::decode(&m.encode()).is_err());
     }
 
     #[test]
