@@ -22,6 +22,11 @@ pub trait Ledger: Send + Sync {
     fn account(&self) -> Address;
     /// The contracts it talks to.
     fn addresses(&self) -> &ContractAddresses;
+    /// Signs `message` as this account the way a wallet's `personal_sign` does (EIP-191
+    /// version 0x45: `keccak256("\x19Ethereum Signed Message:\n" ‖ length ‖ message)`), so the
+    /// signature can never be taken for a transaction's or an EIP-712 struct's. Returns the
+    /// 65-byte form r ‖ s ‖ v. Off-chain statements of the account (an upload batch) use it.
+    fn sign_message(&self, message: &[u8]) -> ChainResult<[u8; 65]>;
 
     // ---- node registry ----
 
@@ -330,6 +335,13 @@ async fn create_contract<B: Backend>(
 impl<B: Backend> Ledger for Client<B> {
     fn account(&self) -> Address {
         self.backend.account()
+    }
+
+    fn sign_message(&self, message: &[u8]) -> ChainResult<[u8; 65]> {
+        let sig = self
+            .backend
+            .sign_hash(alloy::primitives::eip191_hash_message(message))?;
+        Ok(sig.as_bytes())
     }
 
     fn addresses(&self) -> &ContractAddresses {

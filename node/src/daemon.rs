@@ -235,6 +235,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
     }
     info!(%peer_id, %account, http = %http, "node is up");
     let upload_counters = Arc::new(UploadCounters::default());
+    let upload_activity = crate::upload::collect::UploadActivity::default();
     let job_counters = Arc::new(JobCounters::default());
     let (uploads_in, jobs_in) = split_inbound(inbound);
     tokio::spawn(
@@ -244,9 +245,14 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
             identity: identity.clone(),
             verify_timeout: config.request_timeout,
             counters: upload_counters.clone(),
+            activity: upload_activity.clone(),
         }
         .run(uploads_in),
     );
+    tokio::spawn(crate::upload::collect::run_collector(
+        store.clone(),
+        upload_activity,
+    ));
     tokio::spawn(
         JobService::new(
             ledger.clone(),

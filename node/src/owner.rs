@@ -18,7 +18,7 @@ use sharenet_query::Schema;
 use crate::daemon::peer_id_from_chain_key;
 use crate::net::{Client, NetError};
 use crate::table::EncodedTable;
-use crate::upload::uploader::{UploadError, upload_rows, upload_table};
+use crate::upload::uploader::{BatchAuthor, UploadError, upload_rows, upload_table};
 use crate::upload::wire::{DatasetOrigin, Receipt};
 
 /// Why an owner operation failed.
@@ -244,7 +244,11 @@ pub async fn upload_dataset<L: Ledger>(
         salt: rand::random(),
     };
     let dataset = origin.id();
-    let receipts = upload_table(client, &peers, t, origin, name, table, batch_rows).await?;
+    let author = BatchAuthor {
+        origin,
+        signer: ledger,
+    };
+    let receipts = upload_table(client, &peers, t, author, name, table, batch_rows).await?;
     // Each member's receipts in batch order → its receipt hash in the manifest.
     let members = manifest_members(&committee.peer_keys(), &receipts);
     let manifest = DatasetManifest {
@@ -391,8 +395,12 @@ pub async fn append_dataset<L: Ledger>(
     if origin.id() != dataset.0 {
         return Err(refuse("its id does not derive from its owner and salt"));
     }
+    let author = BatchAuthor {
+        origin,
+        signer: ledger,
+    };
     let receipts = upload_rows(
-        client, &peers, t, origin, &name, table, batch_rows, info.rows,
+        client, &peers, t, author, &name, table, batch_rows, info.rows,
     )
     .await?;
     let total = info.rows + table.rows as u64;

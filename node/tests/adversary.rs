@@ -10,6 +10,11 @@
 //! - A squatter copies an owner's registration (same salt, same committee) and gets it mined
 //!   first: it gets an id of its own, under which no node holds anything; no honest node
 //!   acknowledges it or serves its jobs, and the owner's registration still goes through.
+//! - A stranger sends correctly dealt batches naming an owner's registered dataset: every
+//!   member refuses them unread (not signed by the owner); the dataset stays registered and
+//!   unchanged.
+//! - A batch of an upload in progress fails the committee's verification: it leaves nothing
+//!   behind, and the batches verified before it stay.
 
 use std::time::Duration;
 
@@ -32,7 +37,9 @@ use sharenet_node::owner::publish_manifest;
 use sharenet_node::store::{AtRestKey, DatasetId, ShareStore, UploadState};
 use sharenet_node::table::read_csv;
 use sharenet_node::upload::service::UploadService;
-use sharenet_node::upload::uploader::upload_table;
+use sharenet_node::upload::uploader::{
+    BatchAuthor, BatchSigner, UploadError, deal_batch, send_batch, upload_table,
+};
 use sharenet_node::upload::wire::DatasetOrigin;
 use sharenet_query::{QueryKind, Schema};
 
@@ -106,6 +113,7 @@ async fn start_puppet(chain: &EmbeddedChain, account: usize) -> Puppet {
             identity: keypair.clone(),
             verify_timeout: Duration::from_secs(20),
             counters: Default::default(),
+            activity: Default::default(),
         }
         .run(inbound),
     );
@@ -258,7 +266,8 @@ async fn upload(
     }
     let schema = Schema::from_json(SCHEMA).unwrap();
     let table = read_csv(CSV.as_bytes(), &schema, &[]).unwrap();
-    let receipts = upload_table(client, &peers, 1, origin, "clinic", &table, 100)
+    let author = BatchAuthor { origin, signer: l };
+    let receipts = upload_table(client, &peers, 1, author, "clinic", &table, 100)
         .await
         .unwrap();
     assert!(receipts.iter().all(|r| r.accepted));
@@ -549,5 +558,161 @@ async fn a_squatter_can_neither_take_an_upload_nor_run_jobs_on_it() {
         .unwrap();
         assert_eq!(mine.unwrap().state, UploadState::Registered);
         assert!(theirs.is_none());
+    }
+}
+
+/// What an honest member holds of `dataset`: its state and its batches (index, first row,
+/// rows), or `None`.
+async fn held(node: &LocalNode, dataset: B256) -> Option<(UploadState, Vec<(u64, u64, u32)>)> {
+    let store = node.node.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let id = DatasetId(dataset.0);
+        let summary = store.dataset(&id).unwrap()?;
+        let batches = store
+            .batches(&id)
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.index, b.first_row, b.rows))
+            .collect();
+        Some((summary.state, batches))
+    })
+    .await
+    .unwrap()
+}
+
+/// Peer ids of `committee`, dialled from `client`.
+async fn dial_committee(l: &EmbeddedLedger, client: &Client, committee: &[Address]) -> Vec<PeerId> {
+    let mut peers = Vec::new();
+    for account in committee {
+        let (peer, addr) = peer_of(l, *account).await;
+        client.dial(peer, addr).await.unwrap();
+        peers.push(peer);
+    }
+    peers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_batches_for_an_owners_dataset_are_refused_unstored() {
+    let net = Net::start().await;
+    let (owner, stranger) = (net.ledger(OWNER), net.ledger(SQUATTER));
+    let pool = "clinics";
+    let committee = net.placement(pool, 3).await;
+    let origin = DatasetOrigin {
+        owner: owner.account().into_array(),
+        salt: [0x2a; 32],
+    };
+    let schema = upload(&owner, &client_for(OWNER), &committee, origin).await;
+    let id = B256::from(origin.id());
+    let hash = manifest(&owner, id, owner.account(), pool, &committee, &schema)
+        .await
+        .manifest_hash();
+    let epoch = owner.epoch().await.unwrap();
+    owner
+        .register_dataset(&registration(
+            origin,
+            epoch,
+            pool,
+            &committee,
+            &schema,
+            B256::from(hash),
+        ))
+        .await
+        .unwrap();
+    let members: Vec<(&LocalNode, Address)> = committee
+        .iter()
+        .filter_map(|a| net.honest_node(*a).map(|n| (n, *a)))
+        .collect();
+    assert!(!members.is_empty(), "the committee has honest members");
+    let mut before = Vec::new();
+    for (node, account) in &members {
+        wait_for("an honest member acknowledges the dataset", async || {
+            owner.has_acknowledged(id, *account).await.unwrap()
+        })
+        .await;
+        let holding = held(node, id).await.unwrap();
+        assert_eq!(holding.0, UploadState::Registered);
+        before.push(holding);
+    }
+
+    // The stranger knows owner and salt (they are in every batch and in the registration) and
+    // deals a correct batch of its own rows for the whole committee, signed with its own key.
+    let client = client_for(SQUATTER);
+    let peers = dial_committee(&stranger, &client, &committee).await;
+    let junk = read_csv("age\n99\n99\n".as_bytes(), &schema, &[]).unwrap();
+    let dealt = deal_batch(&junk, 0, junk.rows, committee.len(), 1).unwrap();
+    let author = BatchAuthor {
+        origin,
+        signer: &stranger,
+    };
+    let sent = send_batch(&client, &peers, 1, author, "clinic", 3, 3, 2, 1, dealt).await;
+    match sent {
+        Err(UploadError::Refused { reason, .. }) => {
+            assert!(
+                reason.contains("not signed by the dataset's owner"),
+                "{reason}"
+            )
+        }
+        other => panic!("a stranger's batch was not refused: {other:?}"),
+    }
+    // Claiming to be the owner without its key does not help either: an unsigned batch.
+    struct NoKey;
+    impl BatchSigner for NoKey {
+        fn sign_batch(&self, _: &[u8]) -> Result<[u8; 65], String> {
+            Ok([0; 65])
+        }
+    }
+    let dealt = deal_batch(&junk, 0, junk.rows, committee.len(), 1).unwrap();
+    let author = BatchAuthor {
+        origin,
+        signer: &NoKey,
+    };
+    let sent = send_batch(&client, &peers, 1, author, "clinic", 3, 3, 2, 1, dealt).await;
+    assert!(
+        matches!(&sent, Err(UploadError::Refused { reason, .. }) if reason.contains("not signed")),
+        "{sent:?}"
+    );
+    // Every honest member holds exactly what it held: registered, the owner's batches only.
+    for ((node, _), before) in members.iter().zip(before) {
+        assert_eq!(held(node, id).await.unwrap(), before);
+        assert_eq!(node.node.status.lock().unwrap().uploads_accepted, 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_fails_verification_leaves_the_upload_in_progress_intact() {
+    let net = Net::start().await;
+    let owner = net.ledger(OWNER);
+    let committee = net.placement("clinics", 3).await;
+    let origin = DatasetOrigin {
+        owner: owner.account().into_array(),
+        salt: [0x3b; 32],
+    };
+    let client = client_for(OWNER);
+    let peers = dial_committee(&owner, &client, &committee).await;
+    let schema = Schema::from_json(SCHEMA).unwrap();
+    let table = read_csv(CSV.as_bytes(), &schema, &[]).unwrap();
+    let author = BatchAuthor {
+        origin,
+        signer: &owner,
+    };
+    // Batch 0 (rows 0..2) verifies; batch 2 (row 2) is dealt inconsistently.
+    let first = deal_batch(&table, 0, 2, committee.len(), 1).unwrap();
+    send_batch(&client, &peers, 1, author, "clinic", 0, 0, 2, 1, first)
+        .await
+        .unwrap();
+    let mut bad = deal_batch(&table, 2, 1, committee.len(), 1).unwrap();
+    bad[0].shares[0] += <sharenet_mpc::field::Mp127 as sharenet_mpc::field::Field>::ONE;
+    let sent = send_batch(&client, &peers, 1, author, "clinic", 2, 2, 1, 1, bad).await;
+    assert!(
+        matches!(sent, Err(UploadError::Rejected { batch: 2 })),
+        "{sent:?}"
+    );
+    let id = B256::from(origin.id());
+    for node in committee.iter().filter_map(|a| net.honest_node(*a)) {
+        assert_eq!(
+            held(node, id).await,
+            Some((UploadState::Receiving, vec![(0, 0, 2)])),
+            "the verified batch stays, the rejected one left nothing"
+        );
     }
 }

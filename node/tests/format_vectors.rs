@@ -26,6 +26,7 @@ use sharenet_node::net::{
     MAX_UPLOAD_REQUEST, MPC_PROTOCOL,
 };
 use sharenet_node::store::{AtRestKey, DamageKind, DatasetId, DatasetInfo, ShareStore};
+use sharenet_node::upload::uploader::{BatchSigner, KeyBatchSigner};
 use sharenet_node::upload::wire::{BatchUpload, DatasetOrigin, Receipt, WireError};
 
 fn vectors(file: &str) -> Value {
@@ -85,6 +86,7 @@ fn batch(v: &Value) -> BatchUpload {
         committee: list(&v["committee"], |p| PeerId::from_bytes(&unhex(p)).unwrap()),
         shares: list(&v["shares"], element),
         mask: element(&v["mask"]),
+        owner_signature: array(&v["owner_signature"]),
     }
 }
 
@@ -103,10 +105,37 @@ fn upload_batches_encode_and_decode_as_the_vectors_say() {
     for case in cases {
         let input = batch(&case["input"]);
         assert_eq!(input.encode(), unhex(&case["encoded"]), "{}", case["name"]);
+        let decoded = BatchUpload::decode(&unhex(&case["encoded"])).unwrap();
+        assert_eq!(decoded, input);
         assert_eq!(
-            BatchUpload::decode(&unhex(&case["encoded"])).unwrap(),
-            input
+            String::from_utf8(decoded.signing_message()).unwrap(),
+            case["signing_message"].as_str().unwrap(),
+            "{}",
+            case["name"]
         );
+        assert_eq!(
+            decoded.is_signed_by_owner(),
+            case["signed_by_owner"].as_bool().unwrap(),
+            "{}",
+            case["name"]
+        );
+        // The owner's key signs the same bytes here as the reference (RFC 6979 nonces).
+        if let Some(key) = case["owner_key"].as_str() {
+            let signer = alloy::signers::local::PrivateKeySigner::from_bytes(
+                &alloy::primitives::B256::from(array::<32>(&json!(key))),
+            )
+            .unwrap();
+            let resigned = decoded
+                .clone()
+                .sign_with(|message| KeyBatchSigner(signer).sign_batch(message))
+                .unwrap();
+            assert_eq!(
+                resigned.encode(),
+                unhex(&case["encoded"]),
+                "{}",
+                case["name"]
+            );
+        }
     }
     // A name over 255 bytes is cut to its first 255.
     let cut = &doc["batch_cut_name"];

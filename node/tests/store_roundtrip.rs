@@ -135,6 +135,23 @@ fn retry_is_idempotent_and_a_conflicting_rewrite_is_refused() {
     ));
     // The stored batch is untouched.
     assert_eq!(store.column(&id, 1).unwrap(), batch[1]);
+
+    // Once registered, the identical batch is still recognised (a replay needs no reopening),
+    // while a new batch needs the dataset reopened.
+    store.set_state(&id, UploadState::Verified).unwrap();
+    store.set_state(&id, UploadState::Registered).unwrap();
+    assert_eq!(
+        store.put_batch(&id, 0, 0, &batch).unwrap(),
+        PutOutcome::AlreadyStored
+    );
+    assert!(matches!(
+        store.put_batch(&id, 1, 16, &batch),
+        Err(StoreError::NotReceiving {
+            state: UploadState::Registered,
+            ..
+        })
+    ));
+    assert_eq!(store.state(&id).unwrap(), UploadState::Registered);
 }
 
 #[test]

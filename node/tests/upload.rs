@@ -16,7 +16,9 @@ use sharenet_node::net::{self, Client, NetworkConfig};
 use sharenet_node::store::{AtRestKey, DatasetId, ShareStore};
 use sharenet_node::table::EncodedTable;
 use sharenet_node::upload::service::UploadService;
-use sharenet_node::upload::uploader::{UploadError, deal_batch, send_batch, upload_table};
+use sharenet_node::upload::uploader::{
+    BatchAuthor, KeyBatchSigner, UploadError, deal_batch, send_batch, upload_table,
+};
 use sharenet_node::upload::wire::DatasetOrigin;
 
 struct TestNode {
@@ -47,6 +49,7 @@ async fn start_node() -> TestNode {
         identity: keypair,
         verify_timeout: Duration::from_secs(30),
         counters: Default::default(),
+        activity: Default::default(),
     };
     tokio::spawn(service.run(inbound));
     let addr = client.listen_addrs().await.unwrap().remove(0);
@@ -101,17 +104,27 @@ fn table(rows: usize, columns: usize, seed: u64) -> EncodedTable {
     }
 }
 
+/// The data owner's account key (a fresh one: these tests run without a chain).
+fn owner_key() -> KeyBatchSigner {
+    KeyBatchSigner(alloy::signers::local::PrivateKeySigner::random())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_stores_only_own_shares_and_any_t_plus_one_reconstruct() {
     let (n, t) = (5, 2);
     let (nodes, owner) = committee(n).await;
     let peers: Vec<PeerId> = nodes.iter().map(|x| x.client.local_peer_id()).collect();
     let data = table(1000, 5, 1);
+    let signer = owner_key();
     let origin = DatasetOrigin {
-        owner: [0xaa; 20],
+        owner: signer.0.address().into_array(),
         salt: [7; 32],
     };
-    let receipts = upload_table(&owner, &peers, t, origin, "clinic_a", &data, 256)
+    let author = BatchAuthor {
+        origin,
+        signer: &signer,
+    };
+    let receipts = upload_table(&owner, &peers, t, author, "clinic_a", &data, 256)
         .await
         .unwrap();
     assert_eq!(receipts.len(), n * 4);
@@ -146,12 +159,17 @@ async fn a_tampered_share_is_caught_and_nothing_is_kept() {
     let data = table(300, 3, 2);
     let mut dealt = deal_batch(&data, 0, 300, n, t).unwrap();
     dealt[3].shares[457] += Mp127::ONE;
+    let signer = owner_key();
     let origin = DatasetOrigin {
-        owner: [0xaa; 20],
+        owner: signer.0.address().into_array(),
         salt: [8; 32],
     };
     let dataset = origin.id();
-    let result = send_batch(&owner, &peers, t, origin, "tampered", 0, 0, 300, 3, dealt).await;
+    let author = BatchAuthor {
+        origin,
+        signer: &signer,
+    };
+    let result = send_batch(&owner, &peers, t, author, "tampered", 0, 0, 300, 3, dealt).await;
     assert_eq!(result, Err(UploadError::Rejected { batch: 0 }));
     let message = result.unwrap_err().to_string();
     assert!(message.contains("dealer verification failed"), "{message}");

@@ -478,8 +478,8 @@ def dht_vectors():
 
 # ------------------------------------------------------------------ node: upload
 
-def encode_batch(b):
-    out = b"SNUP\x02" + b["owner"] + b["salt"] + le(8, b["batch"]) + le(8, b["first_row"])
+def batch_body(b):
+    out = b"SNUP\x03" + b["owner"] + b["salt"] + le(8, b["batch"]) + le(8, b["first_row"])
     out += le(4, b["rows"]) + le(4, b["columns"]) + le(2, b["party"]) + bytes([b["t"]])
     out += bytes([len(b["committee"])])
     for peer in b["committee"]:
@@ -489,8 +489,25 @@ def encode_batch(b):
     return out + b"".join(mp127(v) for v in b["shares"] + [b["mask"]])
 
 
+def batch_signing_message(b):
+    """What the owner signs (EIP-191 personal_sign): a fixed line, then blake3 of the body, hex."""
+    return b"sharenet upload batch v3\n" + rc.blake3_hash(batch_body(b)).hex().encode()
+
+
+def batch_signature(b):
+    """The owner's signature; all zeros for a batch without an owner key (an unsigned batch)."""
+    if b.get("owner_key") is None:
+        return b"\0" * 65
+    return rc.secp256k1_sign_prehash(b["owner_key"], rc.eip191_hash(batch_signing_message(b)))
+
+
+def encode_batch(b):
+    return batch_body(b) + batch_signature(b)
+
+
 def batch_json(b):
     return {"owner": b["owner"].hex(), "salt": b["salt"].hex(), "name": b["name"], "batch": b["batch"],
+            "owner_signature": batch_signature(b).hex(),
             "first_row": b["first_row"], "rows": b["rows"], "columns": b["columns"],
             "party": b["party"], "t": b["t"], "committee": [p.hex() for p in b["committee"]],
             "shares": [mp127(v).hex() for v in b["shares"]], "mask": mp127(b["mask"]).hex()}
@@ -504,16 +521,28 @@ def receipt_signed_bytes(r):
 def upload_vectors():
     nodes = [Identity(f"node {i}") for i in range(7)]
     three = [n.peer_id for n in nodes[:3]]
-    owner = label_bytes("owner clinic")[:20]
-    base = {"owner": owner, "salt": label_bytes("salt clinic"), "name": "clinic", "batch": 2, "first_row": 512, "rows": 2,
+    clinic_key = label_bytes("owner key clinic")
+    wide_key = label_bytes("owner key wide")
+    base = {"owner_key": clinic_key, "owner": rc.eth_address(clinic_key),
+            "salt": label_bytes("salt clinic"), "name": "clinic", "batch": 2, "first_row": 512, "rows": 2,
             "columns": 3, "party": 1, "t": 1, "committee": three,
             "shares": [0, 1, P127 - 1, 2**64, 5, 2**126], "mask": 99}
-    wide = {"owner": label_bytes("owner wide")[:20], "salt": label_bytes("salt wide"), "name": "é" * 100 + "x" * 55,
+    wide = {"owner_key": wide_key, "owner": rc.eth_address(wide_key), "salt": label_bytes("salt wide"), "name": "é" * 100 + "x" * 55,
             "batch": 2**64 - 1, "first_row": 2**40, "rows": 1, "columns": 1, "party": 6, "t": 3,
             "committee": [n.peer_id for n in nodes], "shares": [P127 // 3], "mask": 0}
-    batches = [{"name": n, "input": batch_json(b), "encoded": encode_batch(b).hex()}
-               for n, b in [("3 members, 2 rows × 3 columns", base),
-                            ("7 members, t = 3, last party, 255-byte name", wide)]]
+    # A batch under another account's name: the signature is the clinic key's, the owner field
+    # the wide one's. It decodes (the decoder does not check signatures) and is not the owner's.
+    forged = dict(base, owner=rc.eth_address(wide_key))
+    unsigned = dict(base, owner_key=None)
+    batches = [{"name": n, "input": batch_json(b), "encoded": encode_batch(b).hex(),
+                # The key that signed, for a test to sign again and compare: owner batches only.
+                "owner_key": b["owner_key"].hex() if signed else None,
+                "signing_message": batch_signing_message(b).decode(),
+                "signed_by_owner": signed}
+               for n, b, signed in [("3 members, 2 rows × 3 columns", base, True),
+                                    ("7 members, t = 3, last party, 255-byte name", wide, True),
+                                    ("signed by another key than its owner's", forged, False),
+                                    ("unsigned (zero signature)", unsigned, False)]]
     # The encoder cuts a name to its first 255 bytes.
     long_name = dict(base, name="n" * 300)
     cut = {"name": "300-byte name, cut to 255 bytes", "input": batch_json(long_name),
@@ -537,7 +566,7 @@ def upload_vectors():
         bad("three bytes", good[:3], "truncated"),
         bad("wrong magic", b"SNUX" + good[4:], "not an upload batch"),
         bad("magic only", good[:4], "truncated"),
-        bad("version 1", good[:4] + b"\x01" + good[5:], "not an upload batch"),
+        bad("version 2", good[:4] + b"\x02" + good[5:], "not an upload batch"),
         bad("cut inside the salt", good[:40], "truncated"),
         bad("cut before the committee size", good[:header], "truncated"),
         bad("committee of 2", with_fields(committee=three[:2], party=0, t=0), range_reason),
@@ -552,6 +581,7 @@ def upload_vectors():
         bad("name is not UTF-8", good[:name_at] + b"\x02\xc3\x28" + good[name_at + 7:],
             "name is not UTF-8"),
         bad("one share short", good[:-16], count_reason),
+        bad("without its signature", good[:-65], count_reason),
         bad("one share too many", good + mp127(1), count_reason),
         bad("a byte too many", good + b"\0", count_reason),
         bad("zero rows", with_fields(rows=0, shares=[]), count_reason),
@@ -560,9 +590,9 @@ def upload_vectors():
         bad("rows × columns far beyond the shares", with_fields(rows=2**32 - 1,
                                                                 columns=2**32 - 1, shares=[]),
             count_reason),
-        bad("a share equal to the modulus", good[:-32] + le(16, P127) + good[-16:],
+        bad("a share equal to the modulus", good[:-97] + le(16, P127) + good[-81:],
             "non-canonical field element"),
-        bad("a mask with the top bit set", good[:-16] + b"\xff" * 16,
+        bad("a mask with the top bit set", good[:-81] + b"\xff" * 16 + good[-65:],
             "non-canonical field element"),
     ]
 

@@ -1,6 +1,7 @@
 """Reference implementations, in plain Python, of the primitives the format vectors need:
-BLAKE3 (hash, keyed hash, key derivation), Ed25519 (RFC 8032 key generation and signing) and
-XChaCha20-Poly1305 (RFC 8439 with HChaCha20). Written from the specifications, independent of
+BLAKE3 (hash, keyed hash, key derivation), Ed25519 (RFC 8032 key generation and signing),
+XChaCha20-Poly1305 (RFC 8439 with HChaCha20), Keccak-256 (the pre-standard SHA-3 padding Ethereum
+uses) and secp256k1 ECDSA (RFC 6979 nonces, low s, Ethereum's recovery byte and addresses). Written from the specifications, independent of
 the Rust crates the node uses, and slow: they are for generating known answers only.
 Only the Python standard library is used."""
 import hashlib
@@ -264,6 +265,134 @@ def xchacha20poly1305_seal(key, nonce24, plaintext, aad):
     return ciphertext + _poly1305(poly_key, mac_data)
 
 
+# ------------------------------------------------------------------ Keccak-256
+
+_KECCAK_RC = [
+    0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000,
+    0x000000000000808B, 0x0000000080000001, 0x8000000080008081, 0x8000000000008009,
+    0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
+    0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003,
+    0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
+    0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008]
+_KECCAK_ROT = [[0, 36, 3, 41, 18], [1, 44, 10, 45, 2], [62, 6, 43, 15, 61],
+               [28, 55, 25, 21, 56], [27, 20, 39, 8, 14]]
+_M64 = (1 << 64) - 1
+
+
+def _rol64(x, n):
+    return ((x << n) | (x >> (64 - n))) & _M64 if n else x
+
+
+def _keccak_f(a):
+    for rc in _KECCAK_RC:
+        c = [a[x][0] ^ a[x][1] ^ a[x][2] ^ a[x][3] ^ a[x][4] for x in range(5)]
+        d = [c[(x - 1) % 5] ^ _rol64(c[(x + 1) % 5], 1) for x in range(5)]
+        a = [[a[x][y] ^ d[x] for y in range(5)] for x in range(5)]
+        b = [[0] * 5 for _ in range(5)]
+        for x in range(5):
+            for y in range(5):
+                b[y][(2 * x + 3 * y) % 5] = _rol64(a[x][y], _KECCAK_ROT[x][y])
+        a = [[b[x][y] ^ ((~b[(x + 1) % 5][y]) & b[(x + 2) % 5][y]) for y in range(5)]
+             for x in range(5)]
+        a[0][0] ^= rc
+    return a
+
+
+def keccak256(data):
+    rate = 136
+    padded = bytearray(data) + b"\x01"
+    while len(padded) % rate:
+        padded += b"\0"
+    padded[-1] |= 0x80
+    a = [[0] * 5 for _ in range(5)]
+    for off in range(0, len(padded), rate):
+        block = padded[off:off + rate]
+        for i in range(rate // 8):
+            x, y = i % 5, i // 5
+            a[x][y] ^= int.from_bytes(block[8 * i:8 * i + 8], "little")
+        a = _keccak_f(a)
+    out = b"".join(a[i % 5][i // 5].to_bytes(8, "little") for i in range(4))
+    return out
+
+
+# ------------------------------------------------------------------ secp256k1 ECDSA
+
+K1_P = 2**256 - 2**32 - 977
+K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+K1_G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
+        0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
+
+
+def _k1_add(p, q):
+    if p is None:
+        return q
+    if q is None:
+        return p
+    if p[0] == q[0] and (p[1] + q[1]) % K1_P == 0:
+        return None
+    if p == q:
+        m = 3 * p[0] * p[0] * pow(2 * p[1], K1_P - 2, K1_P)
+    else:
+        m = (q[1] - p[1]) * pow(q[0] - p[0], K1_P - 2, K1_P)
+    x = (m * m - p[0] - q[0]) % K1_P
+    return (x, (m * (p[0] - x) - p[1]) % K1_P)
+
+
+def _k1_mul(k, p):
+    r = None
+    while k:
+        if k & 1:
+            r = _k1_add(r, p)
+        p = _k1_add(p, p)
+        k >>= 1
+    return r
+
+
+def eth_address(secret):
+    """The Ethereum account of a 32-byte secp256k1 secret key."""
+    x, y = _k1_mul(int.from_bytes(secret, "big"), K1_G)
+    return keccak256(x.to_bytes(32, "big") + y.to_bytes(32, "big"))[12:]
+
+
+def _rfc6979_nonce(secret, digest):
+    import hmac
+    x = secret
+    h = (int.from_bytes(digest, "big") % K1_N).to_bytes(32, "big")
+    v, k = b"\x01" * 32, b"\0" * 32
+    k = hmac.new(k, v + b"\0" + x + h, hashlib.sha256).digest()
+    v = hmac.new(k, v, hashlib.sha256).digest()
+    k = hmac.new(k, v + b"\x01" + x + h, hashlib.sha256).digest()
+    v = hmac.new(k, v, hashlib.sha256).digest()
+    while True:
+        v = hmac.new(k, v, hashlib.sha256).digest()
+        candidate = int.from_bytes(v, "big")
+        if 1 <= candidate < K1_N:
+            return candidate
+        k = hmac.new(k, v + b"\0", hashlib.sha256).digest()
+        v = hmac.new(k, v, hashlib.sha256).digest()
+
+
+def secp256k1_sign_prehash(secret, digest):
+    """ECDSA over a 32-byte digest: RFC 6979 nonce (HMAC-SHA-256), s in the low half, and the
+    65-byte Ethereum form r ‖ s ‖ v with v = 27 + the parity of R's y (flipped with s)."""
+    d = int.from_bytes(secret, "big")
+    z = int.from_bytes(digest, "big") % K1_N
+    k = _rfc6979_nonce(secret, digest)
+    rx, ry = _k1_mul(k, K1_G)
+    r = rx % K1_N
+    s = pow(k, K1_N - 2, K1_N) * (z + r * d) % K1_N
+    parity = ry & 1
+    if s > K1_N // 2:
+        s = K1_N - s
+        parity ^= 1
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([27 + parity])
+
+
+def eip191_hash(message):
+    """Ethereum's personal-message hash (EIP-191 version 0x45)."""
+    return keccak256(b"\x19Ethereum Signed Message:\n" + str(len(message)).encode() + message)
+
+
 def self_test():
     """Known answers from the specifications, so a slip here is caught before any vector is
     written."""
@@ -285,3 +414,8 @@ def self_test():
     pkey = bytes.fromhex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")
     assert _poly1305(pkey, b"Cryptographic Forum Research Group").hex() == (
         "a8061dc1305136c6c22b8baf0c0127a9")
+    assert keccak256(b"").hex() == (
+        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
+    # The first account of anvil's and Hardhat's test mnemonic.
+    dev0 = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+    assert eth_address(dev0).hex() == "f39fd6e51aad88f6f4ce6ab8827279cfffb92266"

@@ -29,7 +29,9 @@ use sharenet_node::net::{self, Client, InboundRequest, NetworkConfig};
 use sharenet_node::store::{AtRestKey, DatasetId, ShareStore};
 use sharenet_node::table::EncodedTable;
 use sharenet_node::upload::service::UploadService;
-use sharenet_node::upload::uploader::{UploadError, deal_batch, send_batch, upload_table};
+use sharenet_node::upload::uploader::{
+    BatchAuthor, KeyBatchSigner, UploadError, deal_batch, send_batch, upload_table,
+};
 use sharenet_node::upload::wire::{DatasetOrigin, Receipt};
 use tokio::sync::mpsc;
 
@@ -129,6 +131,7 @@ async fn start_node(dir: &Path, index: usize) -> Result<BenchNode, String> {
             identity: keypair,
             verify_timeout: Duration::from_secs(60),
             counters: Default::default(),
+            activity: Default::default(),
         }
         .run(inbound),
     );
@@ -207,7 +210,7 @@ async fn upload_pipelined(
     owner: &Client,
     committee: &[PeerId],
     t: usize,
-    dataset: DatasetOrigin,
+    dataset: BatchAuthor<'_>,
     table: Arc<EncodedTable>,
     batch_rows: usize,
     in_flight: usize,
@@ -266,9 +269,13 @@ async fn bench(args: Args) -> Result<String, String> {
     let (nodes, owner, _owner_inbound) = committee(dir.path(), n).await?;
     let peers: Vec<PeerId> = nodes.iter().map(|x| x.client.local_peer_id()).collect();
     let table = Arc::new(random_table(args.rows, args.columns, args.seed));
-    let dataset = DatasetOrigin {
-        owner: [0xbe; 20],
-        salt: *blake3::hash(format!("upload-bench {}", args.seed).as_bytes()).as_bytes(),
+    let signer = KeyBatchSigner(alloy::signers::local::PrivateKeySigner::random());
+    let dataset = BatchAuthor {
+        origin: DatasetOrigin {
+            owner: signer.0.address().into_array(),
+            salt: *blake3::hash(format!("upload-bench {}", args.seed).as_bytes()).as_bytes(),
+        },
+        signer: &signer,
     };
 
     let started = Instant::now();
@@ -319,7 +326,7 @@ async fn bench(args: Args) -> Result<String, String> {
         upload_bytes.push(c.bytes_in[0]);
         mpc_bytes.push(c.bytes_out[1]);
         let store = node.store.clone();
-        let id = DatasetId(dataset.id());
+        let id = DatasetId(dataset.origin.id());
         let rows = tokio::task::spawn_blocking(move || store.rows(&id))
             .await
             .map_err(|e| format!("node {i}: {e}"))?

@@ -134,8 +134,9 @@ impl ShareStore {
     /// either the whole batch is stored or none of it. Retrying with identical content returns
     /// [`PutOutcome::AlreadyStored`]; a different content for a stored batch index is
     /// [`StoreError::BatchConflict`]; rows overlapping or out of order with stored batches are
-    /// [`StoreError::RowOverlap`]. The dataset must exist and be
-    /// [`UploadState::Receiving`].
+    /// [`StoreError::RowOverlap`]. The dataset must exist and, unless the batch is stored
+    /// already, be [`UploadState::Receiving`] (an identical batch is `AlreadyStored` in any
+    /// state, so a replay never needs to reopen a dataset).
     pub fn put_batch<C: AsRef<[Mp127]>>(
         &self,
         dataset: &DatasetId,
@@ -195,12 +196,6 @@ impl ShareStore {
                 expected: record.info.columns,
             });
         }
-        if record.state != UploadState::Receiving {
-            return Err(StoreError::NotReceiving {
-                dataset: *dataset,
-                state: record.state,
-            });
-        }
         let base = ShareAad {
             dataset: *dataset,
             column: 0,
@@ -229,17 +224,12 @@ impl ShareStore {
             let datasets = txn.open_table(DATASETS)?;
             let mut batches = txn.open_table(BATCHES)?;
             let now = load_record(&datasets, dataset)?;
-            if now != record {
-                // The state or the dataset changed in between (deleted and recreated, or
-                // moved on from Receiving): report what it is now.
-                if now.state != UploadState::Receiving {
-                    return Err(StoreError::NotReceiving {
-                        dataset: *dataset,
-                        state: now.state,
-                    });
-                }
+            if now.info != record.info || now.share_format != record.share_format {
+                // Deleted and recreated in between, as another dataset.
                 return Err(StoreError::DatasetExists(*dataset));
             }
+            // A batch stored already, identically, is reported as such in any state: a
+            // retried (or replayed) batch changes nothing.
             let key = batch_key(dataset, batch);
             if let Some(stored) = batches.get(&key)? {
                 let stored = BatchHeader::decode(stored.value())
@@ -253,6 +243,12 @@ impl ShareStore {
                 return Err(StoreError::BatchConflict {
                     dataset: *dataset,
                     batch,
+                });
+            }
+            if now.state != UploadState::Receiving {
+                return Err(StoreError::NotReceiving {
+                    dataset: *dataset,
+                    state: now.state,
                 });
             }
             let (low, high) = dataset_bounds::<40>(dataset);

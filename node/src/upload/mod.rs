@@ -5,7 +5,10 @@
 //! it received, a challenge from all commitments fixes a random combination, the combinations are
 //! checked to lie on one polynomial of degree ≤ t); each node keeps the batch only if the check
 //! passes and returns a receipt signed by its identity, binding the commitment to what it holds.
+//! Every batch carries the dataset owner's signature, checked before anything else; a node
+//! verifies first and stores after, and collects uploads left unregistered ([`collect`]).
 
+pub mod collect;
 pub mod service;
 pub mod uploader;
 pub mod wire;

@@ -8,7 +8,10 @@ use std::time::Duration;
 use libp2p::identity::Keypair;
 use sharenet_mpc::protocol::{RandomnessSource, Session};
 use sharenet_mpc::vss::batch::{DealtShares, commit};
+use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::mpsc;
+
+use sharenet_mpc::field::Mp127;
 use tracing::{info, warn};
 
 use super::wire::{BatchUpload, Receipt};
@@ -40,6 +43,8 @@ pub struct UploadService {
     pub verify_timeout: Duration,
     /// Counters for the metrics endpoint.
     pub counters: std::sync::Arc<UploadCounters>,
+    /// When each dataset last took a verified batch (the abandoned-upload collector reads it).
+    pub activity: super::collect::UploadActivity,
 }
 
 impl std::fmt::Debug for UploadService {
@@ -55,6 +60,10 @@ enum IntakeError {
     Wire(#[from] super::wire::WireError),
     #[error("this node is not party {party} of the committee named in the upload")]
     NotInCommittee { party: u16 },
+    #[error(
+        "the batch is not signed by the dataset's owner account (a batch must carry the personal_sign signature of the owner it names)"
+    )]
+    NotSignedByOwner,
     #[error("storage: {0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -78,10 +87,7 @@ impl UploadService {
                     let answer = match service.handle(&request.payload).await {
                         Ok(receipt) => receipt.encode(),
                         Err(e) => {
-                            service
-                                .counters
-                                .refused
-                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            service.counters.refused.fetch_add(1, Relaxed);
                             warn!(%peer, error = %e, "upload refused");
                             format!("ERR {e}").into_bytes()
                         }
@@ -102,8 +108,11 @@ impl UploadService {
             });
         }
         // The id is derived from the owner and the salt the batch names, never taken from the
-        // sender: only `upload.origin.owner` can register it on chain. (Issue 13, item 2: check
-        // the batch's owner signature against `upload.origin.owner` here, before storing.)
+        // sender, and only that owner can register it on chain; the batch must carry that
+        // owner's signature. Checked before anything is stored or any state changes.
+        if !upload.is_signed_by_owner() {
+            return Err(IntakeError::NotSignedByOwner);
+        }
         let id = upload.dataset();
         let dataset = DatasetId(id);
         let context = verification_context(&id, upload.batch);
@@ -112,34 +121,8 @@ impl UploadService {
             mask: upload.mask,
         };
         let commitment = commit(&context, usize::from(upload.party), &dealt).0;
-        // Store first (one transaction), then verify with the committee.
-        let store = self.store.clone();
-        let stored = upload.clone();
-        // An append to a registered dataset (it has a manifest) reopens it for new batches; a
-        // failed batch then removes only itself.
-        let appending = tokio::task::spawn_blocking(move || -> Result<bool, StoreError> {
-            let appending = store.was_registered(&dataset)?;
-            match store.dataset(&dataset)? {
-                None => store.create_dataset(
-                    &dataset,
-                    &DatasetInfo {
-                        name: stored.name.clone(),
-                        columns: stored.columns,
-                        party: u32::from(stored.party) + 1,
-                    },
-                )?,
-                Some(summary) if summary.state == UploadState::Registered => {
-                    store.set_state(&dataset, UploadState::Receiving)?;
-                }
-                Some(_) => {}
-            }
-            let columns: Vec<&[sharenet_mpc::field::Mp127]> =
-                stored.shares.chunks(stored.rows as usize).collect();
-            store.put_batch(&dataset, stored.batch, stored.first_row, &columns)?;
-            Ok(appending)
-        })
-        .await
-        .map_err(|e| IntakeError::Internal(e.to_string()))??;
+        // Verify with the committee first, store after: a batch the committee rejects leaves
+        // nothing behind and changes no dataset's state.
         let transport = self.client.mpc_transport(
             session_id(&id, upload.batch),
             usize::from(upload.party),
@@ -159,36 +142,61 @@ impl UploadService {
         .await
         .map_err(|e| IntakeError::Internal(e.to_string()))?;
         let accepted = verdict.is_ok();
-        let counter = if accepted {
-            &self.counters.accepted
-        } else {
-            &self.counters.rejected
-        };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (batch, party) = (upload.batch, upload.party);
         if let Err(reason) = &verdict {
-            // Nothing half-stored: a batch the committee did not accept removes the dataset.
-            warn!(dataset = %dataset, batch = upload.batch, %reason, appending, "dealer verification failed; dropping the upload");
-            let store = self.store.clone();
-            let batch = upload.batch;
-            let _ = tokio::task::spawn_blocking(move || {
-                if appending {
-                    store.delete_batch(&dataset, batch)
-                } else {
-                    store.delete_dataset(&dataset)
-                }
-            })
-            .await;
+            self.counters.rejected.fetch_add(1, Relaxed);
+            warn!(dataset = %dataset, batch, %reason, "dealer verification failed; nothing stored");
         } else {
-            info!(dataset = %dataset, batch = upload.batch, rows = upload.rows, "batch verified and stored");
+            let store = self.store.clone();
+            let rows = upload.rows;
+            tokio::task::spawn_blocking(move || store_verified(&store, &dataset, &upload))
+                .await
+                .map_err(|e| IntakeError::Internal(e.to_string()))??;
+            self.activity.touch(dataset);
+            self.counters.accepted.fetch_add(1, Relaxed);
+            info!(dataset = %dataset, batch, rows, "batch verified and stored");
         }
-        Receipt::sign(
-            id,
-            upload.batch,
-            upload.party,
-            accepted,
-            commitment,
-            &self.identity,
-        )
-        .ok_or_else(|| IntakeError::Internal("could not sign the receipt".into()))
+        Receipt::sign(id, batch, party, accepted, commitment, &self.identity)
+            .ok_or_else(|| IntakeError::Internal("could not sign the receipt".into()))
+    }
+}
+
+/// Stores a batch the committee verified: creates the dataset at its first batch, and reopens a
+/// registered dataset for an append (`Registered → Receiving`, until the chain records the new
+/// rows). A batch stored already, identically, changes nothing, so a replayed batch never
+/// reopens a dataset; if a reopened dataset refuses the batch, it is registered again.
+fn store_verified(
+    store: &ShareStore,
+    dataset: &DatasetId,
+    upload: &BatchUpload,
+) -> Result<(), StoreError> {
+    let columns: Vec<&[Mp127]> = upload.shares.chunks(upload.rows as usize).collect();
+    let put = || store.put_batch(dataset, upload.batch, upload.first_row, &columns);
+    if store.dataset(dataset)?.is_none() {
+        let info = DatasetInfo {
+            name: upload.name.clone(),
+            columns: upload.columns,
+            party: u32::from(upload.party) + 1,
+        };
+        match store.create_dataset(dataset, &info) {
+            // Another batch of the same upload created it first.
+            Ok(()) | Err(StoreError::DatasetExists(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    match put() {
+        Err(StoreError::NotReceiving {
+            state: UploadState::Registered,
+            ..
+        }) => {
+            store.set_state(dataset, UploadState::Receiving)?;
+            put().map(|_| ()).inspect_err(|_| {
+                // Nothing was appended: back to registered (through Verified, the only way).
+                let _ = store
+                    .set_state(dataset, UploadState::Verified)
+                    .and_then(|()| store.set_state(dataset, UploadState::Registered));
+            })
+        }
+        other => other.map(|_| ()),
     }
 }

@@ -1,6 +1,6 @@
 //! The client side of an upload (the data owner's library, used by the CLI and the simulator):
-//! share each batch for the committee, send each node only its own shares, and collect every
-//! node's signed receipt.
+//! share each batch for the committee, sign each node's batch as the dataset's owner, send each
+//! node only its own shares, and collect every node's signed receipt.
 
 use futures::future::try_join_all;
 use libp2p::PeerId;
@@ -11,7 +11,7 @@ use sharenet_mpc::shamir::ShamirParams;
 use sharenet_mpc::vss::batch::{DealtShares, commit, deal};
 
 use super::verification_context;
-use super::wire::{BatchUpload, DatasetOrigin, Receipt};
+use super::wire::{BatchUpload, DatasetOrigin, OWNER_SIGNATURE_BYTES, Receipt};
 use crate::net::{Client, NetError, Protocol};
 use crate::table::EncodedTable;
 
@@ -43,6 +43,14 @@ pub enum UploadError {
         /// The batch.
         batch: u64,
     },
+    /// The owner's key could not sign a batch.
+    #[error("could not sign batch {batch} as the dataset's owner: {reason}")]
+    Signing {
+        /// The batch.
+        batch: u64,
+        /// Why.
+        reason: String,
+    },
     /// A receipt is not signed by the node or does not match what was sent.
     #[error("node {peer} returned an invalid receipt for batch {batch}")]
     BadReceipt {
@@ -51,6 +59,58 @@ pub enum UploadError {
         /// The batch.
         batch: u64,
     },
+}
+
+/// Signs upload batches as a dataset's owner: EIP-191 `personal_sign` by the owner's chain
+/// account, which nodes check against the batch's owner before they store anything.
+pub trait BatchSigner: Sync {
+    /// Signs `message` ([`BatchUpload::signing_message`]); r ‖ s ‖ v.
+    fn sign_batch(&self, message: &[u8]) -> Result<[u8; OWNER_SIGNATURE_BYTES], String>;
+}
+
+impl<L: sharenet_chain_adapter::Ledger> BatchSigner for L {
+    fn sign_batch(&self, message: &[u8]) -> Result<[u8; OWNER_SIGNATURE_BYTES], String> {
+        self.sign_message(message).map_err(|e| e.to_string())
+    }
+}
+
+/// A [`BatchSigner`] holding a secp256k1 key itself (tools and tests without a chain; an
+/// owner's client signs through its ledger).
+pub struct KeyBatchSigner(pub alloy::signers::local::PrivateKeySigner);
+
+impl BatchSigner for KeyBatchSigner {
+    fn sign_batch(&self, message: &[u8]) -> Result<[u8; OWNER_SIGNATURE_BYTES], String> {
+        use alloy::signers::SignerSync;
+        self.0
+            .sign_message_sync(message)
+            .map(|s| s.as_bytes())
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl std::fmt::Debug for KeyBatchSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("KeyBatchSigner")
+            .field(&self.0.address())
+            .finish()
+    }
+}
+
+/// Who uploads: the dataset the batches name, and the owner account's signer.
+#[derive(Clone, Copy)]
+pub struct BatchAuthor<'a> {
+    /// The dataset's owner and salt.
+    pub origin: DatasetOrigin,
+    /// Signs as `origin.owner` (a batch signed by anyone else is refused by every node).
+    pub signer: &'a dyn BatchSigner,
+}
+
+impl std::fmt::Debug for BatchAuthor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchAuthor")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One batch, dealt: each party's shares (column-major) and mask share.
@@ -71,14 +131,14 @@ pub fn deal_batch(
     Ok(deal(params, &values, &mut rng))
 }
 
-/// Sends one dealt batch of the dataset `origin` names to the committee and checks every
-/// receipt.
+/// Signs one dealt batch of the dataset `author` names for each member, sends it to the
+/// committee and checks every receipt.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_batch(
     client: &Client,
     committee: &[PeerId],
     t: usize,
-    origin: DatasetOrigin,
+    author: BatchAuthor<'_>,
     name: &str,
     batch: u64,
     first_row: u64,
@@ -86,48 +146,52 @@ pub async fn send_batch(
     columns: u32,
     dealt: Vec<DealtShares<Mp127>>,
 ) -> Result<Vec<Receipt>, UploadError> {
-    let dataset = origin.id();
+    let dataset = author.origin.id();
     let context = verification_context(&dataset, batch);
+    let mut messages = Vec::with_capacity(committee.len());
+    for (party, d) in dealt.into_iter().enumerate() {
+        let expected = commit(&context, party, &d).0;
+        let message = BatchUpload {
+            origin: author.origin,
+            name: name.to_string(),
+            batch,
+            first_row,
+            rows,
+            columns,
+            party: party as u16,
+            t: t as u8,
+            committee: committee.to_vec(),
+            shares: d.shares,
+            mask: d.mask,
+            owner_signature: [0; OWNER_SIGNATURE_BYTES],
+        }
+        .sign_with(|message| author.signer.sign_batch(message))
+        .map_err(|reason| UploadError::Signing { batch, reason })?
+        .encode();
+        messages.push((expected, message));
+    }
     let requests = committee
         .iter()
-        .zip(dealt)
-        .enumerate()
-        .map(|(party, (peer, d))| {
-            let expected = commit(&context, party, &d).0;
-            let message = BatchUpload {
-                origin,
-                name: name.to_string(),
-                batch,
-                first_row,
-                rows,
-                columns,
-                party: party as u16,
-                t: t as u8,
-                committee: committee.to_vec(),
-                shares: d.shares,
-                mask: d.mask,
+        .zip(messages)
+        .map(|(peer, (expected, message))| async move {
+            let answer = client.request(Protocol::Upload, *peer, message).await?;
+            if let Some(reason) = answer.strip_prefix(b"ERR ") {
+                return Err(UploadError::Refused {
+                    peer: *peer,
+                    batch,
+                    reason: String::from_utf8_lossy(reason).into_owned(),
+                });
             }
-            .encode();
-            async move {
-                let answer = client.request(Protocol::Upload, *peer, message).await?;
-                if let Some(reason) = answer.strip_prefix(b"ERR ") {
-                    return Err(UploadError::Refused {
-                        peer: *peer,
-                        batch,
-                        reason: String::from_utf8_lossy(reason).into_owned(),
-                    });
-                }
-                let receipt = Receipt::decode(&answer)
-                    .map_err(|_| UploadError::BadReceipt { peer: *peer, batch })?;
-                if !receipt.verify(peer)
-                    || receipt.dataset != dataset
-                    || receipt.batch != batch
-                    || receipt.commitment != expected
-                {
-                    return Err(UploadError::BadReceipt { peer: *peer, batch });
-                }
-                Ok(receipt)
+            let receipt = Receipt::decode(&answer)
+                .map_err(|_| UploadError::BadReceipt { peer: *peer, batch })?;
+            if !receipt.verify(peer)
+                || receipt.dataset != dataset
+                || receipt.batch != batch
+                || receipt.commitment != expected
+            {
+                return Err(UploadError::BadReceipt { peer: *peer, batch });
             }
+            Ok(receipt)
         });
     // The first failure ends the batch: the others' answers no longer matter.
     let receipts: Vec<Receipt> = try_join_all(requests).await?;
@@ -137,18 +201,18 @@ pub async fn send_batch(
     Ok(receipts)
 }
 
-/// Uploads a whole table as the dataset `origin` names, in batches of `batch_rows` rows;
+/// Uploads a whole table as the dataset `author` names, in batches of `batch_rows` rows;
 /// returns every node's receipts.
 pub async fn upload_table(
     client: &Client,
     committee: &[PeerId],
     t: usize,
-    origin: DatasetOrigin,
+    author: BatchAuthor<'_>,
     name: &str,
     table: &EncodedTable,
     batch_rows: usize,
 ) -> Result<Vec<Receipt>, UploadError> {
-    upload_rows(client, committee, t, origin, name, table, batch_rows, 0).await
+    upload_rows(client, committee, t, author, name, table, batch_rows, 0).await
 }
 
 /// Uploads `table` as rows `start_row..` of a dataset (an append when `start_row > 0`). Batch
@@ -158,7 +222,7 @@ pub async fn upload_rows(
     client: &Client,
     committee: &[PeerId],
     t: usize,
-    origin: DatasetOrigin,
+    author: BatchAuthor<'_>,
     name: &str,
     table: &EncodedTable,
     batch_rows: usize,
@@ -176,7 +240,7 @@ pub async fn upload_rows(
                 client,
                 committee,
                 t,
-                origin,
+                author,
                 name,
                 row,
                 row,

@@ -1,5 +1,6 @@
-//! The upload protocol's messages: one batch of one party's shares (client → node) and the node's
-//! signed receipt (node → client). Fixed little-endian layouts, bounded, decoded without panics.
+//! The upload protocol's messages: one batch of one party's shares (client → node), signed by
+//! the dataset's owner account, and the node's signed receipt (node → client). Fixed
+//! little-endian layouts, bounded, decoded without panics.
 
 use alloy::primitives::{Address, B256};
 use libp2p::PeerId;
@@ -8,8 +9,14 @@ use sharenet_mpc::field::{Field, Mp127};
 
 const BATCH_MAGIC: &[u8; 4] = b"SNUP";
 const RECEIPT_MAGIC: &[u8; 4] = b"SNRC";
-/// Version 2: a batch names its dataset by owner and salt (the id is derived from them).
-const BATCH_VERSION: u8 = 2;
+/// Version 3: a batch names its dataset by owner and salt (the id is derived from them) and
+/// ends with the owner's signature.
+const BATCH_VERSION: u8 = 3;
+/// Length of the owner's signature: r ‖ s ‖ v (secp256k1, Ethereum's form).
+pub const OWNER_SIGNATURE_BYTES: usize = 65;
+/// What the owner signs (EIP-191 `personal_sign`) for a batch: this line, then the blake3 hash
+/// of the batch without its signature, in lowercase hex.
+const SIGNING_PREFIX: &str = "sharenet upload batch v3\n";
 const RECEIPT_VERSION: u8 = 1;
 /// Largest committee an upload names.
 pub const MAX_COMMITTEE: usize = 64;
@@ -28,8 +35,8 @@ pub enum WireError {
 /// register, so shares stored under it can only ever be registered (and granted) by `owner`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatasetOrigin {
-    /// The owner's account: the only account that can register the dataset. (Issue 13, item 2:
-    /// a batch's signature will be checked against this account before anything is stored.)
+    /// The owner's account: the only account that can register the dataset, and the one whose
+    /// signature every batch carries.
     pub owner: [u8; 20],
     /// The salt the owner chose for this dataset.
     pub salt: [u8; 32],
@@ -42,8 +49,8 @@ impl DatasetOrigin {
     }
 }
 
-/// One party's shares of one batch.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One party's shares of one batch, signed by the dataset's owner.
+#[derive(Clone, PartialEq, Eq)]
 pub struct BatchUpload {
     /// The dataset's owner and salt (its id is [`DatasetOrigin::id`]).
     pub origin: DatasetOrigin,
@@ -67,6 +74,9 @@ pub struct BatchUpload {
     pub shares: Vec<Mp127>,
     /// Share of the batch's random mask (dealer verification).
     pub mask: Mp127,
+    /// The owner's signature of [`BatchUpload::signing_message`] (r ‖ s ‖ v); all zeros until
+    /// [`BatchUpload::sign_with`].
+    pub owner_signature: [u8; OWNER_SIGNATURE_BYTES],
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -112,15 +122,67 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Ids, sizes and the signature only: the shares and the mask never reach a log.
+impl std::fmt::Debug for BatchUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchUpload")
+            .field("dataset", &B256::from(self.dataset()))
+            .field("batch", &self.batch)
+            .field("first_row", &self.first_row)
+            .field("rows", &self.rows)
+            .field("columns", &self.columns)
+            .field("party", &self.party)
+            .field("t", &self.t)
+            .field("committee", &self.committee.len())
+            .field("shares", &self.shares.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl BatchUpload {
     /// The dataset id the batch is stored under.
     pub fn dataset(&self) -> [u8; 32] {
         self.origin.id()
     }
 
+    /// The text the owner signs for this batch (EIP-191 `personal_sign`): a fixed line, then
+    /// the blake3 hash of the encoded batch without its signature, in hex. It covers every
+    /// field, the shares included, so a signature is good for this one party's batch only.
+    pub fn signing_message(&self) -> Vec<u8> {
+        let digest = blake3::hash(&self.body());
+        format!("{SIGNING_PREFIX}{}", digest.to_hex()).into_bytes()
+    }
+
+    /// Signs the batch with `sign` (the owner's `personal_sign`, e.g. `Ledger::sign_message`).
+    pub fn sign_with<E>(
+        mut self,
+        sign: impl FnOnce(&[u8]) -> Result<[u8; OWNER_SIGNATURE_BYTES], E>,
+    ) -> Result<Self, E> {
+        self.owner_signature = sign(&self.signing_message())?;
+        Ok(self)
+    }
+
+    /// Whether the batch carries a valid signature of `origin.owner`: the one check that a
+    /// batch comes from the account that alone can register its dataset.
+    pub fn is_signed_by_owner(&self) -> bool {
+        let Ok(signature) = alloy::primitives::Signature::from_raw(&self.owner_signature) else {
+            return false;
+        };
+        signature
+            .recover_address_from_msg(self.signing_message())
+            .is_ok_and(|signer| signer == Address::from(self.origin.owner))
+    }
+
     /// Encodes the message.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(160 + self.shares.len() * 16);
+        let mut out = self.body();
+        out.extend_from_slice(&self.owner_signature);
+        out
+    }
+
+    /// Everything but the signature: what the owner signs.
+    fn body(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(160 + self.shares.len() * 16 + OWNER_SIGNATURE_BYTES);
         out.extend_from_slice(BATCH_MAGIC);
         out.push(BATCH_VERSION);
         out.extend_from_slice(&self.origin.owner);
@@ -179,14 +241,15 @@ impl BatchUpload {
         }
         let name = String::from_utf8(r.short_bytes()?.to_vec())
             .map_err(|_| WireError::Malformed("name is not UTF-8"))?;
-        // rows × columns shares and the mask, 16 bytes each: checked arithmetic, so that no
-        // product wraps around to the length of a short message.
+        // rows × columns shares and the mask, 16 bytes each, then the signature: checked
+        // arithmetic, so that no product wraps around to the length of a short message.
         let count = (rows as usize)
             .checked_mul(columns as usize)
             .filter(|c| *c > 0)
             .filter(|c| {
                 c.checked_add(1)
                     .and_then(|elements| elements.checked_mul(Mp127::BYTES))
+                    .and_then(|bytes| bytes.checked_add(OWNER_SIGNATURE_BYTES))
                     == Some(r.0.len())
             })
             .ok_or(WireError::Malformed(
@@ -197,6 +260,8 @@ impl BatchUpload {
             shares.push(r.element()?);
         }
         let mask = r.element()?;
+        let mut owner_signature = [0u8; OWNER_SIGNATURE_BYTES];
+        owner_signature.copy_from_slice(r.take(OWNER_SIGNATURE_BYTES)?);
         Ok(BatchUpload {
             origin,
             name,
@@ -209,6 +274,7 @@ impl BatchUpload {
             committee,
             shares,
             mask,
+            owner_signature,
         })
     }
 }
@@ -362,7 +428,61 @@ mod tests {
             committee: (0..3).map(|_| PeerId::random()).collect(),
             shares: (0..6u64).map(Mp127::from_u64).collect(),
             mask: Mp127::from_u64(99),
+            owner_signature: [7; OWNER_SIGNATURE_BYTES],
         }
+    }
+
+    fn personal_sign(
+        key: &alloy::signers::local::PrivateKeySigner,
+    ) -> impl FnOnce(&[u8]) -> Result<[u8; 65], alloy::signers::Error> + '_ {
+        use alloy::signers::SignerSync;
+        move |message| Ok(key.sign_message_sync(message)?.as_bytes())
+    }
+
+    #[test]
+    fn only_the_owners_signature_of_this_very_batch_verifies() {
+        let owner = alloy::signers::local::PrivateKeySigner::random();
+        let stranger = alloy::signers::local::PrivateKeySigner::random();
+        let mut unsigned = sample();
+        unsigned.origin.owner = owner.address().into_array();
+        assert!(!unsigned.is_signed_by_owner(), "an unsigned batch");
+        let signed = unsigned.clone().sign_with(personal_sign(&owner)).unwrap();
+        assert!(signed.is_signed_by_owner());
+        let decoded = BatchUpload::decode(&signed.encode()).unwrap();
+        assert!(
+            decoded.is_signed_by_owner(),
+            "the signature survives the wire"
+        );
+        // Another account's signature, however valid, is not the owner's.
+        let by_stranger = unsigned
+            .clone()
+            .sign_with(personal_sign(&stranger))
+            .unwrap();
+        assert!(!by_stranger.is_signed_by_owner());
+        // The signature covers every field: a share, the batch index, the committee.
+        let mut share_changed = signed.clone();
+        share_changed.shares[3] = Mp127::from_u64(1234);
+        assert!(!share_changed.is_signed_by_owner());
+        let mut batch_changed = signed.clone();
+        batch_changed.batch += 1;
+        assert!(!batch_changed.is_signed_by_owner());
+        let mut committee_changed = signed.clone();
+        committee_changed.committee[0] = PeerId::random();
+        assert!(!committee_changed.is_signed_by_owner());
+        // Claiming the stranger's batch for the stranger's own account moves it to another id.
+        let mut relabelled = by_stranger.clone();
+        relabelled.origin.owner = stranger.address().into_array();
+        assert!(
+            !relabelled.is_signed_by_owner(),
+            "the owner field is signed too"
+        );
+    }
+
+    #[test]
+    fn debug_output_shows_no_share() {
+        let text = format!("{:?}", sample());
+        assert!(text.contains("shares: 6"), "{text}");
+        assert!(!text.contains("Mp127") && !text.contains("mask"), "{text}");
     }
 
     #[test]
@@ -377,15 +497,15 @@ mod tests {
         extended.extend_from_slice(&[0; 16]);
         assert!(BatchUpload::decode(&extended).is_err());
         let mut non_canonical = bytes.clone();
-        let at = non_canonical.len() - 16;
-        non_canonical[at..].copy_from_slice(&[0xff; 16]);
+        let at = non_canonical.len() - OWNER_SIGNATURE_BYTES - 16;
+        non_canonical[at..at + 16].copy_from_slice(&[0xff; 16]);
         assert!(BatchUpload::decode(&non_canonical).is_err());
     }
 
     #[test]
     fn a_share_count_whose_byte_length_overflows_is_refused() {
         // rows × columns = 2^60: (count + 1) × 16 wraps to 16 bytes, exactly the mask that
-        // follows, so unchecked arithmetic would accept the message and reserve 2^60 shares.
+        // follows (then the signature), so unchecked arithmetic would accept the message and reserve 2^60 shares.
         let mut m = sample();
         m.rows = 1 << 30;
         m.columns = 1 << 30;

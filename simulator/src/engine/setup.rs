@@ -12,7 +12,7 @@ use sharenet_node::daemon::peer_id_from_chain_key;
 use sharenet_node::net::Client;
 use sharenet_node::owner::{committee_for_pool, upload_dataset};
 use sharenet_node::table::{EncodedTable, read_csv};
-use sharenet_node::upload::uploader::{UploadError, deal_batch, send_batch};
+use sharenet_node::upload::uploader::{BatchAuthor, UploadError, deal_batch, send_batch};
 use sharenet_node::upload::wire::DatasetOrigin;
 
 use super::network::SimNetwork;
@@ -265,11 +265,15 @@ async fn upload_byzantine(
             *share += Mp127::ONE;
         }
     }
+    let author = BatchAuthor {
+        origin,
+        signer: &ledger,
+    };
     let sent = send_batch(
         &client,
         &peers,
         t,
-        origin,
+        author,
         &dataset.name,
         0,
         0,
