@@ -6,8 +6,6 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use alloy::primitives::{Address, B256};
-use libp2p::Multiaddr;
-use libp2p::multiaddr::Protocol as AddrProtocol;
 use sharenet_chain_adapter::{DatasetInfo, Ledger};
 use sharenet_dht::{DatasetManifest, Key, RecordContent};
 use sharenet_node::daemon::peer_id_from_chain_key;
@@ -113,13 +111,9 @@ async fn dial_all(
         let Some(peer) = peer_id_from_chain_key(info.peerKey) else {
             continue;
         };
-        let Ok(addr) = info.networkAddress.parse::<Multiaddr>() else {
+        let Some(addr) = sharenet_node::owner::dial_address(&info.networkAddress) else {
             continue;
         };
-        let addr: Multiaddr = addr
-            .iter()
-            .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
-            .collect();
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
             let ok = matches!(
@@ -148,7 +142,7 @@ async fn lookup(client: &Client, id: B256, registered: B256) -> ManifestState {
                 if let Ok(RecordContent::Manifest(m)) = f.record.content()
                     && m.dataset_id == id.0
                 {
-                    if B256::from(m.manifest_hash()) == registered {
+                    if m.is_registered_version(&id.0, &registered.0) {
                         return ManifestState::Registered(m);
                     }
                     if newest.as_ref().is_none_or(|n| m.version > n.version) {

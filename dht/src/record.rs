@@ -362,6 +362,13 @@ impl DatasetManifest {
     pub fn manifest_hash(&self) -> [u8; 32] {
         blake3::derive_key(MANIFEST_HASH_CONTEXT, &self.encode())
     }
+
+    /// Whether this is the manifest of `dataset` whose hash the chain registers (`registered`,
+    /// the dataset's `manifestHash`): the one check every reader of a manifest makes before
+    /// trusting it (owners, requesters, members, the CLI).
+    pub fn is_registered_version(&self, dataset: &[u8; 32], registered: &[u8; 32]) -> bool {
+        self.dataset_id == *dataset && self.manifest_hash() == *registered
+    }
 }
 
 impl NodeAnnouncement {

@@ -552,3 +552,17 @@ proptest! {
         prop_assert_eq!(back.encode(), bytes);
     }
 }
+
+#[test]
+fn only_the_registered_version_of_the_named_dataset_is_the_registered_manifest() {
+    let v1 = manifest("clinic", 1, now());
+    let v2 = manifest("clinic", 2, now());
+    let other = manifest("other clinic", 1, now());
+    let registered = v1.manifest_hash();
+    assert!(v1.is_registered_version(&v1.dataset_id, &registered));
+    // Another version of the same dataset, or the registered hash read for another dataset.
+    assert!(!v2.is_registered_version(&v2.dataset_id, &registered));
+    assert!(!v1.is_registered_version(&other.dataset_id, &registered));
+    assert!(!other.is_registered_version(&other.dataset_id, &registered));
+    assert_ne!(v1.dataset_id, other.dataset_id);
+}

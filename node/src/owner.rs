@@ -9,7 +9,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alloy::primitives::{Address, B256};
-use libp2p::multiaddr::Protocol as AddrProtocol;
 use libp2p::{Multiaddr, PeerId};
 use sharenet_chain_adapter::{ChainError, ContractError, Ledger, NewDataset};
 use sharenet_dht::{Committee, DatasetManifest, Key, ManifestMember, NodeInfo, select_committee};
@@ -109,15 +108,11 @@ fn manifest_members(peer_keys: &[[u8; 32]], receipts: &[Receipt]) -> Vec<Manifes
         .collect()
 }
 
-/// The address to dial a node at, from the network address it registered on chain (the
-/// `/p2p/…` suffix dropped: the peer id is given separately); `None` if it does not parse.
-pub(crate) fn dial_address(registered: &str) -> Option<Multiaddr> {
-    let addr = registered.parse::<Multiaddr>().ok()?;
-    Some(
-        addr.iter()
-            .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
-            .collect(),
-    )
+/// The address to dial a node at, from the network address it registered on chain; `None` if
+/// it does not parse. A `/p2p/…` part is left for [`Client::dial`], the one place that checks it
+/// names the peer dialled and drops it (and refuses one before the end).
+pub fn dial_address(registered: &str) -> Option<Multiaddr> {
+    registered.parse::<Multiaddr>().ok()
 }
 
 /// The pool's committee of `n` among the chain's active nodes.
@@ -162,7 +157,7 @@ pub async fn registered_manifest(
         .await?;
     Ok(found.into_iter().find_map(|f| match f.record.content() {
         Ok(sharenet_dht::RecordContent::Manifest(m))
-            if m.dataset_id == dataset.0 && B256::from(m.manifest_hash()) == registered_hash =>
+            if m.is_registered_version(&dataset.0, &registered_hash.0) =>
         {
             Some(m)
         }

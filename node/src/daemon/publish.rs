@@ -193,9 +193,7 @@ impl<L: Ledger> ManifestKeeper<L> {
             .await?
             .manifestHash;
         let matches = |r: &SignedRecord| match r.content() {
-            Ok(RecordContent::Manifest(m)) => {
-                m.dataset_id == id.0 && B256::from(m.manifest_hash()) == chain_hash
-            }
+            Ok(RecordContent::Manifest(m)) => m.is_registered_version(&id.0, &chain_hash.0),
             _ => false,
         };
         let store = self.store.clone();

@@ -67,7 +67,7 @@ pub fn check_manifest(
         dataset: id,
         reason: reason.to_string(),
     };
-    if manifest.dataset_id != id.0 || B256::from(manifest.manifest_hash()) != info.manifestHash {
+    if !manifest.is_registered_version(&id.0, &info.manifestHash.0) {
         return Err(bad("the manifest is not the version registered on chain"));
     }
     if manifest.rows != info.rows {

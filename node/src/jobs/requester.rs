@@ -2,7 +2,8 @@
 //! reaches the chain, submit, find the live committee members, start the session, receive and
 //! check the output shares, and wait for the committee's attestations.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -318,6 +319,26 @@ pub async fn wait_completed<L: Ledger>(
     }
 }
 
+/// The gate of one requester account's jobs in this process (one per account, shared by every
+/// `run_query` of it).
+fn requester_turn(account: alloy::primitives::Address) -> Arc<tokio::sync::Semaphore> {
+    static GATES: OnceLock<
+        Mutex<HashMap<alloy::primitives::Address, Arc<tokio::sync::Semaphore>>>,
+    > = OnceLock::new();
+    let gates = GATES.get_or_init(Mutex::default);
+    let mut gates = gates
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    gates
+        .entry(account)
+        .or_insert_with(|| {
+            Arc::new(tokio::sync::Semaphore::new(
+                super::runner::MAX_PREPARED_PER_REQUESTER,
+            ))
+        })
+        .clone()
+}
+
 /// Runs a submitted job: readiness round, start, receive. Retries with a new live set while
 /// attempts remain.
 async fn run_submitted<L: Ledger>(
@@ -336,6 +357,12 @@ async fn run_submitted<L: Ledger>(
             .threshold,
     );
     let needed = 2 * threshold + 1;
+    // At most MAX_PREPARED_PER_REQUESTER jobs of this account at once: members keep that many
+    // prepared per requester, and more would hold slots on some members while waiting on others.
+    let _turn = requester_turn(ledger.account())
+        .acquire_owned()
+        .await
+        .map_err(|_| JobError::Task("the requester's job gate closed".into()))?;
     client
         .set_allowed(committee.iter().copied().collect::<HashSet<_>>())
         .await?;

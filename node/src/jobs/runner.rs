@@ -40,7 +40,7 @@ use crate::store::{DatasetId, ShareStore, UploadState};
 pub const MAX_PREPARED: usize = 8;
 /// Jobs of one requester (its chain account) prepared on one member, at most: one requester
 /// cannot take the slots of the others.
-pub const MAX_PREPARED_PER_REQUESTER: usize = 2;
+pub const MAX_PREPARED_PER_REQUESTER: usize = 4;
 /// How long a prepared job keeps its slot, in chain seconds from its latest `Hello` (and never
 /// past its deadline). A requester starts a job right after the readiness round and asks again
 /// before each retry, so a slot it leaves unused comes back after this time.
@@ -421,7 +421,7 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
                 Ok(RecordContent::Manifest(m)) => Some(m),
                 _ => None,
             })
-            .filter(|m| B256::from(m.manifest_hash()) == registered);
+            .filter(|m| m.is_registered_version(&id.0, &registered.0));
         if let Some(m) = stored {
             return Ok(m);
         }

@@ -811,3 +811,36 @@ fn refusal_reason(refusal: &Refusal) -> &'static str {
         _ => "refused",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn a_dial_address_keeps_its_transport_and_names_only_the_peer_dialled() {
+        let peer = PeerId::random();
+        let tcp: Multiaddr = "/ip4/127.0.0.1/tcp/4001".parse().unwrap();
+        assert_eq!(address_of(peer, tcp.clone()), Ok(tcp.clone()));
+        let with_peer = tcp.clone().with(AddrProtocol::P2p(peer));
+        assert_eq!(address_of(peer, with_peer), Ok(tcp.clone()));
+        let other = tcp.clone().with(AddrProtocol::P2p(PeerId::random()));
+        assert!(
+            address_of(peer, other)
+                .unwrap_err()
+                .contains("another peer")
+        );
+        let relayed: Multiaddr = format!(
+            "/ip4/127.0.0.1/tcp/4001/p2p/{}/p2p-circuit",
+            PeerId::random()
+        )
+        .parse()
+        .unwrap();
+        assert!(
+            address_of(peer, relayed)
+                .unwrap_err()
+                .contains("before its end")
+        );
+    }
+}

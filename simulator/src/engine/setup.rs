@@ -4,8 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address, B256};
-use libp2p::multiaddr::Protocol as AddrProtocol;
-use libp2p::{Multiaddr, PeerId};
+use libp2p::PeerId;
 use sharenet_chain_adapter::{EmbeddedLedger, Ledger, NewGrant};
 use sharenet_mpc::field::{Field, Mp127};
 use sharenet_node::daemon::peer_id_from_chain_key;
@@ -210,11 +209,7 @@ async fn upload_byzantine(
                 reason: "a committee member has no ed25519 peer key".into(),
             });
         };
-        if let Ok(addr) = member.node.network_address.parse::<Multiaddr>() {
-            let addr: Multiaddr = addr
-                .iter()
-                .filter(|p| !matches!(p, AddrProtocol::P2p(_)))
-                .collect();
+        if let Some(addr) = sharenet_node::owner::dial_address(&member.node.network_address) {
             // A member that cannot be reached fails the batch below.
             let _ = tokio::time::timeout(UPLOAD_TIMEOUT, client.dial(peer, addr)).await;
         }
