@@ -252,6 +252,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
     tokio::spawn(crate::upload::collect::run_collector(
         store.clone(),
         upload_activity,
+        ledger.clone(),
     ));
     tokio::spawn(
         JobService::new(
@@ -432,11 +433,19 @@ async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
             if !manifests_known {
                 // Every dataset registered before this node (re)started: the record store checks
                 // manifests against them.
-                let (events, _) = f.ledger.events_since(sharenet_chain_adapter::EventCursor::default()).await?;
-                for event in &events {
-                    if let Some(dataset) = dataset_of(&event.kind) {
-                        track_manifest(&f, dataset).await?;
+                // Page by page up to the saved cursor (a page spans a bounded block range).
+                let mut scan = sharenet_chain_adapter::EventCursor::default();
+                while scan < state.cursor {
+                    let (events, next) = f.ledger.events_since(scan).await?;
+                    for event in &events {
+                        if let Some(dataset) = dataset_of(&event.kind) {
+                            track_manifest(&f, dataset).await?;
+                        }
                     }
+                    if next == scan {
+                        break;
+                    }
+                    scan = next;
                 }
                 manifests_known = true;
             }

@@ -41,8 +41,8 @@ pub const MAX_PREPARED: usize = 8;
 /// Jobs of one requester (its chain account) prepared on one member, at most: one requester
 /// cannot take the slots of the others.
 pub const MAX_PREPARED_PER_REQUESTER: usize = 4;
-/// How long a prepared job keeps its slot, in chain seconds from its latest `Hello` (and never
-/// past its deadline). A requester starts a job right after the readiness round and asks again
+/// How long a prepared job keeps its slot, in chain seconds from its first `Hello` (repeated
+/// ones do not extend it; never past its deadline). A requester starts a job right after the readiness round and asks again
 /// before each retry, so a slot it leaves unused comes back after this time.
 pub const PREPARED_TTL_SECS: u64 = 300;
 /// Attempts of one job a member takes part in (a failed attempt may be retried with another
@@ -281,16 +281,12 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
                 None => Err(busy(
                     "the job is being prepared here; ask again shortly".into(),
                 )),
-                Some(p) if p.manifests == checked.manifests => {
-                    slot.expires_at = expires_at;
-                    Ok(Reservation::Renewed)
-                }
+                // A repeated Hello keeps the slot until the expiry set at the first one: renewals
+                // cannot hold a slot past PREPARED_TTL_SECS.
+                Some(p) if p.manifests == checked.manifests => Ok(Reservation::Renewed),
                 // The datasets were appended to since: load again (a repeated Hello keeps the
                 // attempts already made).
-                Some(_) => {
-                    slot.expires_at = expires_at;
-                    Ok(Reservation::Load)
-                }
+                Some(_) => Ok(Reservation::Load),
             };
         }
         if table.len() >= MAX_PREPARED {

@@ -69,7 +69,6 @@ pub struct FoundRecord {
 }
 
 /// A request from a peer that a service must answer.
-#[derive(Debug)]
 pub struct InboundRequest {
     /// Which protocol.
     pub protocol: Protocol,
@@ -82,6 +81,17 @@ pub struct InboundRequest {
     /// The request's share of the protocol's inbound budgets, held until it is answered or
     /// dropped.
     pub(crate) _reservation: Option<Reservation>,
+}
+
+/// Protocol, peer and size only: the payload carries shares and MPC messages.
+impl std::fmt::Debug for InboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundRequest")
+            .field("protocol", &self.protocol)
+            .field("peer", &self.peer)
+            .field("payload", &self.payload.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the event loop is asked to do.

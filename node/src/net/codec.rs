@@ -189,12 +189,21 @@ impl Drop for Reservation {
 
 /// A request or response as the codec carries it: the bytes, and for an inbound request its
 /// reservation.
-#[derive(Debug)]
 pub struct Frame {
     /// The message.
     pub bytes: Vec<u8>,
     /// Held while the request is (`None` for what this node sends, and for responses).
     pub reservation: Option<Reservation>,
+}
+
+/// The length only: a frame carries shares and MPC messages.
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("bytes", &self.bytes.len())
+            .field("reserved", &self.reservation.is_some())
+            .finish()
+    }
 }
 
 impl From<Vec<u8>> for Frame {

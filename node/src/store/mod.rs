@@ -127,7 +127,7 @@ impl Default for StoreLimits {
             max_dht_key_bytes: 1 << 10,
             max_dht_value_bytes: 1 << 20,
             max_dht_records: 100_000,
-            max_cursor_bytes: 4 << 10,
+            max_cursor_bytes: 1 << 20,
         }
     }
 }

@@ -1,15 +1,20 @@
-//! Collection of abandoned uploads: a dataset that was never registered on chain and has taken
-//! no verified batch for [`ABANDONED_UPLOAD_AFTER`] is deleted. Without it, an owner that stops
-//! halfway (or never registers) leaves shares on every member for good.
+//! Collection of abandoned uploads: a dataset that is not registered on chain
+//! [`ABANDONED_UPLOAD_AFTER`] after its first verified batch is deleted. Without it, an owner
+//! that stops halfway (or never registers) leaves shares on every member for good. The time is
+//! counted from the first batch, not the last, so that batches sent now and then cannot keep an
+//! unregistered dataset alive.
 //!
-//! The clock is the node's own, kept in memory: the last verified batch of each dataset, and,
-//! for datasets found on disk at start, the start. A restart therefore only postpones a
-//! collection, never hastens one.
+//! The clock is the node's own, kept in memory: the first verified batch of each dataset this
+//! run, and, for datasets found on disk at start, the start. A restart therefore only postpones
+//! a collection, never hastens one. Before deleting, the collector asks the chain: a dataset
+//! registered there is kept even if this node has not seen the registration yet.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use alloy::primitives::{Address, B256};
+use sharenet_chain_adapter::Ledger;
 use tokio::time::Instant;
 
 use crate::store::{DatasetId, ShareStore, StoreError, UploadState};
@@ -20,90 +25,123 @@ pub const ABANDONED_UPLOAD_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// How often the node looks for abandoned uploads.
 pub const COLLECT_EVERY: Duration = Duration::from_secs(10 * 60);
 
-/// When each dataset last took a verified batch (shared by the intake and the collector).
+/// When each dataset took its first verified batch (shared by the intake and the collector).
 #[derive(Debug, Clone)]
 pub struct UploadActivity {
     started: Instant,
-    last: Arc<Mutex<HashMap<DatasetId, Instant>>>,
+    first: Arc<Mutex<HashMap<DatasetId, Instant>>>,
 }
 
 impl Default for UploadActivity {
     fn default() -> Self {
         UploadActivity {
             started: Instant::now(),
-            last: Arc::default(),
+            first: Arc::default(),
         }
     }
 }
 
 impl UploadActivity {
-    /// Records a verified batch of `dataset` now.
+    /// Records a verified batch of `dataset` now (only the first one counts).
     pub fn touch(&self, dataset: DatasetId) {
-        if let Ok(mut last) = self.last.lock() {
-            last.insert(dataset, Instant::now());
+        if let Ok(mut first) = self.first.lock() {
+            first.entry(dataset).or_insert_with(Instant::now);
         }
     }
 
-    /// When `dataset` was last active (the start if not since).
-    fn last_active(&self, dataset: &DatasetId) -> Instant {
-        self.last
+    /// Since when `dataset` is known here: its first batch this run, or the start.
+    fn known_since(&self, dataset: &DatasetId) -> Instant {
+        self.first
             .lock()
             .ok()
-            .and_then(|last| last.get(dataset).copied())
+            .and_then(|first| first.get(dataset).copied())
             .unwrap_or(self.started)
     }
 
     fn forget(&self, dataset: &DatasetId) {
-        if let Ok(mut last) = self.last.lock() {
-            last.remove(dataset);
+        if let Ok(mut first) = self.first.lock() {
+            first.remove(dataset);
         }
     }
 }
 
-/// Deletes every dataset that is still `Receiving`, was never registered, and has been idle for
-/// `after` at `now`. Returns the ids deleted. Registered datasets (an append in progress) are
-/// never collected: their shares are on chain's record.
-pub fn collect_abandoned(
+/// The datasets that are still `Receiving`, were never registered here, and have been known
+/// for `after` at `now`: the candidates for collection. Registered datasets (an append in
+/// progress) are never candidates: their shares are on the chain's record.
+pub fn abandoned(
     store: &ShareStore,
     activity: &UploadActivity,
     now: Instant,
     after: Duration,
 ) -> Result<Vec<DatasetId>, StoreError> {
-    let mut deleted = Vec::new();
+    let mut out = Vec::new();
     for summary in store.datasets()? {
         let id = summary.id;
         if summary.state != UploadState::Receiving || store.was_registered(&id)? {
             continue;
         }
-        if now.saturating_duration_since(activity.last_active(&id)) < after {
-            continue;
-        }
-        if store.delete_dataset(&id)? {
-            activity.forget(&id);
-            deleted.push(id);
+        if now.saturating_duration_since(activity.known_since(&id)) >= after {
+            out.push(id);
         }
     }
-    Ok(deleted)
+    Ok(out)
 }
 
-/// Runs [`collect_abandoned`] every [`COLLECT_EVERY`] until the task is dropped.
-pub async fn run_collector(store: ShareStore, activity: UploadActivity) {
+/// Deletes `dataset` if it is still a candidate (not registered here meanwhile).
+pub fn collect(
+    store: &ShareStore,
+    activity: &UploadActivity,
+    dataset: &DatasetId,
+) -> Result<bool, StoreError> {
+    let still = store
+        .dataset(dataset)?
+        .is_some_and(|s| s.state == UploadState::Receiving)
+        && !store.was_registered(dataset)?;
+    if still && store.delete_dataset(dataset)? {
+        activity.forget(dataset);
+        return Ok(true);
+    }
+    Ok(false)
+}
+
+/// Every [`COLLECT_EVERY`], deletes the [`abandoned`] datasets that the chain does not know
+/// either (while the chain cannot be asked, nothing is deleted), until the task is dropped.
+pub async fn run_collector<L: Ledger>(store: ShareStore, activity: UploadActivity, ledger: L) {
     let mut tick = tokio::time::interval(COLLECT_EVERY);
     loop {
         tick.tick().await;
-        let (store, activity) = (store.clone(), activity.clone());
-        let collected = tokio::task::spawn_blocking(move || {
-            collect_abandoned(&store, &activity, Instant::now(), ABANDONED_UPLOAD_AFTER)
+        let (s, a) = (store.clone(), activity.clone());
+        let listed = tokio::task::spawn_blocking(move || {
+            abandoned(&s, &a, Instant::now(), ABANDONED_UPLOAD_AFTER)
         })
         .await;
-        match collected {
-            Ok(Ok(ids)) => {
-                for id in ids {
-                    tracing::info!(dataset = %id, "abandoned upload collected");
+        let candidates = match listed {
+            Ok(Ok(ids)) => ids,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not list abandoned uploads");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "abandoned-upload collector task failed");
+                continue;
+            }
+        };
+        for id in candidates {
+            match ledger.dataset_info(B256::from(id.0)).await {
+                Ok(info) if info.owner == Address::ZERO => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(dataset = %id, error = %e, "chain unreachable; not collecting");
+                    continue;
                 }
             }
-            Ok(Err(e)) => tracing::warn!(error = %e, "could not collect abandoned uploads"),
-            Err(e) => tracing::warn!(error = %e, "abandoned-upload collector task failed"),
+            let (s, a) = (store.clone(), activity.clone());
+            match tokio::task::spawn_blocking(move || collect(&s, &a, &id)).await {
+                Ok(Ok(true)) => tracing::info!(dataset = %id, "abandoned upload collected"),
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => tracing::warn!(dataset = %id, error = %e, "could not collect"),
+                Err(e) => tracing::warn!(error = %e, "abandoned-upload collector task failed"),
+            }
         }
     }
 }
@@ -126,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn only_idle_never_registered_uploads_are_collected() {
+    fn only_unregistered_uploads_older_than_the_limit_are_collected() {
         let dir = tempfile::tempdir().unwrap();
         let store =
             ShareStore::open(dir.path().join("db"), AtRestKey::generate().unwrap()).unwrap();
@@ -150,27 +188,36 @@ mod tests {
 
         let start = Instant::now();
         let later = start + ABANDONED_UPLOAD_AFTER / 2;
-        // `busy` takes a batch half-way through.
-        activity.last.lock().unwrap().insert(busy, later);
-        let just_short = start + ABANDONED_UPLOAD_AFTER - Duration::from_secs(1);
+        // `busy` was first seen half-way through (`idle` is known since the start); further
+        // batches do not move that time.
+        activity.first.lock().unwrap().insert(busy, later);
+        activity.touch(busy);
+        let after = ABANDONED_UPLOAD_AFTER;
+        let just_short = start + after - Duration::from_secs(1);
         assert!(
-            collect_abandoned(&store, &activity, just_short, ABANDONED_UPLOAD_AFTER)
+            abandoned(&store, &activity, just_short, after)
                 .unwrap()
                 .is_empty()
         );
-        let past = start + ABANDONED_UPLOAD_AFTER + Duration::from_secs(1);
+        let past = start + after + Duration::from_secs(1);
         assert_eq!(
-            collect_abandoned(&store, &activity, past, ABANDONED_UPLOAD_AFTER).unwrap(),
+            abandoned(&store, &activity, past, after).unwrap(),
             vec![idle]
         );
+        assert!(collect(&store, &activity, &idle).unwrap());
+        assert!(!collect(&store, &activity, &idle).unwrap(), "gone already");
         assert!(store.dataset(&idle).unwrap().is_none());
         assert!(store.dataset(&busy).unwrap().is_some());
         assert!(store.dataset(&registered).unwrap().is_some());
-        let much_later = later + ABANDONED_UPLOAD_AFTER + Duration::from_secs(1);
+        let much_later = later + after + Duration::from_secs(1);
         assert_eq!(
-            collect_abandoned(&store, &activity, much_later, ABANDONED_UPLOAD_AFTER).unwrap(),
+            abandoned(&store, &activity, much_later, after).unwrap(),
             vec![busy]
         );
+        // Registered here since the listing: not collected.
+        store.set_registered_once(&busy).unwrap();
+        assert!(!collect(&store, &activity, &busy).unwrap());
+        assert!(store.dataset(&busy).unwrap().is_some());
         assert!(
             store.dataset(&registered).unwrap().is_some(),
             "never a registered dataset"

@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::wire::{BatchUpload, Receipt};
 use super::{session_id, verification_context};
 use crate::net::{Client, InboundRequest, Protocol};
-use crate::store::{DatasetId, DatasetInfo, ShareStore, StoreError, UploadState};
+use crate::store::{BatchRange, DatasetId, DatasetInfo, ShareStore, StoreError, UploadState};
 
 /// Upload counters, exported as metrics.
 #[derive(Debug, Default)]
@@ -156,8 +156,22 @@ impl UploadService {
             self.counters.accepted.fetch_add(1, Relaxed);
             info!(dataset = %dataset, batch, rows, "batch verified and stored");
         }
-        Receipt::sign(id, batch, party, accepted, commitment, &self.identity)
-            .ok_or_else(|| IntakeError::Internal("could not sign the receipt".into()))
+        let receipt = Receipt::sign(id, batch, party, accepted, commitment, &self.identity)
+            .ok_or_else(|| IntakeError::Internal("could not sign the receipt".into()))?;
+        if accepted {
+            // Kept with the shares: the acknowledgement on chain carries the digest of this
+            // node's receipts, as the owner's manifest does.
+            let store = self.store.clone();
+            let bytes = receipt.encode();
+            let range = BatchRange {
+                start: batch,
+                end: batch.saturating_add(1),
+            };
+            tokio::task::spawn_blocking(move || store.put_receipt(&dataset, range, &bytes))
+                .await
+                .map_err(|e| IntakeError::Internal(e.to_string()))??;
+        }
+        Ok(receipt)
     }
 }
 
