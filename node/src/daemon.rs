@@ -92,6 +92,10 @@ pub struct RunningNode {
     pub store: ShareStore,
     /// The job service's counters (live; the status holds a copy taken at each chain poll).
     pub jobs: Arc<JobCounters>,
+    /// Chain polls finished so far (changes after each: the status, the allow-list and this
+    /// node's acknowledgements are up to date with the chain as of that poll). Tests wait on it
+    /// instead of sleeping.
+    pub polls: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The peer id bound to an ed25519 public key registered on chain.
@@ -276,6 +280,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
         }
         .run(),
     );
+    let (polls_tx, polls_rx) = tokio::sync::watch::channel(0u64);
     tokio::spawn(follow_chain(ChainFollower {
         ledger,
         client: client.clone(),
@@ -288,6 +293,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
         uploads: upload_counters,
         jobs: job_counters.clone(),
         chain_view,
+        polls: polls_tx,
     }));
     Ok((
         RunningNode {
@@ -296,6 +302,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
             status,
             store,
             jobs: job_counters,
+            polls: polls_rx,
         },
         writer,
     ))
@@ -317,6 +324,8 @@ struct ChainFollower<L> {
     jobs: Arc<JobCounters>,
     /// What the DHT record store knows of the chain: active nodes, registered manifests.
     chain_view: sharenet_dht::ChainView,
+    /// Counts finished polls (see [`RunningNode::polls`]).
+    polls: tokio::sync::watch::Sender<u64>,
 }
 
 /// Splits the swarm's inbound requests by protocol into one bounded queue per service.
@@ -505,6 +514,7 @@ async fn follow_chain<L: Ledger>(f: ChainFollower<L>) {
                 s.chain_errors += 1;
             }
         }
+        f.polls.send_modify(|n| *n += 1);
         tokio::time::sleep(f.poll).await;
     }
 }

@@ -65,6 +65,29 @@ pub struct LocalNode {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Most chain polls [`wait_for_polls`] waits through before it gives up: a count of events,
+/// not a time, so a loaded machine only makes the wait longer.
+pub const MAX_POLLS: usize = 2_000;
+
+/// Waits, chain poll by chain poll of any of `nodes`, until `done` holds (checked before the
+/// first poll and after each). Returns `false` if it still does not hold after [`MAX_POLLS`]
+/// polls, or if every node has stopped. The status, the allow-list and the node's own
+/// acknowledgements change only in polls, so this waits for exactly the events they need.
+pub async fn wait_for_polls(nodes: &[&LocalNode], mut done: impl AsyncFnMut() -> bool) -> bool {
+    let mut polls: Vec<_> = nodes.iter().map(|n| n.node.polls.clone()).collect();
+    for _ in 0..MAX_POLLS {
+        if done().await {
+            return true;
+        }
+        let next = polls.iter_mut().map(|p| Box::pin(p.changed()));
+        let (changed, _, _) = futures::future::select_all(next).await;
+        if changed.is_err() {
+            return false;
+        }
+    }
+    done().await
+}
+
 impl LocalNode {
     /// Starts a node with `config` on `ledger` and returns once it serves.
     pub async fn start<L: Ledger + Clone + Send + Sync + 'static>(

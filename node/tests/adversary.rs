@@ -31,7 +31,7 @@ use sharenet_node::daemon::peer_id_from_chain_key;
 use sharenet_node::jobs::JobError;
 use sharenet_node::jobs::requester::{QueryRequest, run_query};
 use sharenet_node::keys;
-use sharenet_node::local::LocalNode;
+use sharenet_node::local::{LocalNode, wait_for_polls};
 use sharenet_node::net::{self, Client, NetworkConfig};
 use sharenet_node::owner::publish_manifest;
 use sharenet_node::store::{AtRestKey, DatasetId, ShareStore, UploadState};
@@ -53,9 +53,6 @@ const SQUATTER: usize = 9;
 
 const SCHEMA: &str = r#"{"columns":[{"name":"age","type":"integer"}]}"#;
 const CSV: &str = "age\n31\n47\n52\n";
-
-/// Longest wait for an event (only reached if the event never comes).
-const PATIENCE: Duration = Duration::from_secs(120);
 
 fn ether(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18u64))
@@ -135,13 +132,10 @@ async fn start_puppet(chain: &EmbeddedChain, account: usize) -> Puppet {
     }
 }
 
-/// Polls `done` until it holds (the event came), failing after [`PATIENCE`].
-async fn wait_for(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let start = tokio::time::Instant::now();
-    while !done().await {
-        assert!(start.elapsed() < PATIENCE, "never happened: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Waits, chain poll by chain poll of the honest nodes, until `done` holds.
+async fn wait_for(nodes: &[LocalNode], what: &str, done: impl AsyncFnMut() -> bool) {
+    let nodes: Vec<&LocalNode> = nodes.iter().collect();
+    assert!(wait_for_polls(&nodes, done).await, "never happened: {what}");
 }
 
 impl Net {
@@ -177,11 +171,15 @@ impl Net {
             puppets,
         };
         let all = HONEST + PUPPETS.len();
-        wait_for("every honest node sees every active node", async || {
-            net.honest
-                .iter()
-                .all(|n| n.node.status.lock().unwrap().active_nodes == all)
-        })
+        wait_for(
+            &net.honest,
+            "every honest node sees every active node",
+            async || {
+                net.honest
+                    .iter()
+                    .all(|n| n.node.status.lock().unwrap().active_nodes == all)
+            },
+        )
         .await;
         let peers = net.active_peers().await;
         for p in &net.puppets {
@@ -368,9 +366,11 @@ async fn an_owner_with_puppets_cannot_frame_an_honest_node() {
         .unwrap();
     assert_eq!(id.0, origin.id());
     let node = net.honest_node(victim).unwrap();
-    wait_for("the victim handles the registration", async || {
-        refused(node) == 1
-    })
+    wait_for(
+        &net.honest,
+        "the victim handles the registration",
+        async || refused(node) == 1,
+    )
     .await;
     assert!(!framer.has_acknowledged(id, victim).await.unwrap());
     // The puppets acknowledge and sign the slash; the victim's stake is out of their reach.
@@ -475,6 +475,7 @@ async fn a_squatter_can_neither_take_an_upload_nor_run_jobs_on_it() {
         .filter_map(|a| net.honest_node(*a).map(|n| (n, *a)))
     {
         wait_for(
+            &net.honest,
             "an honest member acknowledges the owner's dataset",
             async || owner.has_acknowledged(owned, account).await.unwrap(),
         )
@@ -534,9 +535,11 @@ async fn a_squatter_can_neither_take_an_upload_nor_run_jobs_on_it() {
     }
     for (node, before) in members.iter().zip(prepared_before) {
         // The status copies the job counters at every chain poll.
-        wait_for("an honest member reports refusing the job", async || {
-            node.node.status.lock().unwrap().jobs[2] > 0
-        })
+        wait_for(
+            &net.honest,
+            "an honest member reports refusing the job",
+            async || node.node.status.lock().unwrap().jobs[2] > 0,
+        )
         .await;
         let prepared = node.node.status.lock().unwrap().jobs[1];
         assert_eq!(
@@ -625,9 +628,11 @@ async fn a_strangers_batches_for_an_owners_dataset_are_refused_unstored() {
     assert!(!members.is_empty(), "the committee has honest members");
     let mut before = Vec::new();
     for (node, account) in &members {
-        wait_for("an honest member acknowledges the dataset", async || {
-            owner.has_acknowledged(id, *account).await.unwrap()
-        })
+        wait_for(
+            &net.honest,
+            "an honest member acknowledges the dataset",
+            async || owner.has_acknowledged(id, *account).await.unwrap(),
+        )
         .await;
         let holding = held(node, id).await.unwrap();
         assert_eq!(holding.0, UploadState::Registered);

@@ -27,7 +27,7 @@ use sharenet_node::jobs::runner::{MAX_PREPARED, MAX_PREPARED_PER_REQUESTER, PREP
 use sharenet_node::jobs::session_id;
 use sharenet_node::jobs::wire::{JobReply, JobRequest};
 use sharenet_node::keys;
-use sharenet_node::local::LocalNode;
+use sharenet_node::local::{LocalNode, wait_for_polls};
 use sharenet_node::net::{self, Client, NetworkConfig, Protocol};
 use sharenet_node::owner::upload_dataset;
 use sharenet_node::table::read_csv;
@@ -87,14 +87,14 @@ impl World {
             );
         }
         // The members must allow each other before the upload's verification session.
-        for member in &members {
-            for _ in 0..400 {
-                if member.node.status.lock().unwrap().active_nodes == MEMBERS {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-        }
+        let all: Vec<&LocalNode> = members.iter().collect();
+        let allowed = wait_for_polls(&all, async || {
+            members
+                .iter()
+                .all(|m| m.node.status.lock().unwrap().active_nodes == MEMBERS)
+        })
+        .await;
+        assert!(allowed, "every member sees every other one active");
         let schema = Schema::from_json(r#"{"columns":[{"name":"age","type":"integer"}]}"#).unwrap();
         let csv: String = std::iter::once("age\n".to_string())
             .chain((0..24).map(|i| format!("{}\n", 20 + i)))

@@ -70,6 +70,8 @@ struct LiarCodec {
     release: watch::Receiver<bool>,
     /// Frames fully written (header and body).
     written: Arc<AtomicUsize>,
+    /// Bumped after every change of the attacker's counters.
+    progress: Arc<watch::Sender<u64>>,
 }
 
 impl Codec for LiarCodec {
@@ -109,6 +111,7 @@ impl Codec for LiarCodec {
         }
         io.flush().await?;
         self.written.fetch_add(1, Relaxed);
+        self.progress.send_modify(|n| *n += 1);
         // Hold the stream (never finish the frame) until released.
         let _ = self.release.wait_for(|r| *r).await;
         Err(std::io::Error::other("released"))
@@ -193,6 +196,7 @@ struct Attacker {
     release: watch::Sender<bool>,
     written: Arc<AtomicUsize>,
     seen: Arc<Seen>,
+    progress: Arc<watch::Sender<u64>>,
 }
 
 impl Attacker {
@@ -200,9 +204,11 @@ impl Attacker {
         let keypair = Keypair::generate_ed25519();
         let (release, release_rx) = watch::channel(false);
         let written = Arc::new(AtomicUsize::new(0));
+        let progress = Arc::new(watch::channel(0u64).0);
         let codec = LiarCodec {
             release: release_rx,
             written: written.clone(),
+            progress: progress.clone(),
         };
         let rr = |protocol: StreamProtocol| {
             request_response::Behaviour::with_codec(
@@ -233,8 +239,10 @@ impl Attacker {
         let (orders, mut rx) = mpsc::unbounded_channel::<Order>();
         let seen = Arc::new(Seen::default());
         let s = seen.clone();
+        let bump = progress.clone();
         tokio::spawn(async move {
             loop {
+                bump.send_modify(|n| *n += 1);
                 tokio::select! {
                     event = swarm.select_next_some() => match event {
                         SwarmEvent::ConnectionEstablished { .. } => {
@@ -285,6 +293,7 @@ impl Attacker {
             release,
             written,
             seen,
+            progress,
         }
     }
 
@@ -292,7 +301,7 @@ impl Attacker {
     async fn connect(&self, peer: PeerId, addr: Multiaddr, times: usize) {
         let before = self.seen.established.load(Relaxed) + self.seen.failed.load(Relaxed);
         self.orders.send(Order::Dial { peer, addr, times }).unwrap();
-        wait_for("the attacker's dials to resolve", || {
+        self.wait_until(|| {
             self.seen.established.load(Relaxed) + self.seen.failed.load(Relaxed) >= before + times
         })
         .await;
@@ -311,10 +320,16 @@ impl Attacker {
                 times,
             })
             .unwrap();
-        wait_for("the attacker's frames to be written", || {
-            told() >= before + times
-        })
-        .await;
+        self.wait_until(|| told() >= before + times).await;
+    }
+
+    /// Waits, event by event of the attacker's swarm and codec, until `done` holds.
+    async fn wait_until(&self, done: impl Fn() -> bool) {
+        let mut changes = self.progress.subscribe();
+        while !done() {
+            // The sender lives as long as `self`: `changed` only ends with a change.
+            let _ = changes.changed().await;
+        }
     }
 
     fn release(&self) {
@@ -325,19 +340,7 @@ impl Attacker {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-/// Polls `done` until it holds; panics naming `what` after a generous cap (the attack tests
-/// wait for events, the cap only turns a hang into a failure).
-async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..1200 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
-/// [`wait_for`] on the node's counters.
+/// Polls the node's counters until `done` holds (a generous cap turns a hang into a failure).
 async fn wait_counters(
     client: &Client,
     what: &str,
@@ -502,7 +505,7 @@ use sharenet_dht::{Key, RecordContent, SignedRecord};
 use sharenet_node::config::NodeConfig;
 use sharenet_node::jobs::requester::{QueryRequest, run_query};
 use sharenet_node::keys;
-use sharenet_node::local::LocalNode;
+use sharenet_node::local::{LocalNode, wait_for_polls};
 use sharenet_node::net::{LinkFaults, OutputShift};
 use sharenet_node::owner::upload_dataset;
 use sharenet_node::table::read_csv;
@@ -570,7 +573,8 @@ impl ChainNet {
     /// Waits until every node's chain follower has taken in an active set of `count` nodes.
     async fn wait_active(&self, count: usize) {
         let epoch = self.ledger(0).epoch().await.unwrap();
-        wait_for("every follower to take in the active set", || {
+        let nodes: Vec<&LocalNode> = self.nodes.iter().collect();
+        let taken_in = wait_for_polls(&nodes, async || {
             self.nodes.iter().all(|n| {
                 n.node
                     .status
@@ -580,6 +584,7 @@ impl ChainNet {
             })
         })
         .await;
+        assert!(taken_in, "every follower to take in the active set");
     }
 
     fn ledger(&self, account: usize) -> EmbeddedLedger {
