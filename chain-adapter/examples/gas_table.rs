@@ -11,8 +11,8 @@ use alloy::primitives::{Address, B256, Bytes, U256};
 use sharenet_chain_adapter::devchain::Anvil;
 use sharenet_chain_adapter::embedded::dev_key;
 use sharenet_chain_adapter::{
-    ChainResult, DeployParams, EmbeddedChain, Ledger, NewDataset, NewGrant, NewJob, RpcBackend,
-    RpcConfig, SlashEvidence, TxReceipt, Vault, deploy,
+    ChainResult, DeployParams, EmbeddedChain, Ledger, NewDataset, NewGrant, NewJob,
+    REVEAL_WINDOW_SECS, RpcBackend, RpcConfig, SlashEvidence, TxReceipt, Vault, deploy, seal_for,
 };
 
 type BoxErr = Box<dyn std::error::Error>;
@@ -141,17 +141,24 @@ async fn measure<L: Ledger>(ls: &[L], clock: &impl Clock) -> Result<Table, BoxEr
         .await?;
     t.add("submitJob (1 dataset, 29-byte program)", &r);
     let c = B256::repeat_byte(0x42);
-    t.add("attest (before quorum)", &nodes[0].attest(j1, c).await?);
+    let seal = |i: usize, c: B256| seal_for(j1, nodes[i].account(), c);
+    t.add("seal (first)", &nodes[0].seal_result(j1, seal(0, c)).await?);
     t.add(
-        "attest (dissent, before quorum)",
-        &nodes[4].attest(j1, B256::repeat_byte(9)).await?,
+        "seal (a dissent)",
+        &nodes[4]
+            .seal_result(j1, seal(4, B256::repeat_byte(9)))
+            .await?,
     );
-    let _ = nodes[1].attest(j1, c).await?;
+    let _ = nodes[1].seal_result(j1, seal(1, c)).await?;
+    let _ = nodes[2].seal_result(j1, seal(2, c)).await?;
     t.add(
-        "attest (completes: pays 3, records 1 dissent)",
-        &nodes[2].attest(j1, c).await?,
+        "seal (the 2t + 1-th: closes sealing)",
+        &nodes[3].seal_result(j1, seal(3, c)).await?,
     );
-    t.add("attest (late)", &nodes[3].attest(j1, c).await?);
+    t.add(
+        "reveal (completes: pays 4, records 1 dissent)",
+        &nodes[0].reveal_result(j1, c).await?,
+    );
     t.add(
         "withdraw (JobMarket)",
         &nodes[0].withdraw(Vault::Jobs).await?,
@@ -159,7 +166,7 @@ async fn measure<L: Ledger>(ls: &[L], clock: &impl Clock) -> Result<Table, BoxEr
     let (_, j2) = researcher
         .submit_job(&job(clock.now().await? + 600))
         .await?;
-    clock.advance(601).await?;
+    clock.advance(601 + REVEAL_WINDOW_SECS).await?;
     t.add("claimRefund", &researcher.claim_refund(j2).await?);
     let ev = SlashEvidence {
         node: nodes[4].account(),

@@ -133,19 +133,36 @@ pub trait Ledger: Send + Sync {
     /// Submits a job, paying its fee into escrow; returns the receipt and the job id.
     fn submit_job(&self, j: &NewJob)
     -> impl Future<Output = ChainResult<(TxReceipt, U256)>> + Send;
-    /// Attests a job's result commitment as a committee node.
-    fn attest(
+    /// Seals a job's result commitment as a committee node: `seal` is
+    /// [`seal_for`](crate::seal_for)`(job_id, this account, commitment)`, which binds the
+    /// commitment to this member and tells nobody what it is.
+    fn seal_result(
+        &self,
+        job_id: U256,
+        seal: B256,
+    ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
+    /// Reveals a job's result commitment once its sealing is closed (`2t + 1` seals, or the
+    /// deadline passed): completes the job if `t + 1` seals open to it, and pays their members.
+    fn reveal_result(
         &self,
         job_id: U256,
         commitment: B256,
     ) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
-    /// After the deadline without a quorum, credits the fee back to the requester.
+    /// After the deadline and its reveal window without a quorum, credits the fee back to the
+    /// requester.
     fn claim_refund(&self, job_id: U256) -> impl Future<Output = ChainResult<TxReceipt>> + Send;
     /// A job's record (status 0 if unknown).
     fn job_info(&self, job_id: U256) -> impl Future<Output = ChainResult<JobInfo>> + Send;
-    /// The commitment `node` attested for a job (zero if none): lets a restarted node see whether
-    /// it already attested.
+    /// The commitment `node` attested for a job: the result, once its seal opened to it (zero
+    /// otherwise).
     fn attestation(
+        &self,
+        job_id: U256,
+        node: Address,
+    ) -> impl Future<Output = ChainResult<B256>> + Send;
+    /// The seal `node` made for a job (zero if none): lets a restarted node see that it already
+    /// took part.
+    fn seal_of(
         &self,
         job_id: U256,
         node: Address,
@@ -634,8 +651,17 @@ impl<B: Backend> Ledger for Client<B> {
         Ok((r, id))
     }
 
-    async fn attest(&self, job_id: U256, commitment: B256) -> ChainResult<TxReceipt> {
-        let call = JobMarket::attestCall {
+    async fn seal_result(&self, job_id: U256, seal: B256) -> ChainResult<TxReceipt> {
+        let call = JobMarket::sealCall {
+            jobId: job_id,
+            sealHash: seal,
+        };
+        self.tx(self.addresses.job_market, call.abi_encode(), U256::ZERO)
+            .await
+    }
+
+    async fn reveal_result(&self, job_id: U256, commitment: B256) -> ChainResult<TxReceipt> {
+        let call = JobMarket::revealCall {
             jobId: job_id,
             commitment,
         };
@@ -659,6 +685,14 @@ impl<B: Backend> Ledger for Client<B> {
 
     async fn attestation(&self, job_id: U256, node: Address) -> ChainResult<B256> {
         let call = JobMarket::attestationCall {
+            jobId: job_id,
+            node,
+        };
+        self.view(self.addresses.job_market, call).await
+    }
+
+    async fn seal_of(&self, job_id: U256, node: Address) -> ChainResult<B256> {
+        let call = JobMarket::sealOfNodeCall {
             jobId: job_id,
             node,
         };

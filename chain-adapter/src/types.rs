@@ -284,6 +284,26 @@ pub fn dataset_id_for(owner: Address, salt: B256) -> B256 {
     keccak256((owner, salt).abi_encode())
 }
 
+/// `JobMarket.REVEAL_WINDOW`: seconds after a job's deadline in which its seals may still be
+/// revealed; the fee is refundable only after it.
+pub const REVEAL_WINDOW_SECS: u64 = 600;
+
+/// `JobMarket.sealsToClose`: the seals that close a job's sealing at threshold `t`, `2t + 1`
+/// (the fewest members a session runs with). Before that (or the deadline) nobody may reveal.
+#[must_use]
+pub fn seals_to_close(threshold: u8) -> u16 {
+    2 * u16::from(threshold) + 1
+}
+
+/// What committee member `node` seals for the result `commitment` of job `job_id`, as
+/// `JobMarket.sealFor` computes it: `keccak256(abi.encode(job_id, node, commitment))`. Bound to
+/// the member, so another member cannot reuse it; computed locally, so the commitment never
+/// leaves the node before sealing is closed.
+#[must_use]
+pub fn seal_for(job_id: U256, node: Address, commitment: B256) -> B256 {
+    keccak256((job_id, node, commitment).abi_encode())
+}
+
 /// A dataset to register (as the calling account: its id is
 /// [`dataset_id_for`]`(caller, salt)`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,8 @@ use sharenet_chain_adapter::bindings::{
 use sharenet_chain_adapter::embedded::EMBEDDED_CHAIN_ID;
 use sharenet_chain_adapter::{
     Backend, ChainEventKind, ContractError, DeployParams, EmbeddedChain, EmbeddedLedger,
-    EventCursor, GrantVerdict, JobStatus, Ledger, SlashEvidence, Vault,
+    EventCursor, GrantVerdict, JobStatus, Ledger, REVEAL_WINDOW_SECS, SlashEvidence, TxReceipt,
+    Vault, seal_for,
 };
 
 const UNBONDING: u64 = 100;
@@ -73,9 +74,15 @@ async fn world() -> World {
 
 /// Five registered nodes, dataset 1 on all five with t = 2 (quorum 3), a grant to the researcher.
 async fn ready() -> (World, U256) {
+    ready_with_threshold(2).await
+}
+
+/// A world with five registered nodes, the owner's dataset 1 on all of them at threshold `t`,
+/// acknowledged, and a grant of it to the researcher.
+async fn ready_with_threshold(t: u8) -> (World, U256) {
     let w = world().await;
     register_nodes(&w.nodes, 1, ether(1)).await;
-    register(&w.owner, 1, w.node_accounts(), 2).await;
+    register(&w.owner, 1, w.node_accounts(), t).await;
     acknowledge_all(&w.nodes, did(&w, 1)).await;
     let (_, gid) = w
         .owner
@@ -1204,8 +1211,19 @@ async fn a_grant_delegate_grants_across_owners_and_each_owner_can_revoke() {
 // ------------------------------------------------------------------------------------------
 // jobs
 
+/// Seals `commitment` for job `job` as `node`.
+async fn seal(node: &EmbeddedLedger, job: U256, commitment: B256) -> TxReceipt {
+    node.seal_result(job, seal_for(job, node.account(), commitment))
+        .await
+        .unwrap()
+}
+
+fn job_status(info: &sharenet_chain_adapter::JobInfo) -> JobStatus {
+    JobStatus::from_u8(info.status).unwrap()
+}
+
 #[tokio::test]
-async fn job_completes_with_quorum_and_pays_attesters_without_dust() {
+async fn a_revealed_commitment_completes_the_job_and_pays_its_sealers_without_dust() {
     let (w, gid) = ready().await;
     let fee = U256::from(1_000_000_007u64);
     let (_, job) = w
@@ -1215,56 +1233,59 @@ async fn job_completes_with_quorum_and_pays_attesters_without_dust() {
         .unwrap();
     assert_eq!(job, U256::from(1));
     let info = w.researcher.job_info(job).await.unwrap();
-    assert_eq!(JobStatus::from_u8(info.status).unwrap(), JobStatus::Open);
+    assert_eq!(job_status(&info), JobStatus::Open);
     assert_eq!(info.fee, fee);
     assert_eq!(w.owner.grant_info(gid).await.unwrap().used, 1);
 
     let good = B256::repeat_byte(0x60);
     let bad = B256::repeat_byte(0x66);
-    w.nodes[3].attest(job, bad).await.unwrap(); // a dissenter before the quorum
-    w.nodes[0].attest(job, good).await.unwrap();
-    w.nodes[1].attest(job, good).await.unwrap();
-    assert_eq!(
-        JobStatus::from_u8(w.researcher.job_info(job).await.unwrap().status).unwrap(),
-        JobStatus::Open
+    seal(&w.nodes[3], job, bad).await; // a dissenter
+    seal(&w.nodes[0], job, good).await;
+    seal(&w.nodes[1], job, good).await;
+    seal(&w.nodes[2], job, good).await;
+    // Four seals of 2t + 1 = 5: sealing is open, nobody may reveal yet (not even a quorum).
+    assert_revert!(
+        w.nodes[0].reveal_result(job, good).await,
+        ContractError::SealingOpen(_)
     );
-    let r = w.nodes[2].attest(job, good).await.unwrap();
+    seal(&w.nodes[4], job, good).await;
+    assert_eq!(w.researcher.job_info(job).await.unwrap().seals, 5);
+    // A commitment fewer than t + 1 seals open to does not complete the job.
+    assert_revert!(
+        w.nodes[3].reveal_result(job, bad).await,
+        ContractError::NoQuorum(_)
+    );
+    // Anyone may reveal once sealing is closed: here an outsider.
+    let r = w.outsider.reveal_result(job, good).await.unwrap();
     assert!(r.events.iter().any(|e| matches!(
         &e.kind,
         ChainEventKind::Job(JobMarket::JobMarketEvents::JobCompleted(_))
     )));
     let info = w.researcher.job_info(job).await.unwrap();
-    assert_eq!(
-        JobStatus::from_u8(info.status).unwrap(),
-        JobStatus::Completed
-    );
+    assert_eq!(job_status(&info), JobStatus::Completed);
     assert_eq!(info.result, good);
+    assert_eq!(info.attestations, 4);
+    let attested = |i: usize| w.researcher.attestation(job, w.nodes[i].account());
+    assert_eq!(attested(0).await.unwrap(), good);
+    assert_eq!(attested(4).await.unwrap(), good);
+    assert_eq!(attested(3).await.unwrap(), B256::ZERO);
     assert_eq!(
         w.researcher
-            .attestation(job, w.nodes[3].account())
+            .seal_of(job, w.nodes[3].account())
             .await
             .unwrap(),
-        bad
-    );
-    assert_eq!(
-        w.researcher
-            .attestation(job, w.nodes[4].account())
-            .await
-            .unwrap(),
-        B256::ZERO
+        seal_for(job, w.nodes[3].account(), bad)
     );
 
-    let share = fee / U256::from(3);
-    let rem = fee - share * U256::from(3);
-    assert_eq!(rem, U256::from(2), "the test picks a fee with a remainder");
+    // Paid in sealing order (0, 1, 2, 4); the first gets the remainder.
+    let share = fee / U256::from(4);
+    let rem = fee - share * U256::from(4);
+    assert_eq!(rem, U256::from(3), "the test picks a fee with a remainder");
     let bal = |i: usize| w.nodes[i].balance_of(Vault::Jobs, w.nodes[i].account());
-    assert_eq!(
-        bal(0).await.unwrap(),
-        share + rem,
-        "first matching attester gets the remainder"
-    );
+    assert_eq!(bal(0).await.unwrap(), share + rem);
     assert_eq!(bal(1).await.unwrap(), share);
     assert_eq!(bal(2).await.unwrap(), share);
+    assert_eq!(bal(4).await.unwrap(), share);
     assert_eq!(bal(3).await.unwrap(), U256::ZERO);
     assert_eq!(
         w.nodes[0]
@@ -1273,19 +1294,9 @@ async fn job_completes_with_quorum_and_pays_attesters_without_dust() {
             .unwrap(),
         U256::from(1)
     );
-
-    // Late attestations: a match is recorded without pay, a mismatch is dissent.
-    w.nodes[4].attest(job, bad).await.unwrap();
-    assert_eq!(
-        w.nodes[0]
-            .dissent_count(w.nodes[4].account())
-            .await
-            .unwrap(),
-        U256::from(1)
-    );
     assert_revert!(
-        w.nodes[4].attest(job, good).await,
-        ContractError::AlreadyAttested(_)
+        w.nodes[1].reveal_result(job, good).await,
+        ContractError::JobNotOpen(_)
     );
     assert_revert!(
         w.researcher.claim_refund(job).await,
@@ -1300,27 +1311,179 @@ async fn job_completes_with_quorum_and_pays_attesters_without_dust() {
     );
 }
 
+/// The attack: a committee member that did not compute reads what the others put on chain and
+/// attests it, to be paid with them. With plain attestations it copied the commitment from an
+/// attestation event (or the mempool) and was paid (this test, written against `attest`, failed:
+/// "the member that copied the commitment was paid"). Now the chain shows only seals bound to
+/// their members, and nobody may reveal before sealing closes, after which nobody may seal.
 #[tokio::test]
-async fn job_refund_after_deadline_without_quorum() {
+async fn attack_a_member_that_copies_a_commitment_is_not_paid() {
+    let (w, gid) = ready().await;
+    let fee = ether(1);
+    let (_, job) = w
+        .researcher
+        .submit_job(&new_job(gid, vec![did(&w, 1)], w.now(), fee))
+        .await
+        .unwrap();
+    let computed = B256::repeat_byte(0x5e);
+    // Three members computed and seal; the lazy member 4 copies the seal it reads off the chain.
+    let mut seen = Vec::new();
+    for i in [0, 1, 2] {
+        for e in seal(&w.nodes[i], job, computed).await.events {
+            if let ChainEventKind::Job(JobMarket::JobMarketEvents::ResultSealed(s)) = e.kind {
+                seen.push(s.seal);
+            }
+        }
+    }
+    assert_eq!(seen.len(), 3);
+    assert!(
+        !seen.contains(&computed),
+        "a seal does not show the commitment"
+    );
+    w.nodes[4].seal_result(job, seen[0]).await.unwrap();
+    // The fifth member closes the sealing; the commitment is revealed.
+    seal(&w.nodes[3], job, computed).await;
+    w.nodes[0].reveal_result(job, computed).await.unwrap();
+    assert_eq!(
+        w.nodes[4]
+            .balance_of(Vault::Jobs, w.nodes[4].account())
+            .await
+            .unwrap(),
+        U256::ZERO,
+        "the member that copied the commitment was paid"
+    );
+    assert_eq!(
+        w.nodes[0]
+            .balance_of(Vault::Jobs, w.nodes[0].account())
+            .await
+            .unwrap(),
+        fee / U256::from(4),
+        "the four members that computed share the fee"
+    );
+    assert_eq!(
+        w.nodes[0]
+            .dissent_count(w.nodes[4].account())
+            .await
+            .unwrap(),
+        U256::from(1)
+    );
+
+    // With a smaller threshold the lazy member waits for the reveal and seals the commitment
+    // itself: too late, the sealing closed at 2t + 1.
+    let (w, gid) = ready_with_threshold(1).await;
+    let (_, job) = w
+        .researcher
+        .submit_job(&new_job(gid, vec![did(&w, 1)], w.now(), fee))
+        .await
+        .unwrap();
+    for i in [0, 1, 2] {
+        seal(&w.nodes[i], job, computed).await;
+    }
+    assert_revert!(
+        w.nodes[4]
+            .seal_result(job, seal_for(job, w.nodes[4].account(), computed))
+            .await,
+        ContractError::SealingClosed(_)
+    );
+    w.nodes[1].reveal_result(job, computed).await.unwrap();
+    assert_revert!(
+        w.nodes[4]
+            .seal_result(job, seal_for(job, w.nodes[4].account(), computed))
+            .await,
+        ContractError::JobNotOpen(_)
+    );
+    assert_eq!(
+        w.nodes[4]
+            .balance_of(Vault::Jobs, w.nodes[4].account())
+            .await
+            .unwrap(),
+        U256::ZERO
+    );
+}
+
+/// Members that withhold their seals cannot stop a job: at the deadline sealing closes, and the
+/// t + 1 seals made by then are revealed in the reveal window.
+#[tokio::test]
+async fn a_job_completes_in_the_reveal_window_when_members_withhold_their_seals() {
+    let (w, gid) = ready().await;
+    let fee = ether(1);
+    let (_, job) = w
+        .researcher
+        .submit_job(&new_job(gid, vec![did(&w, 1)], w.now(), fee))
+        .await
+        .unwrap();
+    let good = B256::repeat_byte(0x70);
+    for i in [0, 1, 2] {
+        seal(&w.nodes[i], job, good).await;
+    }
+    assert_revert!(
+        w.nodes[0].reveal_result(job, good).await,
+        ContractError::SealingOpen(_)
+    );
+    w.chain.advance_time(601).unwrap();
+    assert_revert!(
+        w.nodes[3]
+            .seal_result(job, seal_for(job, w.nodes[3].account(), good))
+            .await,
+        ContractError::DeadlinePassed(_)
+    );
+    assert_revert!(
+        w.researcher.claim_refund(job).await,
+        ContractError::DeadlineNotPassed(_)
+    );
+    w.nodes[2].reveal_result(job, good).await.unwrap();
+    let info = w.researcher.job_info(job).await.unwrap();
+    assert_eq!(job_status(&info), JobStatus::Completed);
+    assert_eq!(info.attestations, 3);
+    assert_eq!(
+        w.nodes[1]
+            .balance_of(Vault::Jobs, w.nodes[1].account())
+            .await
+            .unwrap(),
+        fee / U256::from(3)
+    );
+}
+
+#[tokio::test]
+async fn job_refund_after_the_reveal_window_without_quorum() {
     let (w, gid) = ready().await;
     let fee = ether(1);
     let j = new_job(gid, vec![did(&w, 1)], w.now(), fee);
     let (_, job) = w.researcher.submit_job(&j).await.unwrap();
-    w.nodes[0].attest(job, B256::repeat_byte(1)).await.unwrap();
-    w.nodes[1].attest(job, B256::repeat_byte(2)).await.unwrap();
+    seal(&w.nodes[0], job, B256::repeat_byte(1)).await;
+    seal(&w.nodes[1], job, B256::repeat_byte(2)).await;
     assert_revert!(
         w.outsider.claim_refund(job).await,
         ContractError::DeadlineNotPassed(_)
     );
     w.chain.advance_time(601).unwrap();
     assert_revert!(
-        w.nodes[2].attest(job, B256::repeat_byte(1)).await,
+        w.nodes[2]
+            .seal_result(
+                job,
+                seal_for(job, w.nodes[2].account(), B256::repeat_byte(1))
+            )
+            .await,
+        ContractError::DeadlinePassed(_)
+    );
+    assert_revert!(
+        w.nodes[0].reveal_result(job, B256::repeat_byte(1)).await,
+        ContractError::NoQuorum(_)
+    );
+    // Within the reveal window the fee is not refundable yet.
+    assert_revert!(
+        w.outsider.claim_refund(job).await,
+        ContractError::DeadlineNotPassed(_)
+    );
+    w.chain.advance_time(REVEAL_WINDOW_SECS).unwrap();
+    assert_revert!(
+        w.nodes[0].reveal_result(job, B256::repeat_byte(1)).await,
         ContractError::DeadlinePassed(_)
     );
     // Anyone may trigger the refund; it goes to the requester.
     w.outsider.claim_refund(job).await.unwrap();
     assert_eq!(
-        JobStatus::from_u8(w.researcher.job_info(job).await.unwrap().status).unwrap(),
+        job_status(&w.researcher.job_info(job).await.unwrap()),
         JobStatus::Refunded
     );
     assert_eq!(
@@ -1335,7 +1498,16 @@ async fn job_refund_after_deadline_without_quorum() {
         ContractError::JobNotOpen(_)
     );
     assert_revert!(
-        w.nodes[2].attest(job, B256::repeat_byte(1)).await,
+        w.nodes[0].reveal_result(job, B256::repeat_byte(1)).await,
+        ContractError::JobNotOpen(_)
+    );
+    assert_revert!(
+        w.nodes[2]
+            .seal_result(
+                job,
+                seal_for(job, w.nodes[2].account(), B256::repeat_byte(1))
+            )
+            .await,
         ContractError::JobNotOpen(_)
     );
     let before = w
@@ -1354,7 +1526,7 @@ async fn job_refund_after_deadline_without_quorum() {
 }
 
 #[tokio::test]
-async fn attest_reverts() {
+async fn seal_and_reveal_reverts() {
     let (w, gid) = ready().await;
     let (_, job) = w
         .researcher
@@ -1363,15 +1535,15 @@ async fn attest_reverts() {
         .unwrap();
     let c = B256::repeat_byte(1);
     assert_revert!(
-        w.nodes[0].attest(U256::from(99), c).await,
+        w.nodes[0].seal_result(U256::from(99), c).await,
         ContractError::UnknownJob(_)
     );
     assert_revert!(
-        w.nodes[0].attest(job, B256::ZERO).await,
+        w.nodes[0].seal_result(job, B256::ZERO).await,
         ContractError::ZeroCommitment(_)
     );
     assert_revert!(
-        w.outsider.attest(job, c).await,
+        w.outsider.seal_result(job, c).await,
         ContractError::NotInCommittee(_)
     );
     w.spare
@@ -1379,13 +1551,21 @@ async fn attest_reverts() {
         .await
         .unwrap();
     assert_revert!(
-        w.spare.attest(job, c).await,
+        w.spare.seal_result(job, c).await,
         ContractError::NotInCommittee(_)
     );
-    w.nodes[0].attest(job, c).await.unwrap();
+    w.nodes[0].seal_result(job, c).await.unwrap();
     assert_revert!(
-        w.nodes[0].attest(job, c).await,
+        w.nodes[0].seal_result(job, c).await,
         ContractError::AlreadyAttested(_)
+    );
+    assert_revert!(
+        w.nodes[0].reveal_result(U256::from(99), c).await,
+        ContractError::UnknownJob(_)
+    );
+    assert_revert!(
+        w.nodes[0].reveal_result(job, B256::ZERO).await,
+        ContractError::ZeroCommitment(_)
     );
     assert_revert!(
         w.outsider.claim_refund(U256::from(99)).await,
@@ -1607,9 +1787,13 @@ async fn event_stream_resumes_from_a_persisted_cursor_without_gaps_or_repeats() 
         .submit_job(&new_job(gid, vec![did(&w, 1)], w.now(), ether(1)))
         .await
         .unwrap();
-    for n in &w.nodes[..3] {
-        n.attest(job, B256::repeat_byte(3)).await.unwrap();
+    for n in &w.nodes {
+        seal(n, job, B256::repeat_byte(3)).await;
     }
+    w.nodes[0]
+        .reveal_result(job, B256::repeat_byte(3))
+        .await
+        .unwrap();
     w.chain.advance_blocks(5).unwrap();
     let resumed: EventCursor = serde_json::from_str(&saved).unwrap();
     let fresh = w.chain.ledger(11).unwrap();

@@ -164,6 +164,14 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> Result<Report, Failure> {
                     }),
                 ))
             }
+            ChainEventKind::Job(J::ResultSealed(a)) if jobs.contains(&a.jobId) => Some(entry(
+                "ResultSealed",
+                format!("job {}: {} sealed its result", a.jobId, who(a.node)),
+                serde_json::json!({
+                    "job": a.jobId.to_string(), "node": a.node, "name": name_of(a.node, devnet),
+                    "seal": a.seal,
+                }),
+            )),
             ChainEventKind::Job(J::ResultAttested(a)) if jobs.contains(&a.jobId) => Some(entry(
                 "ResultAttested",
                 format!(
@@ -181,14 +189,14 @@ pub async fn run(args: AuditArgs, ui: &Ui) -> Result<Report, Failure> {
                 Some(entry(
                     "AttestationDissent",
                     format!(
-                        "job {}: {} attested {} but the result is {}",
+                        "job {}: {} sealed another result than {} (seal {})",
                         a.jobId,
                         who(a.node),
-                        a.commitment,
-                        a.result
+                        a.result,
+                        a.seal
                     ),
                     serde_json::json!({
-                        "job": a.jobId.to_string(), "node": a.node, "commitment": a.commitment,
+                        "job": a.jobId.to_string(), "node": a.node, "seal": a.seal,
                         "result": a.result,
                     }),
                 ))

@@ -4,7 +4,9 @@
 use alloy::primitives::{Address, U256};
 use clap::Subcommand;
 use sharenet_chain_adapter::bindings::JobMarket::JobMarketEvents as J;
-use sharenet_chain_adapter::{ChainEventKind, JobInfo, JobStatus, Ledger, Vault};
+use sharenet_chain_adapter::{
+    ChainEventKind, JobInfo, JobStatus, Ledger, REVEAL_WINDOW_SECS, Vault, seals_to_close,
+};
 use sharenet_query::QueryKind;
 
 use crate::access::chain_now;
@@ -172,7 +174,7 @@ async fn show(chain: &ChainArgs, job: &str, ui: &Ui) -> Result<Report, Failure> 
     let status = status_name(&info);
     let result = completed.as_ref().map(|c| c.0);
     let mut human = format!(
-        "{} {id}\n  requester:  {}\n  grant:      {}\n  datasets:   {}\n  kind:       {}\n  query:      {}\n  fee:        {} ({} wei)\n  deadline:   {}\n  status:     {}\n  attestations ({}, quorum {}):",
+        "{} {id}\n  requester:  {}\n  grant:      {}\n  datasets:   {}\n  kind:       {}\n  query:      {}\n  fee:        {} ({} wei)\n  deadline:   {}\n  status:     {}\n  seals:      {} (sealing closes at {})\n  attestations ({}, quorum {}):",
         ui.bold("job"),
         label(info.requester, devnet),
         info.grantId,
@@ -191,6 +193,8 @@ async fn show(chain: &ChainArgs, job: &str, ui: &Ui) -> Result<Report, Failure> 
             "open" => status.to_string(),
             _ => ui.warn(status),
         },
+        info.seals,
+        seals_to_close(info.threshold),
         attestations.len(),
         u32::from(info.threshold) + 1,
     );
@@ -243,6 +247,7 @@ async fn show(chain: &ChainArgs, job: &str, ui: &Ui) -> Result<Report, Failure> 
         "deadline": info.deadline,
         "status": status,
         "threshold": info.threshold,
+        "seals": info.seals,
         "attestations": attestations.iter().map(|(node, c, block)| serde_json::json!({
             "node": node,
             "name": name_of(*node, devnet),
@@ -278,10 +283,13 @@ async fn refund(chain: &ChainArgs, job: &str) -> Result<Report, Failure> {
         Ok(JobStatus::Refunded) => {}
         _ => {
             let now = chain_now(&session).await?;
-            if now <= info.deadline {
+            let refundable_after = info.deadline.saturating_add(REVEAL_WINDOW_SECS);
+            if now <= refundable_after {
                 return Err(Failure::usage(format!(
-                    "job {id} is still open: it becomes refundable after its deadline, {} (the chain's time is {})",
+                    "job {id} is still open: it becomes refundable after its deadline, {}, and the {}-minute window for revealing its result, at {} (the chain's time is {})",
                     utc(info.deadline),
+                    REVEAL_WINDOW_SECS / 60,
+                    utc(refundable_after),
                     utc(now)
                 )));
             }

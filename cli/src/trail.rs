@@ -122,6 +122,7 @@ pub fn job_of(e: &ChainEvent) -> Option<U256> {
     match &e.kind {
         ChainEventKind::Job(j) => match j {
             J::JobSubmitted(x) => Some(x.jobId),
+            J::ResultSealed(x) => Some(x.jobId),
             J::ResultAttested(x) => Some(x.jobId),
             J::JobCompleted(x) => Some(x.jobId),
             J::AttestationDissent(x) => Some(x.jobId),

@@ -385,7 +385,10 @@ async fn a_devnet_serves_the_institution_and_researcher_journeys_and_stops_clean
         2,
         &["still open"],
     );
-    backend.dev_increase_time(120).await.unwrap();
+    backend
+        .dev_increase_time(120 + sharenet_chain_adapter::REVEAL_WINDOW_SECS)
+        .await
+        .unwrap();
     let refund = json(&["jobs", "refund", "--devnet", d, "--as", "researcher", &job]);
     assert_eq!(refund["withdrawn"], fee.to_string());
     let show = json(&["jobs", "show", "--devnet", d, &job]);

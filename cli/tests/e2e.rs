@@ -510,7 +510,8 @@ async fn researchers_get_plaintext_equal_results_refusals_stay_off_chain_and_fai
         2,
         &["deadline"],
     );
-    net.advance_chain_time(600).await;
+    net.advance_chain_time(600 + sharenet_chain_adapter::REVEAL_WINDOW_SECS)
+        .await;
     json(&["jobs", "refund", "--devnet", d, "--as", "researcher", &job]);
     assert_eq!(
         json(&["jobs", "show", "--devnet", d, &job])["status"],

@@ -96,4 +96,7 @@ interface ISharenetErrors {
     error NotInCommittee(uint256 jobId, address node);
     error AlreadyAttested(uint256 jobId, address node);
     error ZeroCommitment();
+    error SealingClosed(uint256 jobId);
+    error SealingOpen(uint256 jobId, uint256 seals, uint256 needed);
+    error NoQuorum(uint256 jobId, uint256 matching, uint256 needed);
 }

@@ -27,6 +27,13 @@ interface IGrantConsumer {
 }
 
 /// @title Job market: fee escrow, committee attestations of the result commitment, payout, refund.
+/// @notice Attestations are sealed, then revealed, so that a member is paid only for a commitment it
+///         knew before anyone revealed it. Each member of the session seals
+///         `sealFor(jobId, member, commitment)`: bound to the member, it tells nobody the commitment.
+///         Sealing closes when `2t + 1` members sealed (the smallest live set) or at the deadline;
+///         only then may anyone reveal the commitment, and a reveal completes the job if at least
+///         `t + 1` seals open to it; those members share the fee. A member that copies another's
+///         seal, or reads a revealed commitment, has nothing to seal it with: sealing is closed.
 contract JobMarket is PullPayments {
     /// @notice Longest program text (or pointer to it) stored on chain.
     uint256 public constant MAX_PROGRAM = 8192;
@@ -36,6 +43,9 @@ contract JobMarket is PullPayments {
     uint256 public constant MAX_DATASETS = 16;
     /// @notice Latest deadline a job may ask for, from submission.
     uint64 public constant MAX_JOB_DURATION = 30 days;
+    /// @notice Time after the deadline in which seals made by the deadline may still be revealed;
+    ///         the fee is refundable only after it.
+    uint64 public constant REVEAL_WINDOW = 10 minutes;
 
     /// @notice Life cycle of a job.
     enum Status {
@@ -53,6 +63,7 @@ contract JobMarket is PullPayments {
         Status status;
         uint8 threshold;
         uint16 attestations;
+        uint16 seals;
         uint256 grantId;
         uint256 fee;
         bytes32 programHash;
@@ -72,9 +83,9 @@ contract JobMarket is PullPayments {
     mapping(address => uint256) public dissentCount;
 
     mapping(uint256 => Job) private jobs;
-    mapping(uint256 => address[]) private attesters;
+    mapping(uint256 => address[]) private sealers;
+    mapping(uint256 => mapping(address => bytes32)) private sealOf;
     mapping(uint256 => mapping(address => bytes32)) private attestationOf;
-    mapping(uint256 => mapping(bytes32 => uint256)) private votes;
 
     /// @notice A job was submitted with `fee` in escrow. `program` is the text or a pointer to it.
     event JobSubmitted(
@@ -89,12 +100,14 @@ contract JobMarket is PullPayments {
         uint256 fee,
         uint64 deadline
     );
-    /// @notice A committee node attested a result commitment.
+    /// @notice A committee node sealed its result commitment (`seal = sealFor(jobId, node, commitment)`).
+    event ResultSealed(uint256 indexed jobId, address indexed node, bytes32 seal);
+    /// @notice A committee node's seal opened to the job's result: it attested `commitment`.
     event ResultAttested(uint256 indexed jobId, address indexed node, bytes32 commitment);
-    /// @notice Threshold+1 nodes agreed on `result`; the fee was split among them.
+    /// @notice At least threshold+1 seals opened to `result`; the fee was split among their nodes.
     event JobCompleted(uint256 indexed jobId, bytes32 result, address[] paid, uint256 share, uint256 remainder);
-    /// @notice A node's attestation differs from its job's quorum result.
-    event AttestationDissent(uint256 indexed jobId, address indexed node, bytes32 commitment, bytes32 result);
+    /// @notice A node sealed something other than its job's result (`seal` is what it sealed).
+    event AttestationDissent(uint256 indexed jobId, address indexed node, bytes32 seal, bytes32 result);
     /// @notice No quorum by the deadline: the fee went back to the requester.
     event JobRefunded(uint256 indexed jobId, address indexed requester, uint256 fee);
 
@@ -158,68 +171,88 @@ contract JobMarket is PullPayments {
         return t0;
     }
 
-    /// @notice Attest the result commitment of a job the caller's committee ran. Threshold+1
-    ///         matching attestations complete the job and pay them; attestations that differ from
-    ///         the quorum (before or after it) are recorded as dissent.
-    function attest(uint256 jobId, bytes32 commitment) external {
-        Job storage j = jobs[jobId];
-        if (j.status == Status.None) revert UnknownJob(jobId);
-        if (j.status == Status.Refunded) revert JobNotOpen(jobId);
-        if (commitment == bytes32(0)) revert ZeroCommitment();
-        if (!datasets.isCommitteeMember(j.committeeRef, msg.sender)) revert NotInCommittee(jobId, msg.sender);
-        if (attestationOf[jobId][msg.sender] != bytes32(0)) revert AlreadyAttested(jobId, msg.sender);
-        if (j.status == Status.Open && block.timestamp > j.deadline) revert DeadlinePassed(jobId, j.deadline);
-
-        attestationOf[jobId][msg.sender] = commitment;
-        attesters[jobId].push(msg.sender);
-        j.attestations += 1;
-        emit ResultAttested(jobId, msg.sender, commitment);
-
-        if (j.status == Status.Completed) {
-            // Late attestation: no pay, but a different result is on record.
-            if (commitment != j.result) _dissent(jobId, msg.sender, commitment, j.result);
-            return;
-        }
-        uint256 v = ++votes[jobId][commitment];
-        if (v == quorum(j.threshold)) _complete(jobId, j, commitment);
+    /// @notice What `node` seals for `commitment` of `jobId`: binding the commitment to the member
+    ///         makes a copied seal worthless to anyone else.
+    function sealFor(uint256 jobId, address node, bytes32 commitment) public pure returns (bytes32) {
+        return keccak256(abi.encode(jobId, node, commitment));
     }
 
-    function _complete(uint256 jobId, Job storage j, bytes32 result) private {
-        j.status = Status.Completed;
-        j.result = result;
-        address[] storage all = attesters[jobId];
-        uint256 q = quorum(j.threshold);
-        address[] memory paid = new address[](q);
-        uint256 k = 0;
+    /// @notice Seal the result commitment of a job the caller's committee ran: once per member,
+    ///         by the deadline, while fewer than 2t+1 members sealed.
+    function seal(uint256 jobId, bytes32 sealHash) external {
+        Job storage j = jobs[jobId];
+        if (j.status == Status.None) revert UnknownJob(jobId);
+        if (j.status != Status.Open) revert JobNotOpen(jobId);
+        if (sealHash == bytes32(0)) revert ZeroCommitment();
+        if (block.timestamp > j.deadline) revert DeadlinePassed(jobId, j.deadline);
+        if (!datasets.isCommitteeMember(j.committeeRef, msg.sender)) revert NotInCommittee(jobId, msg.sender);
+        if (sealOf[jobId][msg.sender] != bytes32(0)) revert AlreadyAttested(jobId, msg.sender);
+        if (j.seals >= sealsToClose(j.threshold)) revert SealingClosed(jobId);
+        sealOf[jobId][msg.sender] = sealHash;
+        sealers[jobId].push(msg.sender);
+        j.seals += 1;
+        emit ResultSealed(jobId, msg.sender, sealHash);
+    }
+
+    /// @notice Reveal the result commitment of a job whose sealing is closed (2t+1 seals, or the
+    ///         deadline passed), until `REVEAL_WINDOW` after the deadline. Anyone may call it; it
+    ///         completes the job if at least t+1 seals open to `commitment`, pays those members and
+    ///         records every other seal as dissent. Reverts (`NoQuorum`) otherwise.
+    function reveal(uint256 jobId, bytes32 commitment) external {
+        Job storage j = jobs[jobId];
+        if (j.status == Status.None) revert UnknownJob(jobId);
+        if (j.status != Status.Open) revert JobNotOpen(jobId);
+        if (commitment == bytes32(0)) revert ZeroCommitment();
+        uint256 toClose = sealsToClose(j.threshold);
+        if (j.seals < toClose && block.timestamp <= j.deadline) revert SealingOpen(jobId, j.seals, toClose);
+        uint64 revealBy = j.deadline + REVEAL_WINDOW;
+        if (block.timestamp > revealBy) revert DeadlinePassed(jobId, revealBy);
+
+        address[] storage all = sealers[jobId];
+        bool[] memory opens = new bool[](all.length);
+        uint256 matching = 0;
         for (uint256 i = 0; i < all.length; i++) {
-            bytes32 c = attestationOf[jobId][all[i]];
-            if (c == result) {
-                paid[k++] = all[i];
-            } else {
-                _dissent(jobId, all[i], c, result);
+            if (sealOf[jobId][all[i]] == sealFor(jobId, all[i], commitment)) {
+                opens[i] = true;
+                matching++;
             }
         }
-        uint256 share = j.fee / q;
-        // The remainder of the integer split goes to the first attester in attestation order,
-        // so the whole fee is paid out and nothing is lost.
-        uint256 remainder = j.fee - share * q;
-        emit JobCompleted(jobId, result, paid, share, remainder);
-        for (uint256 i = 0; i < q; i++) {
+        uint256 q = quorum(j.threshold);
+        if (matching < q) revert NoQuorum(jobId, matching, q);
+
+        j.status = Status.Completed;
+        j.result = commitment;
+        j.attestations = uint16(matching);
+        address[] memory paid = new address[](matching);
+        uint256 k = 0;
+        for (uint256 i = 0; i < all.length; i++) {
+            if (opens[i]) {
+                attestationOf[jobId][all[i]] = commitment;
+                paid[k++] = all[i];
+                emit ResultAttested(jobId, all[i], commitment);
+            } else {
+                dissentCount[all[i]] += 1;
+                emit AttestationDissent(jobId, all[i], sealOf[jobId][all[i]], commitment);
+            }
+        }
+        uint256 share = j.fee / matching;
+        // The remainder of the integer split goes to the first sealer paid, so the whole fee is
+        // paid out and nothing is lost.
+        uint256 remainder = j.fee - share * matching;
+        emit JobCompleted(jobId, commitment, paid, share, remainder);
+        for (uint256 i = 0; i < matching; i++) {
             _credit(paid[i], i == 0 ? share + remainder : share);
         }
     }
 
-    function _dissent(uint256 jobId, address node, bytes32 commitment, bytes32 result) private {
-        dissentCount[node] += 1;
-        emit AttestationDissent(jobId, node, commitment, result);
-    }
-
-    /// @notice After the deadline with no quorum, credit the fee back to the requester (anyone may call).
+    /// @notice After the deadline and its reveal window with no quorum, credit the fee back to
+    ///         the requester (anyone may call).
     function claimRefund(uint256 jobId) external {
         Job storage j = jobs[jobId];
         if (j.status == Status.None) revert UnknownJob(jobId);
         if (j.status != Status.Open) revert JobNotOpen(jobId);
-        if (block.timestamp <= j.deadline) revert DeadlineNotPassed(jobId, j.deadline);
+        uint64 refundableAfter = j.deadline + REVEAL_WINDOW;
+        if (block.timestamp <= refundableAfter) revert DeadlineNotPassed(jobId, refundableAfter);
         j.status = Status.Refunded;
         emit JobRefunded(jobId, j.requester, j.fee);
         _credit(j.requester, j.fee);
@@ -231,18 +264,31 @@ contract JobMarket is PullPayments {
         return uint256(threshold) + 1;
     }
 
+    /// @notice Seals that close a job's sealing for threshold t: 2t+1, the fewest members a
+    ///         session runs with. Of any 2t+1 seals at most t are a corrupt minority's, so the
+    ///         t+1 honest members of the session are among them whatever the others seal.
+    function sealsToClose(uint8 threshold) public pure returns (uint256) {
+        return 2 * uint256(threshold) + 1;
+    }
+
     /// @notice The whole record of a job (status None if unknown).
     function getJob(uint256 jobId) external view returns (Job memory) {
         return jobs[jobId];
     }
 
-    /// @notice The commitment `node` attested for `jobId` (zero if none).
+    /// @notice The commitment `node` attested for `jobId`: the result, once its seal opened to
+    ///         it (zero otherwise).
     function attestation(uint256 jobId, address node) external view returns (bytes32) {
         return attestationOf[jobId][node];
     }
 
-    /// @notice Nodes that attested `jobId`, in order.
-    function attestersOf(uint256 jobId) external view returns (address[] memory) {
-        return attesters[jobId];
+    /// @notice The seal `node` made for `jobId` (zero if none).
+    function sealOfNode(uint256 jobId, address node) external view returns (bytes32) {
+        return sealOf[jobId][node];
+    }
+
+    /// @notice Nodes that sealed `jobId`, in order.
+    function sealersOf(uint256 jobId) external view returns (address[] memory) {
+        return sealers[jobId];
     }
 }

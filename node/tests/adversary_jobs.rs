@@ -248,8 +248,12 @@ async fn a_requester_that_took_its_refund_gets_nothing_when_it_starts() {
     let replies = ask(&attacker, &committee, &hello(job)).await;
     assert!(replies.iter().all(|r| *r == JobReply::Ready), "{replies:?}");
 
-    // The requester waits out the deadline (on the chain's clock) and takes its fee back.
-    world.chain.advance_time(DEADLINE + 1).unwrap();
+    // The requester waits out the deadline and the reveal window (on the chain's clock) and
+    // takes its fee back.
+    world
+        .chain
+        .advance_time(DEADLINE + sharenet_chain_adapter::REVEAL_WINDOW_SECS + 1)
+        .unwrap();
     let ledger = world.ledger(GREEDY);
     ledger.claim_refund(job).await.unwrap();
     assert_eq!(

@@ -587,6 +587,13 @@ async fn one_member_down_still_computes_three_down_fails_and_is_refunded() {
         "not before the deadline"
     );
     net.chain.advance_time(120).unwrap();
+    assert!(
+        researcher.claim_refund(job).await.is_err(),
+        "not within the reveal window after the deadline"
+    );
+    net.chain
+        .advance_time(sharenet_chain_adapter::REVEAL_WINDOW_SECS)
+        .unwrap();
     researcher.claim_refund(job).await.unwrap();
     assert_eq!(
         JobStatus::from_u8(researcher.job_info(job).await.unwrap().status).unwrap(),

@@ -134,14 +134,15 @@ pub struct Cast<L> {
 pub const LIFE_CYCLE_UNBONDING: u64 = 100;
 
 /// The whole life cycle, written once against `Ledger`, run on both back-ends: register nodes,
-/// register a dataset, grant, submit a job, attest, payout, refund on timeout, slash refused
+/// register a dataset, grant, submit a job, seal and reveal, payout, refund on timeout, slash refused
 /// without a quorum and accepted with one, exit and withdraw, and the audit trail read back
 /// through a resumed cursor. Deploy with min deposit 1 ether, unbonding `LIFE_CYCLE_UNBONDING`,
 /// reporter reward 10 %, no treasury.
 pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
     use sharenet_chain_adapter::bindings::{JobMarket, NodeRegistry};
     use sharenet_chain_adapter::{
-        ChainEventKind, ContractError, EventCursor, JobStatus, SlashEvidence, Vault,
+        ChainEventKind, ContractError, EventCursor, JobStatus, REVEAL_WINDOW_SECS, SlashEvidence,
+        Vault, seal_for,
     };
 
     let reader = &c.reporter;
@@ -184,7 +185,8 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
         .await
         .unwrap();
 
-    // Job 1: quorum of 3 matching attestations, one dissent; fee paid out.
+    // Job 1: every member seals (2t + 1 = 5 close the sealing), four seals open to the revealed
+    // result, one is dissent; the fee is split among the four.
     let fee = U256::from(3_000_000_001u64);
     let (_, job1) = c
         .researcher
@@ -192,26 +194,29 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
         .await
         .unwrap();
     crate::assert_revert!(
-        c.owner.attest(job1, B256::repeat_byte(1)).await,
+        c.owner.seal_result(job1, B256::repeat_byte(1)).await,
         ContractError::NotInCommittee(_)
     );
     let result = B256::repeat_byte(0x42);
     c.nodes[4]
-        .attest(job1, B256::repeat_byte(0x99))
+        .seal_result(job1, seal_for(job1, committee[4], B256::repeat_byte(0x99)))
         .await
         .unwrap();
-    for n in &c.nodes[..3] {
-        n.attest(job1, result).await.unwrap();
+    for (n, account) in c.nodes[..4].iter().zip(&committee) {
+        n.seal_result(job1, seal_for(job1, *account, result))
+            .await
+            .unwrap();
     }
+    c.reporter.reveal_result(job1, result).await.unwrap();
     let info = reader.job_info(job1).await.unwrap();
     assert_eq!(
         JobStatus::from_u8(info.status).unwrap(),
         JobStatus::Completed
     );
     assert_eq!(info.result, result);
-    let share = fee / U256::from(3);
+    let share = fee / U256::from(4);
     let paid0 = reader.balance_of(Vault::Jobs, committee[0]).await.unwrap();
-    assert_eq!(paid0, share + (fee - share * U256::from(3)));
+    assert_eq!(paid0, share + (fee - share * U256::from(4)));
     assert_eq!(
         reader.balance_of(Vault::Jobs, committee[1]).await.unwrap(),
         share
@@ -226,13 +231,16 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
         U256::ZERO
     );
 
-    // Job 2: no quorum by the deadline; refunded.
+    // Job 2: one seal by the deadline, no quorum in the reveal window; refunded.
     let (_, job2) = c
         .researcher
         .submit_job(&new_job(gid, vec![d1], clock.now().await, fee))
         .await
         .unwrap();
-    c.nodes[0].attest(job2, result).await.unwrap();
+    c.nodes[0]
+        .seal_result(job2, seal_for(job2, committee[0], result))
+        .await
+        .unwrap();
     crate::assert_revert!(
         c.researcher.claim_refund(job2).await,
         ContractError::DeadlineNotPassed(_)
@@ -241,8 +249,17 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
     let before = reader.chain_time().await.unwrap();
     assert_eq!(before, clock.now().await);
     clock.advance(601).await;
+    crate::assert_revert!(
+        c.nodes[0].reveal_result(job2, result).await,
+        ContractError::NoQuorum(_)
+    );
+    crate::assert_revert!(
+        c.researcher.claim_refund(job2).await,
+        ContractError::DeadlineNotPassed(_)
+    );
+    clock.advance(REVEAL_WINDOW_SECS).await;
     c.researcher.claim_refund(job2).await.unwrap();
-    assert!(reader.chain_time().await.unwrap() >= before + 601);
+    assert!(reader.chain_time().await.unwrap() >= before + 601 + REVEAL_WINDOW_SECS);
     assert_eq!(
         JobStatus::from_u8(reader.job_info(job2).await.unwrap().status).unwrap(),
         JobStatus::Refunded
@@ -342,8 +359,12 @@ pub async fn life_cycle<L: Ledger, C: TestClock>(c: &Cast<L>, clock: &C) {
         2
     );
     assert_eq!(
+        count(&|k| matches!(k, ChainEventKind::Job(J::ResultSealed(_)))),
+        6
+    );
+    assert_eq!(
         count(&|k| matches!(k, ChainEventKind::Job(J::ResultAttested(_)))),
-        5
+        4
     );
     assert_eq!(
         count(&|k| matches!(k, ChainEventKind::Job(J::JobCompleted(_)))),

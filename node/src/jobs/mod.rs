@@ -14,10 +14,13 @@
 //!    over its authenticated, encrypted connection;
 //! 4. the requester reconstructs and checks the shares (n shares on one polynomial of degree
 //!    t); each member attests the result commitment (a digest of the session's public
-//!    transcript, the same for every honest member), and `t + 1` matching attestations pay the
-//!    fee out. Without enough members, the job fails and the requester takes the refund after
-//!    the deadline.
+//!    transcript, the same for every honest member) in two steps ([`attest`]): it seals it,
+//!    bound to itself, and once `2t + 1` members sealed (or the deadline passed) the commitment
+//!    is revealed; the members whose seals open to it — at least `t + 1` — share the fee.
+//!    Without enough members, the job fails and the requester takes the refund after the
+//!    deadline and its reveal window.
 
+pub mod attest;
 pub mod query;
 pub mod release;
 pub mod requester;

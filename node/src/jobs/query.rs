@@ -227,8 +227,8 @@ pub struct OpenJob {
 /// the job is open (not refunded, not completed) and at least [`RELEASE_MARGIN_SECS`] before its
 /// deadline on the chain's clock — except that the outputs of a session already started may
 /// still go out once the job is completed, for then the fee was paid (members that finished
-/// first attested while slower ones were still sending); `member` has not attested it already (a
-/// restarted node never runs a job twice); and — given the compiled query — its grant still
+/// first sealed while slower ones were still sending); `member` has not sealed its result already
+/// (a restarted node never runs a job twice); and — given the compiled query — its grant still
 /// allows the query (a revoked or expired grant stops a job submitted earlier; the count is not
 /// checked again, the job consumed it). `query` is `None` only for the first look at a job whose
 /// query is not compiled yet.
@@ -260,8 +260,10 @@ pub async fn may_release<L: Ledger>(
         JobStatus::None => return Err(refuse("no such job on chain".into())),
         _ => return Err(refuse("the job is no longer open".into())),
     }
-    if ledger.attestation(job, member).await? != B256::ZERO {
-        return Err(refuse("this node already attested the job".into()));
+    if ledger.seal_of(job, member).await? != B256::ZERO {
+        return Err(refuse(
+            "this node already sealed its result of the job".into(),
+        ));
     }
     if let Some(query) = query {
         check_grant(

@@ -278,8 +278,8 @@ pub async fn run_query<L: Ledger>(
     })
 }
 
-/// Committee indices of the members whose attestation of a completed job differs from its
-/// result.
+/// Committee indices of the members that sealed something other than a completed job's result
+/// (their seal did not open to it).
 pub async fn dissenting_members<L: Ledger>(
     ledger: &L,
     job: U256,
@@ -292,8 +292,10 @@ pub async fn dissenting_members<L: Ledger>(
         .committee;
     let mut out = Vec::new();
     for (i, account) in committee.iter().enumerate() {
-        let attested = ledger.attestation(job, *account).await?;
-        if attested != B256::ZERO && attested != result {
+        if ledger.seal_of(job, *account).await? == B256::ZERO {
+            continue; // took no part, or sealing closed before it sealed
+        }
+        if ledger.attestation(job, *account).await? != result {
             out.push(i);
         }
     }

@@ -24,6 +24,7 @@ use sharenet_mpc::protocol::{RandomnessSource, Session};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::attest::{Attestation, attest_result};
 use super::query::{
     JobDataset, JobQuery, OpenJob, Release, chain_datasets, check_manifest, compile_job,
     may_release,
@@ -48,6 +49,13 @@ pub const PREPARED_TTL_SECS: u64 = 300;
 /// Attempts of one job a member takes part in (a failed attempt may be retried with another
 /// live set; each attempt reveals the same output again, so they are few).
 pub const MAX_ATTEMPTS: u8 = 3;
+
+/// The pause between chain reads while a member waits for a job's sealing to close.
+pub const SEAL_POLL: Duration = Duration::from_millis(200);
+
+/// The longest a member waits, after computing, for a job's sealing to close and its result to
+/// be revealed (the chain's reveal window ends it earlier for jobs due sooner).
+pub const ATTEST_WAIT_MAX: Duration = Duration::from_secs(2 * 3600);
 
 /// Job counters, exported as metrics.
 #[derive(Debug, Default)]
@@ -571,6 +579,12 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         tokio::spawn(async move {
             let computed = tokio::task::spawn_blocking(move || {
                 let mut session = Session::new(n_live, t, transport, RandomnessSource::Auto)?;
+                // One random value opened to the live members: the transcript, and so the result
+                // commitment, cannot then be guessed by a member that took no part (a query that
+                // opens nothing else to all would have a commitment computable from public data,
+                // and such a member could seal it without computing).
+                let nonce = session.random_shares(1)?;
+                session.open(&nonce)?;
                 // The stored shares sit at the members' committee points: re-share them to the
                 // session's points (no communication when the live set is the committee's first
                 // members).
@@ -582,11 +596,15 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
             let result = match computed {
                 Ok(Ok((released, digest))) => {
                     let commitment = result_commitment(job, &digest, &released);
-                    service
-                        .ledger
-                        .attest(job, commitment)
-                        .await
-                        .map_err(JobError::from)
+                    attest_result(
+                        &service.ledger,
+                        job,
+                        service.account,
+                        commitment,
+                        SEAL_POLL,
+                        ATTEST_WAIT_MAX,
+                    )
+                    .await
                 }
                 Ok(Err(e)) => Err(match refusal.reason() {
                     Some(reason) => JobError::Job {
@@ -604,12 +622,22 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
                 running.remove(&job);
             }
             match result {
-                Ok(_) => {
+                Ok(attestation) => {
                     service.counters.attested.fetch_add(1, Relaxed);
                     if let Ok(mut table) = service.prepared.lock() {
                         table.remove(&job);
                     }
-                    info!(%job, attempt, live = n_live, "job computed and attested");
+                    match attestation {
+                        Attestation::Dissented => warn!(
+                            %job, attempt, live = n_live,
+                            "job computed; the committee completed it with another result than this node's"
+                        ),
+                        Attestation::TooLate => info!(
+                            %job, attempt, live = n_live,
+                            "job computed; completed without this node's seal (sealing had closed)"
+                        ),
+                        _ => info!(%job, attempt, live = n_live, "job computed and attested"),
+                    }
                 }
                 Err(e) => {
                     service.counters.failed.fetch_add(1, Relaxed);

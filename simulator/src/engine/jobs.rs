@@ -21,7 +21,7 @@ use crate::scenario::{Job, Scenario};
 
 /// The fee every job pays (wei).
 const FEE: u64 = 1_000_000;
-/// How long the committee has on chain before the fee becomes refundable.
+/// The job deadline on chain (the fee is refundable after it and the reveal window).
 const DEADLINE: Duration = Duration::from_secs(3600);
 /// How long to wait for the committee's attestations once the result is in.
 const ATTEST_TIMEOUT: Duration = Duration::from_secs(10);
