@@ -2,7 +2,8 @@
 //! the real contracts, N complete nodes on loopback, the institutions' uploads, the researchers'
 //! jobs, the faults), compare every result with plaintext, judge every expectation and write the
 //! report folder. Without a file it runs the default scenario; `--example NAME` runs one of the
-//! shipped examples; `--scale` runs scale mode (a DHT-level simulation of 1,000 nodes) instead,
+//! shipped examples (among them the attacks `squatter`, `framing-owner` and `stale-requester`,
+//! each expected to be refused with nothing lost and nobody honest slashed); `--scale` runs scale mode (a DHT-level simulation of 1,000 nodes) instead,
 //! `--with-scale` adds it to the report. Exit code 6 when an expectation is not met.
 
 use std::io::Write;
@@ -12,7 +13,7 @@ use std::time::Instant;
 
 use clap::Args;
 use sharenet_simulator::engine::{self, Event, RunOptions};
-use sharenet_simulator::report::{JobOutcome, REPORT_FILES, RunRecord};
+use sharenet_simulator::report::{AttackOutcome, JobOutcome, REPORT_FILES, RunRecord};
 use sharenet_simulator::scale::{self, Bootstrap, KeySpace, LookupModel, ScaleConfig};
 use sharenet_simulator::scenario::{EXAMPLES, Scenario};
 
@@ -26,7 +27,7 @@ pub struct SimArgs {
     #[arg(value_name = "SCENARIO.toml")]
     scenario: Option<PathBuf>,
     /// Run one of the example scenarios: default, crash-restart, partition, byzantine-dealer,
-    /// corrupt-messages.
+    /// corrupt-messages, and the attacks squatter, framing-owner, stale-requester.
     #[arg(long, value_name = "NAME", conflicts_with = "scenario")]
     example: Option<String>,
     /// The report folder (created; files in it are replaced).
@@ -310,6 +311,42 @@ fn render(record: &RunRecord, out: &Path, wall: f64, ui: &Ui) -> (String, serde_
             }
             (outcome, _) => text.push_str(&format!("  {}\n", outcome.describe())),
         }
+    }
+    for attack in &record.attacks {
+        text.push_str(&format!(
+            "\n{} {}\n",
+            ui.bold(&format!("attack {} by {}", attack.kind, attack.by)),
+            ui.dim(&format!("({})", attack.plan))
+        ));
+        for step in &attack.steps {
+            text.push_str(&format!("  - {step}\n"));
+        }
+        for c in &attack.checks {
+            let mark = if c.holds { ui.good("ok") } else { ui.bad("NO") };
+            text.push_str(&format!(
+                "  {mark}  {}: {} (expected {})\n",
+                c.what, c.actual, c.expected
+            ));
+        }
+        let unchanged = attack.stakes.iter().filter(|s| s.unchanged()).count();
+        text.push_str(&format!(
+            "  {}  honest stakes unchanged: {unchanged} of {}\n",
+            if unchanged == attack.stakes.len() && !attack.stakes.is_empty() {
+                ui.good("ok")
+            } else {
+                ui.bad("NO")
+            },
+            attack.stakes.len()
+        ));
+        let outcome = attack.outcome.describe();
+        text.push_str(&format!(
+            "  {}\n",
+            if matches!(attack.outcome, AttackOutcome::Refused { .. }) {
+                outcome
+            } else {
+                ui.bad(&outcome)
+            }
+        ));
     }
     let met = record.verdicts.iter().filter(|v| v.pass).count();
     let verdict = if record.passed() {

@@ -5,8 +5,9 @@
 use sharenet_query::{Cell, QueryResult, compile_front_end};
 use sharenet_simulator::plaintext::{Expected, Reference, ReferenceOptions, reference_for};
 use sharenet_simulator::report::{
-    FaultEvent, FaultKind, JobOutcome, JobRecord, REPORT_FILES, RunRecord, UploadOutcome,
-    UploadRecord, judge_job, judge_upload, write_report,
+    ATTACK_EXPECTATION, AttackOutcome, AttackRecord, FaultEvent, FaultKind, JobOutcome, JobRecord,
+    REPORT_FILES, RunRecord, StakeRecord, UploadOutcome, UploadRecord, judge_attack, judge_job,
+    judge_upload, write_report,
 };
 use sharenet_simulator::scenario::{JobExpect, Scenario, UploadExpect};
 
@@ -446,4 +447,84 @@ fn events_are_placed_on_their_lanes() {
     let back: RunRecord = serde_json::from_str(&json).unwrap();
     assert_eq!(back.jobs[1].result, run.jobs[1].result);
     assert!(run.jobs[1].result.is_some());
+}
+
+fn attack(outcome: AttackOutcome, slashed: bool, check_holds: bool) -> AttackRecord {
+    let scenario = Scenario::example("framing-owner").unwrap();
+    let mut a = AttackRecord::new(&scenario.attacks[0]);
+    a.outcome = outcome;
+    a.check(
+        "the victim acknowledged the registration",
+        false,
+        !check_holds,
+    );
+    a.stakes = vec![StakeRecord {
+        node: 0,
+        account: "0x01".into(),
+        before: "1000".into(),
+        after: if slashed { "900".into() } else { "1000".into() },
+        slashes_before: 0,
+        slashes_after: u32::from(slashed),
+    }];
+    a
+}
+
+#[test]
+fn attack_verdicts_need_a_refusal_every_check_and_every_stake() {
+    let refused = || AttackOutcome::Refused {
+        reason: "AccusedHasNotAcknowledged".into(),
+    };
+    let v = judge_attack(&attack(refused(), false, true));
+    assert!(v.pass, "{v:?}");
+    assert_eq!(v.subject, "attack framing_owner by mallory");
+    assert_eq!(v.expected, ATTACK_EXPECTATION);
+    assert!(
+        v.actual
+            .contains("1 checks hold; 1 honest stakes unchanged"),
+        "{v:?}"
+    );
+    // A slashed honest node fails it, even when the attacker was refused.
+    let v = judge_attack(&attack(refused(), true, true));
+    assert!(!v.pass);
+    assert!(
+        v.actual
+            .contains("node 0 was slashed: stake 1000 → 900 wei"),
+        "{v:?}"
+    );
+    // So does a check that does not hold.
+    let v = judge_attack(&attack(refused(), false, false));
+    assert!(!v.pass);
+    assert!(
+        v.actual
+            .contains("the victim acknowledged the registration: expected false, found true"),
+        "{v:?}"
+    );
+    // An attack that went through, or that could not be carried out, fails.
+    for outcome in [
+        AttackOutcome::Succeeded {
+            what: "node 0 was slashed".into(),
+        },
+        AttackOutcome::NotCarriedOut {
+            reason: "timeout".into(),
+        },
+    ] {
+        assert!(!judge_attack(&attack(outcome, false, true)).pass);
+    }
+    // Refused without the stakes read is not judged a pass.
+    let mut unread = attack(refused(), false, true);
+    unread.stakes.clear();
+    assert!(!judge_attack(&unread).pass);
+    // The record round-trips through JSON, and the report shows the attack.
+    let mut run = RunRecord::new(&Scenario::example("framing-owner").unwrap());
+    run.attacks.push(attack(refused(), false, true));
+    run.judge();
+    assert_eq!(run.verdicts.len(), 1);
+    let json = serde_json::to_string(&run).unwrap();
+    assert_eq!(serde_json::from_str::<RunRecord>(&json).unwrap(), run);
+    let dir = tempfile::tempdir().unwrap();
+    write_report(dir.path(), &run).unwrap();
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("## Attacks"), "{md}");
+    assert!(md.contains("### framing_owner by mallory"), "{md}");
+    assert!(md.contains("| 0 | 1000 | 1000 | 0 | 0 |"), "{md}");
 }

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use sharenet_query::{QueryKind, compile_front_end};
 use sharenet_simulator::scenario::{
-    CorruptTarget, EXAMPLES, Fault, JobExpect, Millis, NameKind, Scenario, ScenarioError, Source,
-    UploadExpect,
+    Attack, CorruptTarget, EXAMPLES, Fault, JobExpect, Millis, NameKind, Scenario, ScenarioError,
+    Source, StaleStep, UploadExpect,
 };
 
 /// A small valid scenario; tests change one thing in it.
@@ -119,6 +119,7 @@ fn every_example_parses_and_checks() {
         .unwrap();
         assert_eq!(on_disk.jobs, s.jobs, "{name}");
         assert_eq!(on_disk.faults, s.faults, "{name}");
+        assert_eq!(on_disk.attacks, s.attacks, "{name}");
     }
 }
 
@@ -688,4 +689,199 @@ fn render_shows_the_line_and_a_caret() {
         rendered.lines().last().unwrap().ends_with("|      ^"),
         "{rendered}"
     );
+}
+
+#[test]
+fn attack_examples_carry_their_attacks() {
+    let squatter = Scenario::example("squatter").unwrap();
+    assert_eq!(
+        squatter.attacks,
+        vec![Attack::Squatter {
+            by: "mallory".into(),
+            dataset: "patients".into()
+        }]
+    );
+    let framing = Scenario::example("framing-owner").unwrap();
+    assert!(matches!(
+        &framing.attacks[..],
+        [Attack::FramingOwner { puppets, victim: 0, pool, at: Millis(500), .. }]
+            if puppets == &vec![2, 3] && pool == "bait"
+    ));
+    let stale = Scenario::example("stale-requester").unwrap();
+    let steps: Vec<StaleStep> = stale
+        .attacks
+        .iter()
+        .filter_map(|a| match a {
+            Attack::StaleRequester { then, .. } => Some(*then),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps, vec![StaleStep::Refund, StaleStep::Revoke]);
+    // Each keeps an honest upload and a query expected to agree: "nothing lost" is shown.
+    for s in [&squatter, &framing, &stale] {
+        assert!(
+            s.jobs.iter().any(|j| j.expect == JobExpect::Agree),
+            "{}",
+            s.name
+        );
+        assert!(s.datasets.iter().all(|d| d.expect == UploadExpect::Stored));
+    }
+}
+
+/// BASE with one attack appended (and mallory, an institution, and two more nodes).
+fn with_attack(attack: &str) -> String {
+    BASE.replace("nodes = 5", "nodes = 7\ncommittee = 5")
+        .replace(
+            "[[institutions]]\nname = \"hospital_b\"",
+            "[[institutions]]\nname = \"hospital_b\"\n\n[[institutions]]\nname = \"mallory\"",
+        )
+        + "\n[[attacks]]\n"
+        + attack
+}
+
+#[test]
+fn attacks_are_parsed_with_their_defaults() {
+    let s = parse(&with_attack(
+        "kind = \"framing_owner\"\nby = \"mallory\"\npuppets = [5, 6]\nvictim = 0",
+    ))
+    .unwrap();
+    assert_eq!(
+        s.attacks,
+        vec![Attack::FramingOwner {
+            by: "mallory".into(),
+            puppets: vec![5, 6],
+            victim: 0,
+            pool: "bait".into(),
+            at: Millis(0),
+        }]
+    );
+    let s = parse(&with_attack(
+        "kind = \"stale_requester\"\nby = \"alice\"\nquery = \"SELECT AVG(age) FROM a_patients\"",
+    ))
+    .unwrap();
+    assert!(matches!(
+        &s.attacks[..],
+        [Attack::StaleRequester {
+            then: StaleStep::Refund,
+            at: Millis(0),
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn attacks_are_checked_with_the_field_and_its_line() {
+    // (attack, the key path the error names, the line's text, what the message says)
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "kind = \"sabotage\"\nby = \"mallory\"",
+            "attacks[0].kind",
+            "kind = \"sabotage\"",
+            "unknown attack kind \"sabotage\"; the kinds are `squatter`, `framing_owner`, `stale_requester`",
+        ),
+        (
+            "kind = \"squatter\"\nby = \"mallory\"\ndataset = \"a_patients\"\nat = \"2s\"",
+            "attacks[0].at",
+            "at = \"2s\"",
+            "key `at` does not apply to a \"squatter\" attack",
+        ),
+        (
+            "kind = \"squatter\"\nby = \"mallory\"",
+            "attacks[0]",
+            "[[attacks]]",
+            "a \"squatter\" attack needs `dataset`",
+        ),
+        (
+            "kind = \"squatter\"\nby = \"malory\"\ndataset = \"a_patients\"",
+            "attacks[0].by",
+            "by = \"malory\"",
+            "unknown institution or researcher `malory`; did you mean `mallory`?",
+        ),
+        (
+            "kind = \"squatter\"\nby = \"hospital_a\"\ndataset = \"a_patients\"",
+            "attacks[0].by",
+            "by = \"hospital_a\"",
+            "`hospital_a` owns dataset `a_patients`: a squatter is another account",
+        ),
+        (
+            "kind = \"squatter\"\nby = \"mallory\"\ndataset = \"c_patients\"",
+            "attacks[0].dataset",
+            "dataset = \"c_patients\"",
+            "unknown dataset `c_patients`",
+        ),
+        (
+            "kind = \"framing_owner\"\nby = \"mallory\"\npuppets = [5]\nvictim = 0",
+            "attacks[0].puppets",
+            "puppets = [5]",
+            "list at least 2 puppet nodes, not 1",
+        ),
+        (
+            "kind = \"framing_owner\"\nby = \"mallory\"\npuppets = [5, 9]\nvictim = 0",
+            "attacks[0].puppets[1]",
+            "puppets = [5, 9]",
+            "there is no node 9: nodes are numbered 0 to 6",
+        ),
+        (
+            "kind = \"framing_owner\"\nby = \"mallory\"\npuppets = [5, 6]\nvictim = 6",
+            "attacks[0].victim",
+            "victim = 6",
+            "node 6 is a puppet (attacks[0]): the victim is an honest node",
+        ),
+        (
+            "kind = \"framing_owner\"\nby = \"mallory\"\npuppets = [5, 5]\nvictim = 0",
+            "attacks[0].puppets[1]",
+            "puppets = [5, 5]",
+            "node 5 is listed twice",
+        ),
+        (
+            "kind = \"stale_requester\"\nby = \"mallory\"\nquery = \"SELECT AVG(age) FROM a_patients\"",
+            "attacks[0].by",
+            "by = \"mallory\"",
+            "unknown researcher `mallory`",
+        ),
+        (
+            "kind = \"stale_requester\"\nby = \"alice\"\nquery = \"SELECT AVG(age) FROM b_patients\"",
+            "attacks[0].query",
+            "FROM b_patients",
+            "`alice` has no grant covering this query at 0s",
+        ),
+        (
+            "kind = \"stale_requester\"\nby = \"alice\"\nquery = \"SELECT AVG(age) FROM a_patients\"\nthen = \"revoke\"",
+            "attacks[0].then",
+            "then = \"revoke\"",
+            "the attack revokes `alice`'s grant, but jobs[0] of `alice` is expected to agree",
+        ),
+        (
+            "kind = \"stale_requester\"\nby = \"alice\"\nquery = \"SELECT AVG(age) FROM a_patients\"\nthen = \"wait\"",
+            "attacks[0].then",
+            "then = \"wait\"",
+            "unknown variant `wait`",
+        ),
+    ];
+    for (attack, path, line_text, message) in cases {
+        let text = with_attack(attack);
+        let e = refused(&text);
+        let at = e.location().unwrap();
+        assert_eq!(at.path, *path, "{attack}: {e}");
+        assert_eq!(line(&e), line_of(&text, line_text), "{attack}: {e}");
+        assert!(e.to_string().contains(message), "{attack}: {e}");
+    }
+    // A query error of a stale requester is placed in the file, inside the query.
+    let text = with_attack(
+        "kind = \"stale_requester\"\nby = \"alice\"\nquery = \"SELECT AVG(agee) FROM a_patients\"",
+    );
+    let e = refused(&text);
+    assert!(matches!(e, ScenarioError::Query { .. }), "{e:?}");
+    assert_eq!(line(&e), line_of(&text, "AVG(agee)"));
+    assert_eq!(
+        e.location().unwrap().column,
+        Some(line_of_column(&text, "agee"))
+    );
+}
+
+/// The 1-based column of the first occurrence of `needle` on its line.
+fn line_of_column(text: &str, needle: &str) -> u32 {
+    let offset = text.find(needle).unwrap();
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    (text[start..offset].chars().count() + 1) as u32
 }

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::jobs::{self, Context};
 use super::{EngineError, Event};
-use crate::report::{FaultEvent, FaultKind, JobRecord, describe_fault};
+use crate::report::{AttackRecord, FaultEvent, FaultKind, JobRecord, describe_fault};
 use crate::scenario::{CorruptTarget, Fault};
 
 /// One change the schedule makes.
@@ -62,17 +62,25 @@ fn separated(groups: &[Vec<usize>], nodes: usize) -> Vec<(usize, usize)> {
     out
 }
 
-/// Runs the jobs and the faults; returns the job records (in scenario order) and the fault
-/// events as they happened.
-pub(super) async fn run_schedule(
-    ctx: Context,
-) -> Result<(Vec<JobRecord>, Vec<FaultEvent>), EngineError> {
+/// What the schedule produced: the jobs (in scenario order), the fault events as they happened,
+/// and the attacks (in scenario order, with those of set-up).
+type Schedule = (Vec<JobRecord>, Vec<FaultEvent>, Vec<AttackRecord>);
+
+/// Runs the jobs, the attacks and the faults; the run ends when the last job and the last
+/// attack have ended.
+pub(super) async fn run_schedule(ctx: Context) -> Result<Schedule, EngineError> {
     let ctx = Arc::new(ctx);
     let (done_tx, done_rx) = watch::channel(false);
     let faults = tokio::spawn(apply_faults(ctx.clone(), done_rx));
     let mut handles = Vec::with_capacity(ctx.scenario.jobs.len());
     for i in 0..ctx.scenario.jobs.len() {
         handles.push(tokio::spawn(jobs::run(ctx.clone(), i)));
+    }
+    let mut attack_handles = Vec::new();
+    for (i, a) in ctx.scenario.attacks.iter().enumerate() {
+        if a.at().is_some() {
+            attack_handles.push((i, tokio::spawn(super::attacks::run(ctx.clone(), i))));
+        }
     }
     let mut records = Vec::with_capacity(handles.len());
     let mut detections = Vec::new();
@@ -84,6 +92,16 @@ pub(super) async fn run_schedule(
                 detections.extend(events);
             }
             Err(e) => failure = Some(EngineError::Internal(format!("a job task failed: {e}"))),
+        }
+    }
+    let mut attacks = ctx.setup.attacks.clone();
+    for (i, handle) in attack_handles {
+        match handle.await {
+            Ok((record, event)) => {
+                attacks.insert(i, record);
+                detections.push(event);
+            }
+            Err(e) => failure = Some(EngineError::Internal(format!("an attack task failed: {e}"))),
         }
     }
     let _ = done_tx.send(true);
@@ -98,7 +116,7 @@ pub(super) async fn run_schedule(
     all.append(&mut events);
     all.extend(detections);
     all.sort_by_key(|e| e.at_ms);
-    Ok((records, all))
+    Ok((records, all, attacks.into_values().collect()))
 }
 
 /// Applies the faults at their times until `done`; returns what happened.

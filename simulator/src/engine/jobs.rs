@@ -35,6 +35,8 @@ pub(super) struct Context {
     pub references: Arc<BTreeMap<String, Reference>>,
     pub clock: Clock,
     pub progress: Option<ProgressFn>,
+    /// Held by the attack running (they run one at a time).
+    pub attack_lock: tokio::sync::Mutex<()>,
 }
 
 impl Context {

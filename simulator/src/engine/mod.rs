@@ -21,6 +21,7 @@
 //! requester waits that long for the members' readiness, and the job's whole timeout for the
 //! outputs (they come only at the end of the computation).
 
+mod attacks;
 mod faults;
 mod jobs;
 mod network;
@@ -36,6 +37,7 @@ use crate::report::{ReportError, RunRecord, write_report};
 use crate::scale::ScaleConfig;
 use crate::scenario::{JobExpect, Millis, Scenario, ScenarioError};
 
+pub use attacks::ATTACK_TIMEOUT;
 pub use sharenet_node::net::LinkFaults;
 
 /// Shortest time a protocol message may take before a session gives up on its sender.
@@ -298,11 +300,13 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunRecord,
             references: Arc::new(references),
             clock: clock.clone(),
             progress: options.progress.clone(),
+            attack_lock: tokio::sync::Mutex::new(()),
         };
-        let (jobs, faults) = faults::run_schedule(context).await?;
+        let (jobs, faults, attacks) = faults::run_schedule(context).await?;
         record.duration_ms = clock.elapsed_ms();
         record.jobs = jobs;
         record.faults = faults;
+        record.attacks = attacks;
         Ok::<(), EngineError>(())
     }
     .await;

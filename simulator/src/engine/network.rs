@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{Address, B256, U256};
 use libp2p::PeerId;
 use libp2p::identity::Keypair;
 use sharenet_chain_adapter::{DeployParams, EmbeddedChain, EmbeddedLedger, Ledger};
@@ -14,6 +14,7 @@ use sharenet_node::config::NodeConfig;
 use sharenet_node::keys;
 use sharenet_node::local::LocalNode;
 use sharenet_node::net::{self, Client, LinkFaults, NetworkConfig};
+use sharenet_node::store::{DatasetId, UploadState};
 use tokio::sync::Mutex;
 
 use super::{EngineError, STARTUP_TIMEOUT, message_timeout};
@@ -209,6 +210,100 @@ impl SimNetwork {
             .collect()
     }
 
+    /// What node `i` holds under dataset id `dataset` (its state), or `None`; an error if the
+    /// node is down or its store cannot be read.
+    pub async fn held(&self, i: usize, dataset: B256) -> Result<Option<UploadState>, EngineError> {
+        let store = {
+            let slots = self.slots.lock().await;
+            slots
+                .get(i)
+                .and_then(|s| s.node.as_ref())
+                .map(|n| n.node.store.clone())
+                .ok_or_else(|| EngineError::Node {
+                    node: i,
+                    message: "down".into(),
+                })?
+        };
+        tokio::task::spawn_blocking(move || store.dataset(&DatasetId(dataset.0)))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+            .map(|d| d.map(|d| d.state))
+            .map_err(|e| EngineError::Node {
+                node: i,
+                message: e.to_string(),
+            })
+    }
+
+    /// How many dataset registrations listing node `i` it refused to acknowledge so far.
+    pub async fn registrations_refused(&self, i: usize) -> Result<u64, EngineError> {
+        let slots = self.slots.lock().await;
+        slots
+            .get(i)
+            .and_then(|s| s.node.as_ref())
+            .and_then(|n| n.node.status.lock().ok().map(|s| s.registrations_refused))
+            .ok_or_else(|| EngineError::Node {
+                node: i,
+                message: "down".into(),
+            })
+    }
+
+    /// Waits, chain poll by chain poll of node `i`, until it has handled the registration of
+    /// `dataset`: refused it (more than `before` refusals) or acknowledged it on chain. `false`
+    /// if neither after [`sharenet_node::local::MAX_POLLS`] polls or [`STARTUP_TIMEOUT`].
+    pub async fn wait_for_registration(
+        &self,
+        i: usize,
+        before: u64,
+        dataset: B256,
+    ) -> Result<bool, EngineError> {
+        let account = *self
+            .accounts
+            .get(i)
+            .ok_or_else(|| EngineError::Internal(format!("no node {i}")))?;
+        let chain = ledger(&self.chain, 0)?;
+        let mut polls = {
+            let slots = self.slots.lock().await;
+            slots
+                .get(i)
+                .and_then(|s| s.node.as_ref())
+                .map(|n| n.node.polls.clone())
+                .ok_or_else(|| EngineError::Node {
+                    node: i,
+                    message: "down".into(),
+                })?
+        };
+        let wait = async {
+            for _ in 0..sharenet_node::local::MAX_POLLS {
+                if self.handled(i, before, &chain, dataset, account).await? {
+                    return Ok(true);
+                }
+                if polls.changed().await.is_err() {
+                    return Ok(false);
+                }
+            }
+            self.handled(i, before, &chain, dataset, account).await
+        };
+        tokio::time::timeout(STARTUP_TIMEOUT, wait)
+            .await
+            .unwrap_or(Ok(false))
+    }
+
+    /// Whether node `i` refused more than `before` registrations or acknowledged `dataset`.
+    async fn handled(
+        &self,
+        i: usize,
+        before: u64,
+        chain: &EmbeddedLedger,
+        dataset: B256,
+        account: Address,
+    ) -> Result<bool, EngineError> {
+        Ok(self.registrations_refused(i).await? > before
+            || chain
+                .has_acknowledged(dataset, account)
+                .await
+                .map_err(|e| EngineError::Chain(e.to_string()))?)
+    }
+
     /// Stops every node and client.
     pub async fn shutdown(&self) {
         for client in &self.clients {
@@ -280,6 +375,8 @@ fn start_client(account: usize) -> Result<Client, String> {
 pub(super) struct Clock {
     start: Instant,
     stopped: Arc<AtomicBool>,
+    /// Seconds the chain's clock was moved ahead of the scenario's ([`Clock::skip_chain`]).
+    ahead: Arc<AtomicU64>,
 }
 
 impl Clock {
@@ -292,13 +389,15 @@ impl Clock {
         let clock = Clock {
             start: Instant::now(),
             stopped: Arc::new(AtomicBool::new(false)),
+            ahead: Arc::new(AtomicU64::new(0)),
         };
         let chain = net.chain.clone();
         let ticking = clock.clone();
         tokio::spawn(async move {
             while !ticking.stopped.load(Relaxed) {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                let target = chain_start + ticking.start.elapsed().as_secs();
+                let target =
+                    chain_start + ticking.start.elapsed().as_secs() + ticking.ahead.load(Relaxed);
                 if let Ok(now) = chain.timestamp()
                     && target > now
                 {
@@ -307,6 +406,19 @@ impl Clock {
             }
         });
         Ok(clock)
+    }
+
+    /// Moves the chain's clock `secs` ahead of the scenario's, for the rest of the run (a stale
+    /// requester waiting out its job's deadline).
+    pub fn skip_chain(
+        &self,
+        chain: &sharenet_chain_adapter::EmbeddedChain,
+        secs: u64,
+    ) -> Result<(), EngineError> {
+        self.ahead.fetch_add(secs, Relaxed);
+        chain
+            .advance_time(secs)
+            .map_err(|e| EngineError::Chain(e.to_string()))
     }
 
     /// The instant of scenario time `ms`.

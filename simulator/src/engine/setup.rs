@@ -14,11 +14,12 @@ use sharenet_node::table::{EncodedTable, read_csv};
 use sharenet_node::upload::uploader::{BatchAuthor, UploadError, deal_batch, send_batch};
 use sharenet_node::upload::wire::DatasetOrigin;
 
+use super::attacks::{self, Stake};
 use super::network::SimNetwork;
 use super::{BATCH_ROWS, EngineError, Event, UPLOAD_TIMEOUT};
 use crate::generate::Table;
-use crate::report::{FaultEvent, FaultKind, UploadOutcome, UploadRecord};
-use crate::scenario::{Dataset, Fault, Scenario};
+use crate::report::{AttackRecord, FaultEvent, FaultKind, UploadOutcome, UploadRecord};
+use crate::scenario::{Attack, Dataset, Fault, Scenario};
 
 /// How long a grant without `expires_in` lasts (the contract needs an expiry): ten years.
 const NO_EXPIRY_SECS: u64 = 10 * 365 * 24 * 3600;
@@ -32,8 +33,12 @@ pub(super) struct Setup {
     pub ids: BTreeMap<String, B256>,
     /// Committee accounts of each registered dataset, in party order.
     pub committees: BTreeMap<String, Vec<Address>>,
-    /// Fault events of set-up (byzantine dealers).
+    /// Fault events of set-up (byzantine dealers, squatters).
     pub events: Vec<FaultEvent>,
+    /// The honest nodes' stakes before set-up (the attacks compare with them).
+    pub stakes: Vec<Stake>,
+    /// The attacks carried out during set-up (squatters), by scenario index.
+    pub attacks: attacks::Records,
 }
 
 /// Uploads every dataset, then issues the delegations and the grants.
@@ -48,6 +53,8 @@ pub(super) async fn run(
         ids: BTreeMap::new(),
         committees: BTreeMap::new(),
         events: Vec::new(),
+        stakes: attacks::stakes(net, &attacks::honest_nodes(scenario)).await?,
+        attacks: BTreeMap::new(),
     };
     for dataset in &scenario.datasets {
         let table = tables
@@ -58,9 +65,40 @@ pub(super) async fn run(
             Fault::ByzantineDealer { dataset: d, nodes } if *d == dataset.name => Some(nodes),
             _ => None,
         });
-        let outcome = match byzantine {
-            None => upload_honestly(scenario, net, dataset, table, &mut setup).await?,
-            Some(victims) => {
+        let squatter = scenario
+            .attacks
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| match a {
+                Attack::Squatter { by, dataset: d } if *d == dataset.name => Some((i, a, by)),
+                _ => None,
+            });
+        let outcome = match (byzantine, squatter) {
+            (None, Some((index, attack, by))) => {
+                let mut record = AttackRecord::new(attack);
+                let baseline = setup.stakes.clone();
+                let outcome = attacks::squat_upload(
+                    scenario,
+                    net,
+                    dataset,
+                    table,
+                    by,
+                    &baseline,
+                    &mut setup,
+                    &mut record,
+                )
+                .await?;
+                progress(Event::Note(format!(
+                    "attack {} by {by}: {}",
+                    record.kind,
+                    record.outcome.describe()
+                )));
+                setup.events.push(attacks::event(&record, Vec::new()));
+                setup.attacks.insert(index, record);
+                outcome
+            }
+            (None, None) => upload_honestly(scenario, net, dataset, table, &mut setup).await?,
+            (Some(victims), _) => {
                 upload_byzantine(scenario, net, dataset, table, victims, &mut setup).await?
             }
         };
@@ -105,6 +143,30 @@ fn researcher_index(scenario: &Scenario, name: &str) -> Result<usize, EngineErro
         .ok_or_else(|| EngineError::Internal(format!("no researcher {name}")))
 }
 
+/// The ledger and client of account `name` (an institution or a researcher).
+pub(super) fn account(
+    scenario: &Scenario,
+    net: &SimNetwork,
+    name: &str,
+) -> Result<(EmbeddedLedger, Client), EngineError> {
+    let k = match institution_index(scenario, name) {
+        Ok(k) => k,
+        Err(_) => researcher_index(scenario, name)?,
+    };
+    Ok((net.client_ledger(k)?, net.clients[k].clone()))
+}
+
+/// The ledger of the scenario account with chain address `address`, if there is one.
+pub(super) fn account_of(
+    scenario: &Scenario,
+    net: &SimNetwork,
+    address: Address,
+) -> Option<EmbeddedLedger> {
+    (0..scenario.institutions.len() + scenario.researchers.len())
+        .filter_map(|k| net.client_ledger(k).ok())
+        .find(|l| l.account() == address)
+}
+
 /// The owner's ledger and client.
 fn owner_of(
     scenario: &Scenario,
@@ -117,7 +179,7 @@ fn owner_of(
 
 /// The table as the uploader encodes it (through its own CSV reader, as `sharenet dataset
 /// upload` would read the file).
-fn encode(table: &Table) -> Result<EncodedTable, String> {
+pub(super) fn encode(table: &Table) -> Result<EncodedTable, String> {
     read_csv(table.to_csv().as_bytes(), table.schema(), &[]).map_err(|e| e.to_string())
 }
 

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::record::{JobOutcome, JobRecord, RunRecord, UploadOutcome, UploadRecord};
+use super::record::{
+    AttackOutcome, AttackRecord, JobOutcome, JobRecord, RunRecord, UploadOutcome, UploadRecord,
+};
 use crate::scenario::{JobExpect, UploadExpect};
 
 /// The verdict on one expectation of the scenario.
@@ -93,14 +95,57 @@ pub fn judge_upload(upload: &UploadRecord) -> Verdict {
     }
 }
 
+/// What every attack is expected to come to.
+pub const ATTACK_EXPECTATION: &str = "refused; nothing lost; nobody honest slashed";
+
+/// The verdict on an attack: it passes when the network refused it, every check of the chain
+/// and of the honest nodes afterwards holds, and every honest node's stake and slash count are
+/// what they were when set-up ended.
+pub fn judge_attack(attack: &AttackRecord) -> Verdict {
+    let mut problems = Vec::new();
+    let refused = matches!(attack.outcome, AttackOutcome::Refused { .. });
+    for c in attack.checks.iter().filter(|c| !c.holds) {
+        problems.push(format!(
+            "{}: expected {}, found {}",
+            c.what, c.expected, c.actual
+        ));
+    }
+    for s in attack.stakes.iter().filter(|s| !s.unchanged()) {
+        problems.push(format!(
+            "node {} was slashed: stake {} → {} wei, slashes {} → {}",
+            s.node, s.before, s.after, s.slashes_before, s.slashes_after
+        ));
+    }
+    if attack.stakes.is_empty() && refused {
+        problems.push("the honest stakes were not read".into());
+    }
+    let mut actual = attack.outcome.describe();
+    if problems.is_empty() {
+        actual.push_str(&format!(
+            "; {} checks hold; {} honest stakes unchanged",
+            attack.checks.len(),
+            attack.stakes.len()
+        ));
+    } else {
+        actual.push_str(&format!("; {}", problems.join("; ")));
+    }
+    Verdict {
+        subject: format!("attack {} by {}", attack.kind, attack.by),
+        expected: ATTACK_EXPECTATION.to_string(),
+        actual,
+        pass: refused && problems.is_empty(),
+    }
+}
+
 impl RunRecord {
-    /// Fills [`RunRecord::verdicts`]: one per upload, then one per job.
+    /// Fills [`RunRecord::verdicts`]: one per upload, then one per job, then one per attack.
     pub fn judge(&mut self) {
         self.verdicts = self
             .uploads
             .iter()
             .map(judge_upload)
             .chain(self.jobs.iter().map(judge_job))
+            .chain(self.attacks.iter().map(judge_attack))
             .collect();
     }
 

@@ -185,6 +185,53 @@ pub(super) fn report(run: &RunRecord) -> String {
         }
     }
 
+    if !run.attacks.is_empty() {
+        out.push_str("## Attacks\n\n");
+        let _ = writeln!(
+            out,
+            "Every attack is expected to be {}.\n",
+            super::judge::ATTACK_EXPECTATION
+        );
+        for a in &run.attacks {
+            let _ = writeln!(out, "### {} by {}\n", a.kind, cell(&a.by));
+            let _ = writeln!(out, "{}.\n", cell(&a.plan));
+            let _ = writeln!(out, "**Outcome**: {}\n", cell(&a.outcome.describe()));
+            for step in &a.steps {
+                let _ = writeln!(out, "1. {}", cell(step));
+            }
+            if !a.steps.is_empty() {
+                out.push('\n');
+            }
+            if !a.checks.is_empty() {
+                out.push_str("| check | expected | found | |\n|---|---|---|---|\n");
+                for c in &a.checks {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | {} |",
+                        cell(&c.what),
+                        cell(&c.expected),
+                        cell(&c.actual),
+                        if c.holds { "✅" } else { "❌" }
+                    );
+                }
+                out.push('\n');
+            }
+            if !a.stakes.is_empty() {
+                out.push_str(
+                    "| honest node | stake before (wei) | after | slashed before | after |\n|---|---|---|---|---|\n",
+                );
+                for st in &a.stakes {
+                    let _ = writeln!(
+                        out,
+                        "| {} | {} | {} | {} | {} |",
+                        st.node, st.before, st.after, st.slashes_before, st.slashes_after
+                    );
+                }
+                out.push('\n');
+            }
+        }
+    }
+
     out.push_str("## Faults\n\n");
     if run.faults.is_empty() {
         out.push_str("No faults happened.\n\n");

@@ -17,10 +17,11 @@ mod svg;
 use std::path::{Path, PathBuf};
 
 pub use charts::{bytes_chart, latency_chart, rounds_chart, timeline_chart};
-pub use judge::{Verdict, judge_job, judge_upload};
+pub use judge::{ATTACK_EXPECTATION, Verdict, judge_attack, judge_job, judge_upload};
 pub use record::{
-    DatasetSummary, FaultEvent, FaultKind, JobOutcome, JobRecord, RunRecord, ScenarioSummary,
-    UploadOutcome, UploadRecord, describe_fault,
+    AttackCheck, AttackOutcome, AttackRecord, DatasetSummary, FaultEvent, FaultKind, JobOutcome,
+    JobRecord, RunRecord, ScenarioSummary, StakeRecord, UploadOutcome, UploadRecord,
+    describe_fault,
 };
 
 /// Why the report could not be written.

@@ -475,6 +475,134 @@ impl FaultEvent {
     }
 }
 
+/// How an attack ended, as the engine saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AttackOutcome {
+    /// The network refused every step that would have given the attacker something.
+    Refused {
+        /// What refused it, in words (contract errors, members' refusals).
+        reason: String,
+    },
+    /// A step the defence should have refused went through.
+    Succeeded {
+        /// What the attacker got.
+        what: String,
+    },
+    /// The attack could not be carried out as planned (its set-up failed, a timeout), so it
+    /// shows nothing.
+    NotCarriedOut {
+        /// Why.
+        reason: String,
+    },
+}
+
+impl AttackOutcome {
+    /// The status with its reason.
+    pub fn describe(&self) -> String {
+        match self {
+            AttackOutcome::Refused { reason } => format!("refused: {reason}"),
+            AttackOutcome::Succeeded { what } => format!("SUCCEEDED: {what}"),
+            AttackOutcome::NotCarriedOut { reason } => format!("not carried out: {reason}"),
+        }
+    }
+}
+
+/// Something the engine checked on chain or on the honest nodes after an attack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttackCheck {
+    /// What was checked.
+    pub what: String,
+    /// What it must be.
+    pub expected: String,
+    /// What it was.
+    pub actual: String,
+    /// Whether they match.
+    pub holds: bool,
+}
+
+/// An honest node's stake on chain when set-up ended and after an attack (wei, as decimal
+/// text: stakes exceed the integers JSON readers keep exact).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StakeRecord {
+    /// The node.
+    pub node: usize,
+    /// Its chain account (hex).
+    pub account: String,
+    /// Its stake when set-up ended.
+    pub before: String,
+    /// Its stake after the attack.
+    pub after: String,
+    /// Times it was slashed when set-up ended.
+    pub slashes_before: u32,
+    /// Times it was slashed after the attack.
+    pub slashes_after: u32,
+}
+
+impl StakeRecord {
+    /// Whether the stake and the slash count are unchanged.
+    pub fn unchanged(&self) -> bool {
+        self.before == self.after && self.slashes_before == self.slashes_after
+    }
+}
+
+/// One attack of the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackRecord {
+    /// The kind, as in the scenario (`squatter`, `framing_owner`, `stale_requester`).
+    pub kind: String,
+    /// The attacker.
+    pub by: String,
+    /// The attack as planned, in words.
+    pub plan: String,
+    /// When it started (ms of the scenario clock; 0 for set-up).
+    pub at_ms: u64,
+    /// When it ended.
+    pub finished_ms: Option<u64>,
+    /// How it ended.
+    pub outcome: AttackOutcome,
+    /// What happened, step by step.
+    pub steps: Vec<String>,
+    /// What was checked afterwards (chain state, the honest nodes' stores).
+    pub checks: Vec<AttackCheck>,
+    /// Every honest node's stake before and after (nodes that are nobody's puppet).
+    pub stakes: Vec<StakeRecord>,
+    /// Ids and accounts involved, by name (hex): for reading the run, and for checking it
+    /// independently (`owner`, `salt`, `dataset`, `squatted`, `job`...).
+    pub facts: std::collections::BTreeMap<String, String>,
+}
+
+impl AttackRecord {
+    /// A record of `attack` not carried out yet.
+    pub fn new(attack: &crate::scenario::Attack) -> AttackRecord {
+        AttackRecord {
+            kind: attack.kind().to_string(),
+            by: attack.by().to_string(),
+            plan: attack.describe(),
+            at_ms: attack.at().map_or(0, |a| a.0),
+            finished_ms: None,
+            outcome: AttackOutcome::NotCarriedOut {
+                reason: "not run".into(),
+            },
+            steps: Vec::new(),
+            checks: Vec::new(),
+            stakes: Vec::new(),
+            facts: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Adds a check.
+    pub fn check(&mut self, what: &str, expected: impl ToString, actual: impl ToString) {
+        let (expected, actual) = (expected.to_string(), actual.to_string());
+        self.checks.push(AttackCheck {
+            what: what.to_string(),
+            holds: expected == actual,
+            expected,
+            actual,
+        });
+    }
+}
+
 /// Everything a run recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -490,6 +618,9 @@ pub struct RunRecord {
     pub jobs: Vec<JobRecord>,
     /// The fault events, as they happened.
     pub faults: Vec<FaultEvent>,
+    /// The attacks, in scenario order.
+    #[serde(default)]
+    pub attacks: Vec<AttackRecord>,
     /// The verdicts ([`RunRecord::judge`]).
     pub verdicts: Vec<Verdict>,
     /// The scale-mode section, in Markdown, when the run has one.
@@ -506,6 +637,7 @@ impl RunRecord {
             uploads: Vec::new(),
             jobs: Vec::new(),
             faults: Vec::new(),
+            attacks: Vec::new(),
             verdicts: Vec::new(),
             scale: None,
         }

@@ -47,6 +47,15 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "corrupt-messages",
         include_str!("../../scenarios/corrupt-messages.toml"),
     ),
+    ("squatter", include_str!("../../scenarios/squatter.toml")),
+    (
+        "framing-owner",
+        include_str!("../../scenarios/framing-owner.toml"),
+    ),
+    (
+        "stale-requester",
+        include_str!("../../scenarios/stale-requester.toml"),
+    ),
 ];
 
 /// Default minimum cohort size of an institution's datasets (as in the query language).
@@ -115,6 +124,9 @@ pub struct Scenario {
     pub jobs: Vec<Job>,
     /// What goes wrong, and when.
     pub faults: Vec<Fault>,
+    /// Adversaries acting against the network, each expected to be refused with nothing lost
+    /// and nobody honest slashed.
+    pub attacks: Vec<Attack>,
     /// The directory relative paths (CSV and schema files) are read from.
     pub base_dir: PathBuf,
 }
@@ -385,6 +397,134 @@ impl Fault {
     }
 }
 
+/// What a stale requester does between preparing its job (`Hello`) and starting it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StaleStep {
+    /// It waits out the job's deadline (the chain's clock is moved past it) and claims the
+    /// refund of its fee.
+    Refund,
+    /// The granter revokes the grant the job runs under.
+    Revoke,
+}
+
+impl StaleStep {
+    /// The name used in scenario files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StaleStep::Refund => "refund",
+            StaleStep::Revoke => "revoke",
+        }
+    }
+}
+
+/// `[[attacks]]`: an adversary acting against the network through its public interfaces (the
+/// chain's contracts, the upload and job protocols), with keys of its own. Every attack is
+/// expected to be refused, with nothing lost (honest datasets, their owners and committees
+/// unchanged, honest queries still agreeing with plaintext) and nobody honest slashed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Attack {
+    /// `kind = "squatter"`: while `dataset` is uploaded, `by` (a front-runner that read the
+    /// owner's pending registration, or a committee member that saw the batches) registers a
+    /// copy of the registration first (same salt, committee, pool and schema), then tries to
+    /// grant itself access to the owner's dataset and to run a job on its copy.
+    Squatter {
+        /// The squatter (an institution or a researcher).
+        by: String,
+        /// The dataset whose upload it front-runs.
+        dataset: String,
+    },
+    /// `kind = "framing_owner"`: at `at`, `by` uploads a small table of its own to a committee
+    /// made of its `puppets` (nodes whose chain keys it holds) and the honest node `victim`,
+    /// registers it (a committee that is not the placement rule's), has the puppets
+    /// acknowledge, and asks them to sign a slash of the victim.
+    FramingOwner {
+        /// The owner (an institution or a researcher).
+        by: String,
+        /// The nodes it controls.
+        puppets: Vec<usize>,
+        /// The honest node it tries to slash.
+        victim: usize,
+        /// The placement key its dataset names (default `"bait"`).
+        pool: String,
+        /// When.
+        at: Millis,
+    },
+    /// `kind = "stale_requester"`: at `at`, researcher `by` submits `query` under its grant,
+    /// prepares it with every member (`Hello`), then `then` happens (it takes its refund after
+    /// the deadline, or the grant is revoked), and it sends `Start` to get the result anyway.
+    StaleRequester {
+        /// The researcher.
+        by: String,
+        /// The query (its `FROM` names the datasets).
+        query: String,
+        /// What happens between `Hello` and `Start`.
+        then: StaleStep,
+        /// When.
+        at: Millis,
+    },
+}
+
+impl Attack {
+    /// The kind as written in scenario files.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Attack::Squatter { .. } => "squatter",
+            Attack::FramingOwner { .. } => "framing_owner",
+            Attack::StaleRequester { .. } => "stale_requester",
+        }
+    }
+
+    /// The attacker.
+    pub fn by(&self) -> &str {
+        match self {
+            Attack::Squatter { by, .. }
+            | Attack::FramingOwner { by, .. }
+            | Attack::StaleRequester { by, .. } => by,
+        }
+    }
+
+    /// When it starts on the scenario clock (`None`: during set-up, with the upload it attacks).
+    pub fn at(&self) -> Option<Millis> {
+        match self {
+            Attack::Squatter { .. } => None,
+            Attack::FramingOwner { at, .. } | Attack::StaleRequester { at, .. } => Some(*at),
+        }
+    }
+
+    /// The attack in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Attack::Squatter { by, dataset } => format!(
+                "{by} front-runs the registration of {dataset}, then tries to grant itself access and to run a job on its copy"
+            ),
+            Attack::FramingOwner {
+                by,
+                puppets,
+                victim,
+                pool,
+                at,
+            } => format!(
+                "at {at}, {by} registers a dataset in pool {pool} on its puppet nodes {} and node {victim}, and has the puppets slash node {victim}",
+                puppets
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Attack::StaleRequester { by, then, at, .. } => match then {
+                StaleStep::Refund => format!(
+                    "at {at}, {by} prepares a job, waits out its deadline, takes the refund and starts it"
+                ),
+                StaleStep::Revoke => format!(
+                    "at {at}, {by} prepares a job; its grant is revoked; it starts the job anyway"
+                ),
+            },
+        }
+    }
+}
+
 /// What a name in a scenario names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -402,6 +542,8 @@ pub enum NameKind {
     Job,
     /// One of the [`EXAMPLES`].
     Example,
+    /// An account: an institution or a researcher.
+    Account,
 }
 
 impl std::fmt::Display for NameKind {
@@ -413,6 +555,7 @@ impl std::fmt::Display for NameKind {
             NameKind::Dataset => "dataset",
             NameKind::Job => "job",
             NameKind::Example => "example scenario",
+            NameKind::Account => "institution or researcher",
         })
     }
 }

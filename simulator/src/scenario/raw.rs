@@ -13,9 +13,9 @@ use sharenet_query::{QueryKind, Schema};
 
 use super::locate::{Location, Locator};
 use super::{
-    CorruptTarget, DEFAULT_JOB_TIMEOUT, DEFAULT_MIN_COHORT, Dataset, Delegation, Fault, Generator,
-    Grant, Institution, Job, JobExpect, Millis, Network, Pool, Researcher, Scenario, ScenarioError,
-    Source, UploadExpect,
+    Attack, CorruptTarget, DEFAULT_JOB_TIMEOUT, DEFAULT_MIN_COHORT, Dataset, Delegation, Fault,
+    Generator, Grant, Institution, Job, JobExpect, Millis, Network, Pool, Researcher, Scenario,
+    ScenarioError, Source, StaleStep, UploadExpect,
 };
 
 /// Turns a TOML/serde error into a [`ScenarioError::Syntax`] naming the key and its line.
@@ -172,6 +172,8 @@ pub(super) struct RawScenario {
     jobs: Vec<RawJob>,
     #[serde(default)]
     faults: Vec<RawFault>,
+    #[serde(default)]
+    attacks: Vec<RawAttack>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -397,6 +399,102 @@ impl RawFault {
     }
 }
 
+/// Every key any attack kind takes; [`RawAttack::resolve`] checks which belong to its kind.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAttack {
+    kind: String,
+    by: Option<String>,
+    dataset: Option<String>,
+    puppets: Option<Vec<usize>>,
+    victim: Option<usize>,
+    pool: Option<String>,
+    query: Option<String>,
+    then: Option<StaleStep>,
+    at: Option<Millis>,
+}
+
+/// The attack kinds, as written in `kind = ...`.
+const ATTACK_KINDS: &[&str] = &["squatter", "framing_owner", "stale_requester"];
+
+/// The placement key a framing owner's dataset names when the scenario does not say.
+pub(super) const DEFAULT_BAIT_POOL: &str = "bait";
+
+impl RawAttack {
+    fn written(&self) -> Vec<&'static str> {
+        [
+            (self.by.is_some(), "by"),
+            (self.dataset.is_some(), "dataset"),
+            (self.puppets.is_some(), "puppets"),
+            (self.victim.is_some(), "victim"),
+            (self.pool.is_some(), "pool"),
+            (self.query.is_some(), "query"),
+            (self.then.is_some(), "then"),
+            (self.at.is_some(), "at"),
+        ]
+        .into_iter()
+        .filter_map(|(present, key)| present.then_some(key))
+        .collect()
+    }
+
+    fn resolve(self, index: usize, locator: &Locator<'_>) -> Result<Attack, ScenarioError> {
+        let path = format!("attacks[{index}]");
+        let allowed: &[&str] = match self.kind.as_str() {
+            "squatter" => &["by", "dataset"],
+            "framing_owner" => &["by", "puppets", "victim", "pool", "at"],
+            "stale_requester" => &["by", "query", "then", "at"],
+            other => {
+                return Err(ScenarioError::Syntax {
+                    at: locator.at(&format!("{path}.kind")),
+                    message: format!(
+                        "unknown attack kind {other:?}; the kinds are {}",
+                        quoted(ATTACK_KINDS)
+                    ),
+                });
+            }
+        };
+        if let Some(extra) = self.written().into_iter().find(|k| !allowed.contains(k)) {
+            let hint = if extra == "at" {
+                " (a squatter acts during set-up, when the dataset it attacks is uploaded)"
+            } else {
+                ""
+            };
+            return Err(ScenarioError::Syntax {
+                at: locator.at(&format!("{path}.{extra}")),
+                message: format!(
+                    "key `{extra}` does not apply to a {:?} attack; its keys are `kind`, {}{hint}",
+                    self.kind,
+                    quoted(allowed)
+                ),
+            });
+        }
+        let missing = |key: &str| ScenarioError::Syntax {
+            at: locator.at(&path),
+            message: format!("a {:?} attack needs `{key}`", self.kind),
+        };
+        let by = self.by.clone().ok_or_else(|| missing("by"))?;
+        Ok(match self.kind.as_str() {
+            "squatter" => Attack::Squatter {
+                by,
+                dataset: self.dataset.ok_or_else(|| missing("dataset"))?,
+            },
+            "framing_owner" => Attack::FramingOwner {
+                by,
+                puppets: self.puppets.ok_or_else(|| missing("puppets"))?,
+                victim: self.victim.ok_or_else(|| missing("victim"))?,
+                pool: self.pool.unwrap_or_else(|| DEFAULT_BAIT_POOL.to_string()),
+                at: self.at.unwrap_or_default(),
+            },
+            _ => Attack::StaleRequester {
+                by,
+                query: self.query.ok_or_else(|| missing("query"))?,
+                then: self.then.unwrap_or(StaleStep::Refund),
+                at: self.at.unwrap_or_default(),
+            },
+        })
+    }
+}
+
 fn quoted(keys: &[&str]) -> String {
     keys.iter()
         .map(|k| format!("`{k}`"))
@@ -536,6 +634,12 @@ impl RawScenario {
             .enumerate()
             .map(|(i, f)| f.resolve(i, nodes, locator))
             .collect::<Result<Vec<_>, _>>()?;
+        let attacks = self
+            .attacks
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| a.resolve(i, locator))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Scenario {
             name: self.name.unwrap_or_else(|| "scenario".to_string()),
             description: self.description.unwrap_or_default(),
@@ -601,6 +705,7 @@ impl RawScenario {
                 })
                 .collect(),
             faults,
+            attacks,
             base_dir: base_dir.to_path_buf(),
         })
     }

@@ -8,7 +8,8 @@ use sharenet_query::{Catalog, QueryError, QueryKind, compile_front_end, parse};
 
 use super::locate::{Locator, line_column};
 use super::{
-    Fault, JobExpect, MAX_NODES, Millis, NameKind, Scenario, ScenarioError, Source, UploadExpect,
+    Attack, Fault, JobExpect, MAX_NODES, Millis, NameKind, Scenario, ScenarioError, Source,
+    StaleStep, UploadExpect,
 };
 use crate::generate::MAX_GENERATED_ROWS;
 
@@ -22,6 +23,7 @@ pub(super) fn validate(s: &Scenario, locator: &Locator<'_>) -> Result<(), Scenar
     let catalog = catalog(s, locator)?;
     jobs(s, &catalog, locator)?;
     faults(s, locator)?;
+    attacks(s, &catalog, locator)?;
     Ok(())
 }
 
@@ -844,6 +846,187 @@ fn faults(s: &Scenario, locator: &Locator<'_>) -> Result<(), ScenarioError> {
                 s.network.threshold
             ),
         });
+    }
+    Ok(())
+}
+
+fn account_names(s: &Scenario) -> Vec<String> {
+    institution_names(s)
+        .into_iter()
+        .chain(researcher_names(s))
+        .collect()
+}
+
+fn attacks(s: &Scenario, catalog: &Catalog, locator: &Locator<'_>) -> Result<(), ScenarioError> {
+    let nodes = s.network.nodes;
+    // Nodes whose keys an attacker holds, and where.
+    let mut puppets: BTreeMap<usize, usize> = BTreeMap::new();
+    for (i, a) in s.attacks.iter().enumerate() {
+        if let Attack::FramingOwner { puppets: p, .. } = a {
+            for n in p {
+                puppets.entry(*n).or_insert(i);
+            }
+        }
+    }
+    let mut squatted: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, a) in s.attacks.iter().enumerate() {
+        let path = |key: &str| format!("attacks[{i}].{key}");
+        let by = a.by();
+        let is_researcher = s.researchers.iter().any(|r| r.name == by);
+        let known = is_researcher || s.institution(by).is_some();
+        match a {
+            Attack::StaleRequester { .. } if !is_researcher => {
+                return Err(unknown(
+                    locator,
+                    &path("by"),
+                    NameKind::Researcher,
+                    by,
+                    researcher_names(s),
+                ));
+            }
+            _ if !known => {
+                return Err(unknown(
+                    locator,
+                    &path("by"),
+                    NameKind::Account,
+                    by,
+                    account_names(s),
+                ));
+            }
+            _ => {}
+        }
+        match a {
+            Attack::Squatter { dataset, .. } => {
+                let Some(d) = s.dataset(dataset) else {
+                    return Err(unknown(
+                        locator,
+                        &path("dataset"),
+                        NameKind::Dataset,
+                        dataset,
+                        dataset_names(s),
+                    ));
+                };
+                if d.owner == by {
+                    return Err(ScenarioError::Value {
+                        at: locator.at(&path("by")),
+                        message: format!(
+                            "`{by}` owns dataset `{dataset}`: a squatter is another account"
+                        ),
+                    });
+                }
+                if d.expect != UploadExpect::Stored {
+                    return Err(ScenarioError::Expectation {
+                        at: locator.at(&path("dataset")),
+                        message: format!(
+                            "dataset `{dataset}` is expected to be rejected at upload, so there is no registration to front-run: squat a dataset expected to be stored"
+                        ),
+                    });
+                }
+                if let Some(first) = squatted.insert(dataset.as_str(), i) {
+                    return Err(ScenarioError::Value {
+                        at: locator.at(&path("dataset")),
+                        message: format!(
+                            "dataset `{dataset}` is already squatted by attacks[{first}]: one squatter per dataset"
+                        ),
+                    });
+                }
+            }
+            Attack::FramingOwner {
+                puppets: mine,
+                victim,
+                pool,
+                ..
+            } => {
+                if mine.len() < 2 {
+                    return Err(ScenarioError::Value {
+                        at: locator.at(&path("puppets")),
+                        message: format!(
+                            "list at least 2 puppet nodes, not {}: the framing committee (the puppets and the victim) needs 2t + 1 ≥ 3 members",
+                            mine.len()
+                        ),
+                    });
+                }
+                let mut seen = BTreeSet::new();
+                for (k, n) in mine.iter().enumerate() {
+                    let p = path(&format!("puppets[{k}]"));
+                    if *n >= nodes {
+                        return Err(node_range(locator, &p, *n, nodes));
+                    }
+                    if !seen.insert(*n) {
+                        return Err(ScenarioError::Value {
+                            at: locator.at(&p),
+                            message: format!("node {n} is listed twice"),
+                        });
+                    }
+                }
+                if *victim >= nodes {
+                    return Err(node_range(locator, &path("victim"), *victim, nodes));
+                }
+                if let Some(j) = puppets.get(victim) {
+                    return Err(ScenarioError::Value {
+                        at: locator.at(&path("victim")),
+                        message: format!(
+                            "node {victim} is a puppet (attacks[{j}]): the victim is an honest node"
+                        ),
+                    });
+                }
+                if pool.trim().is_empty() || pool.chars().any(char::is_control) {
+                    return Err(ScenarioError::BadName {
+                        at: locator.at(&path("pool")),
+                        message: "a pool name must be non-empty, without control characters".into(),
+                    });
+                }
+            }
+            Attack::StaleRequester {
+                query, then, at, ..
+            } => {
+                let query_path = path("query");
+                let typed = compile_front_end(query, catalog)
+                    .map_err(|e| query_error(locator, &query_path, query, &e))?;
+                let live = s.grants.iter().any(|g| {
+                    g.grantee == by
+                        && typed
+                            .datasets
+                            .iter()
+                            .all(|name| g.datasets.iter().any(|x| x == name))
+                        && typed.kinds.iter().all(|k| g.kinds.contains(k))
+                        && g.expires_in.is_none_or(|e| *at < e)
+                });
+                if !live {
+                    return Err(ScenarioError::Expectation {
+                        at: locator.at(&query_path),
+                        message: format!(
+                            "`{by}` has no grant covering this query at {at}: a stale requester prepares a job the network accepts; add a [[grants]] entry for it"
+                        ),
+                    });
+                }
+                for name in &typed.datasets {
+                    if s.dataset(name)
+                        .is_some_and(|d| d.expect != UploadExpect::Stored)
+                    {
+                        return Err(ScenarioError::Expectation {
+                            at: locator.at(&query_path),
+                            message: format!(
+                                "dataset `{name}` is expected to be rejected at upload: a stale requester needs a job the members prepare"
+                            ),
+                        });
+                    }
+                }
+                if *then == StaleStep::Revoke
+                    && let Some(k) = s
+                        .jobs
+                        .iter()
+                        .position(|j| j.by == by && j.expect == JobExpect::Agree)
+                {
+                    return Err(ScenarioError::Expectation {
+                        at: locator.at(&path("then")),
+                        message: format!(
+                            "the attack revokes `{by}`'s grant, but jobs[{k}] of `{by}` is expected to agree: give the attack a researcher of its own"
+                        ),
+                    });
+                }
+            }
+        }
     }
     Ok(())
 }
