@@ -797,8 +797,17 @@ async fn frame(
     );
     // The puppets acknowledge and sign a slash of the victim.
     for p in puppets {
-        super::network::ledger(&net.chain, p + 1)
+        let puppet = super::network::ledger(&net.chain, p + 1).map_err(|e| e.to_string())?;
+        // A puppet's own node software may have acknowledged already (it must not, but then
+        // the attack goes on to the slash).
+        if puppet
+            .has_acknowledged(id, puppet.account())
+            .await
             .map_err(|e| e.to_string())?
+        {
+            continue;
+        }
+        puppet
             .acknowledge_dataset(id, B256::ZERO)
             .await
             .map_err(|e| chain_err(&format!("puppet {p} acknowledging"), &e))?;
