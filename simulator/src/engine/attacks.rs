@@ -12,8 +12,8 @@
 //!   and one honest node, registers that committee (not the placement rule's), has the puppets
 //!   acknowledge it and sign a slash of the honest node, and submits the slash.
 //! - **stale requester** (at its time): the researcher submits a job under its grant, prepares
-//!   it with every member (`Hello`), then waits out the deadline (the chain's clock is moved past
-//!   it) and takes the refund, or the grant is revoked, and sends `Start` to every member.
+//!   it with every member (`Hello`), then waits out the deadline and the reveal window (the
+//!   chain's clock is moved past them) and takes the refund, or the grant is revoked, and sends `Start` to every member.
 //!
 //! Each attack ends with the honest nodes' stakes read again ([`stakes`]), so the verdict can
 //! say that nobody honest was slashed.
@@ -24,8 +24,8 @@ use std::time::Duration;
 use alloy::primitives::{Address, B256, Bytes, U256};
 use libp2p::PeerId;
 use sharenet_chain_adapter::{
-    ChainError, EmbeddedLedger, JobStatus, Ledger, NewDataset, NewGrant, NewJob, SlashEvidence,
-    dataset_id_for,
+    ChainError, EmbeddedLedger, JobStatus, Ledger, NewDataset, NewGrant, NewJob,
+    REVEAL_WINDOW_SECS, SlashEvidence, dataset_id_for,
 };
 use sharenet_dht::{DatasetManifest, Key, ManifestMember};
 use sharenet_node::daemon::peer_id_from_chain_key;
@@ -958,7 +958,8 @@ async fn stale(
     match then {
         StaleStep::Refund => {
             let chain_now = ledger.chain_time().await.map_err(|e| e.to_string())?;
-            let skip = deadline.saturating_sub(chain_now) + 1;
+            // The fee is refundable after the deadline and the window for revealing seals.
+            let skip = deadline.saturating_sub(chain_now) + REVEAL_WINDOW_SECS + 1;
             ctx.clock
                 .skip_chain(&net.chain, skip)
                 .map_err(|e| e.to_string())?;
@@ -977,7 +978,7 @@ async fn stale(
                 JobStatus::from_u8(status).map_or_else(|e| e.to_string(), |s| format!("{s:?}")),
             );
             record.steps.push(format!(
-                "it waited out the deadline (the chain's clock moved {skip} s ahead) and took its fee back"
+                "it waited out the deadline and the reveal window (the chain's clock moved {skip} s ahead) and took its fee back"
             ));
         }
         StaleStep::Revoke => {
