@@ -22,7 +22,8 @@ use super::{
 const INBOX_CAPACITY: usize = 256;
 
 const HELLO_MAGIC: &[u8; 8] = b"SNMPCv1\0";
-const HELLO_LEN: usize = 8 + 16 + 4;
+/// Length of the hello a connecting endpoint sends (see [`decode_hello`]).
+pub const HELLO_BYTES: usize = 8 + 16 + 4;
 
 /// Frames (or the error that ended the link) that a peer's reader thread hands over.
 type Inbox = Receiver<Result<Vec<u8>, TransportError>>;
@@ -68,7 +69,7 @@ impl TcpTransport {
         let mut streams: Vec<Option<TcpStream>> = (0..endpoints).map(|_| None).collect();
         for (j, addr) in addrs.iter().enumerate().take(me) {
             let mut stream = dial(j, *addr, deadline)?;
-            let mut hello = Vec::with_capacity(HELLO_LEN);
+            let mut hello = Vec::with_capacity(HELLO_BYTES);
             hello.extend_from_slice(HELLO_MAGIC);
             hello.extend_from_slice(&session);
             hello.extend_from_slice(&(me as u32).to_le_bytes());
@@ -171,10 +172,30 @@ fn read_hello(
     stream
         .set_read_timeout(Some(left))
         .map_err(|e| io_error(me, &e))?;
-    let mut hello = [0u8; HELLO_LEN];
+    let mut hello = [0u8; HELLO_BYTES];
     stream
         .read_exact(&mut hello)
         .map_err(|e| TransportError::Handshake(format!("incomplete hello: {e}")))?;
+    decode_hello(&hello, session, me, endpoints)
+}
+
+/// Checks the hello a connecting endpoint sends (`"SNMPCv1\0"`, the 16-byte session tag, its
+/// index as a little-endian `u32`) on behalf of endpoint `me` of a session of `endpoints`, and
+/// returns the connecting endpoint's index, which must be above `me`. Anything but exactly
+/// [`HELLO_BYTES`] bytes is refused. Public so that the format can be fuzzed and tested without
+/// sockets; [`TcpTransport::connect`] reads hellos with it.
+pub fn decode_hello(
+    hello: &[u8],
+    session: [u8; 16],
+    me: usize,
+    endpoints: usize,
+) -> Result<usize, TransportError> {
+    if hello.len() != HELLO_BYTES {
+        return Err(TransportError::Handshake(format!(
+            "a hello of {} bytes, expected {HELLO_BYTES}",
+            hello.len()
+        )));
+    }
     if &hello[..8] != HELLO_MAGIC {
         return Err(TransportError::Handshake("not an MPC session hello".into()));
     }
@@ -204,36 +225,48 @@ fn read_frames(
     inbox: Sender<Result<Vec<u8>, TransportError>>,
 ) {
     loop {
-        let mut header = [0u8; 4];
-        if let Err(e) = stream.read_exact(&mut header) {
-            let err = if e.kind() == ErrorKind::UnexpectedEof {
-                TransportError::Closed { peer }
-            } else {
-                io_error(peer, &e)
-            };
-            let _ = inbox.send(Err(err));
-            return;
-        }
-        let size = u32::from_le_bytes(header) as usize;
-        if size > max {
-            let _ = inbox.send(Err(TransportError::TooLarge { peer, size, max }));
-            let _ = stream.shutdown(Shutdown::Both);
-            return;
-        }
-        let mut body = vec![0u8; size];
-        if let Err(e) = stream.read_exact(&mut body) {
-            let err = if e.kind() == ErrorKind::UnexpectedEof {
-                TransportError::Closed { peer }
-            } else {
-                io_error(peer, &e)
-            };
-            let _ = inbox.send(Err(err));
-            return;
-        }
-        if inbox.send(Ok(body)).is_err() {
-            return;
+        match read_frame(peer, &mut stream, max) {
+            Ok(body) => {
+                if inbox.send(Ok(body)).is_err() {
+                    return;
+                }
+            }
+            Err(err) => {
+                if matches!(err, TransportError::TooLarge { .. }) {
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+                let _ = inbox.send(Err(err));
+                return;
+            }
         }
     }
+}
+
+/// Reads one frame (a 4-byte little-endian length, then that many bytes) sent by endpoint
+/// `peer`: a length over `max` is [`TransportError::TooLarge`] and nothing more is read; the
+/// stream ending inside the frame is [`TransportError::Closed`]. Public so that the framing can
+/// be fuzzed and tested on any reader; the transport's reader threads use it.
+pub fn read_frame<R: Read>(
+    peer: usize,
+    stream: &mut R,
+    max: usize,
+) -> Result<Vec<u8>, TransportError> {
+    let closed_or_io = |e: std::io::Error| {
+        if e.kind() == ErrorKind::UnexpectedEof {
+            TransportError::Closed { peer }
+        } else {
+            io_error(peer, &e)
+        }
+    };
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).map_err(closed_or_io)?;
+    let size = u32::from_le_bytes(header) as usize;
+    if size > max {
+        return Err(TransportError::TooLarge { peer, size, max });
+    }
+    let mut body = vec![0u8; size];
+    stream.read_exact(&mut body).map_err(closed_or_io)?;
+    Ok(body)
 }
 
 impl Transport for TcpTransport {

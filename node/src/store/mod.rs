@@ -432,6 +432,25 @@ fn initialise(db: &Database, cipher: &StoreCipher, path: &Path) -> Result<(), St
     Ok(())
 }
 
+/// The value encodings of the `datasets` and `batches` tables (`docs/storage.md`), exposed so
+/// that they can be fuzzed: each function decodes a value exactly as [`ShareStore::open`] and the
+/// reads do (a value that does not decode is damage) and returns its canonical encoding, which
+/// equals the input for every value a store writes. No other behaviour.
+pub mod format {
+    use super::schema::{BatchHeader, DatasetRecord};
+
+    /// A `datasets` value: its canonical encoding if it decodes, `None` if it is damaged.
+    pub fn reencode_dataset_record(bytes: &[u8]) -> Option<Vec<u8>> {
+        DatasetRecord::decode(bytes).map(|record| record.encode())
+    }
+
+    /// A `batches` value (a batch header): its canonical encoding if it decodes, `None` if it is
+    /// damaged.
+    pub fn reencode_batch_header(bytes: &[u8]) -> Option<Vec<u8>> {
+        BatchHeader::decode(bytes).map(|header| header.encode().to_vec())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
