@@ -19,6 +19,7 @@ mod open;
 mod outside;
 mod prss;
 mod reshare;
+mod spdz_wise;
 mod transcript;
 
 use rand::SeedableRng;
@@ -35,6 +36,7 @@ pub use float::{MANTISSA_BITS, SecretFloats, ZERO_EXPONENT, decode_floats};
 pub use outside::OutsideParty;
 pub use prss::Prss;
 pub use reshare::PointsError;
+pub use spdz_wise::MacCheck;
 pub use transcript::TRANSCRIPT_CONTEXT;
 
 pub(crate) use transcript::{Record, Transcript};
@@ -117,6 +119,17 @@ pub enum ProtocolError {
     /// The original evaluation points given for a re-sharing are not valid.
     #[error(transparent)]
     Points(#[from] PointsError),
+    /// A malicious-security check failed: some member deviated from the protocol (which member
+    /// the check cannot tell). Nothing that depends on the checked values may be released.
+    #[error(
+        "cheating detected: {check} failed over {checked} authenticated values; the session is aborted and nothing is released"
+    )]
+    CheatingDetected {
+        /// Which check.
+        check: &'static str,
+        /// How many authenticated values it covered.
+        checked: usize,
+    },
     /// The output shares an outside receiver collected do not lie on one polynomial of degree
     /// `t` and cannot be corrected soundly: some members sent wrong shares, and with fewer than
     /// `3t + 1` shares (or more wrong ones than can be corrected) nobody can tell which.
