@@ -957,6 +957,8 @@ async fn stale(
     ));
     match then {
         StaleStep::Refund => {
+            // No job may be running while the clock jumps (their prepared slots would expire).
+            let _alone = ctx.clock_jump.write().await;
             let chain_now = ledger.chain_time().await.map_err(|e| e.to_string())?;
             // The fee is refundable after the deadline and the window for revealing seals.
             let skip = deadline.saturating_sub(chain_now) + REVEAL_WINDOW_SECS + 1;

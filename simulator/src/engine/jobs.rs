@@ -37,6 +37,11 @@ pub(super) struct Context {
     pub progress: Option<ProgressFn>,
     /// Held by the attack running (they run one at a time).
     pub attack_lock: tokio::sync::Mutex<()>,
+    /// Held shared by every job while it runs, and alone by a step that moves the chain's clock
+    /// far ahead (a stale requester waiting out a deadline and the reveal window): a jump of
+    /// more than a prepared slot's lifetime under a running job would expire its slots on the
+    /// members, so the jump waits for the running jobs and the jobs after it wait for the jump.
+    pub clock_jump: tokio::sync::RwLock<()>,
 }
 
 impl Context {
@@ -82,7 +87,10 @@ pub(super) async fn run(ctx: Arc<Context>, index: usize) -> (JobRecord, Vec<Faul
         .timeout
         .unwrap_or(ctx.scenario.network.job_timeout)
         .duration();
-    let ran = submit(&ctx, job, timeout).await;
+    let ran = {
+        let _running = ctx.clock_jump.read().await;
+        submit(&ctx, job, timeout).await
+    };
     record.finished_ms = Some(ctx.clock.elapsed_ms());
     record.bytes_per_node = match ran.job_id() {
         Some(id) => ctx.net.session_bytes(&sessions(&ctx, job, id)).await,

@@ -301,6 +301,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<RunRecord,
             clock: clock.clone(),
             progress: options.progress.clone(),
             attack_lock: tokio::sync::Mutex::new(()),
+            clock_jump: tokio::sync::RwLock::new(()),
         };
         let (jobs, faults, attacks) = faults::run_schedule(context).await?;
         record.duration_ms = clock.elapsed_ms();
