@@ -46,20 +46,7 @@ fn semi_honest<F: Field>(
 ) -> Vec<Result<Vec<F>, ProtocolError>> {
     run_in_memory_with_timeout(n, Duration::from_secs(10), |tr| {
         let me = tr.me();
-        let rule = attack.and_then(|(victim, rule)| (victim == me).then_some(rule));
-        let tr = Tampering {
-            inner: tr,
-            rule,
-            seen: 0,
-        };
-        let seed = me as u64 * 7919 + n as u64;
-        let mut s = Session::<F, _>::with_rng(
-            n,
-            t,
-            tr,
-            RandomnessSource::Prss,
-            StdRng::seed_from_u64(seed),
-        )?;
+        let mut s = session::<F, _>(n, t, RandomnessSource::Prss, tr, attack)?;
         let xs = s.input(0, (me == 0).then_some(x), x.len())?;
         let ys = s.input(1, (me == 1).then_some(y), y.len())?;
         let z = s.mul(&xs, &ys)?;
@@ -82,14 +69,7 @@ fn authenticated<F: Field>(
 ) -> Vec<Result<Vec<F>, ProtocolError>> {
     run_in_memory_with_timeout(n, Duration::from_secs(10), |tr| {
         let me = tr.me();
-        let rule = attack.and_then(|(victim, rule)| (victim == me).then_some(rule));
-        let tr = Tampering {
-            inner: tr,
-            rule,
-            seen: 0,
-        };
-        let seed = me as u64 * 7919 + n as u64;
-        let mut s = Session::<F, _>::with_rng(n, t, tr, src, StdRng::seed_from_u64(seed))?;
+        let mut s = session::<F, _>(n, t, src, tr, attack)?;
         let mut mac = s.mac_start()?;
         let xs = s.input(0, (me == 0).then_some(x), x.len())?;
         let ys = s.input(1, (me == 1).then_some(y), y.len())?;
@@ -103,6 +83,25 @@ fn authenticated<F: Field>(
         all.extend(zz);
         s.open(&all)
     })
+}
+
+/// This party's session over a transport that applies `attack` if this party is its victim.
+fn session<F: Field, T: Transport>(
+    n: usize,
+    t: usize,
+    src: RandomnessSource,
+    tr: T,
+    attack: Option<Attack>,
+) -> Result<Session<F, Tampering<T>>, ProtocolError> {
+    let me = tr.me();
+    let rule = attack.and_then(|(victim, rule)| (victim == me).then_some(rule));
+    let tr = Tampering {
+        inner: tr,
+        rule,
+        seen: 0,
+    };
+    let seed = me as u64 * 7919 + n as u64;
+    Session::with_rng(n, t, tr, src, StdRng::seed_from_u64(seed))
 }
 
 fn plaintext<F: Field>(x: &[F], y: &[F]) -> Vec<F> {

@@ -90,7 +90,7 @@ pub fn receipts_digest<'a>(receipts: impl IntoIterator<Item = &'a [u8]>) -> [u8;
 }
 
 /// Each member's entry in a manifest: its key and the digest of its receipts (batch order).
-fn manifest_members(peer_keys: &[[u8; 32]], receipts: &[Receipt]) -> Vec<ManifestMember> {
+pub fn manifest_members(peer_keys: &[[u8; 32]], receipts: &[Receipt]) -> Vec<ManifestMember> {
     peer_keys
         .iter()
         .enumerate()

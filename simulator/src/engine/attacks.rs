@@ -27,7 +27,7 @@ use sharenet_chain_adapter::{
     ChainError, EmbeddedLedger, JobStatus, Ledger, NewDataset, NewGrant, NewJob,
     REVEAL_WINDOW_SECS, SlashEvidence, dataset_id_for,
 };
-use sharenet_dht::{DatasetManifest, Key, ManifestMember};
+use sharenet_dht::{DatasetManifest, Key};
 use sharenet_node::daemon::peer_id_from_chain_key;
 use sharenet_node::jobs::query::RELEASE_MARGIN_SECS;
 use sharenet_node::jobs::requester::{
@@ -36,7 +36,7 @@ use sharenet_node::jobs::requester::{
 use sharenet_node::jobs::session_id;
 use sharenet_node::jobs::wire::{JobReply, JobRequest};
 use sharenet_node::net::{Client, Protocol};
-use sharenet_node::owner::{committee_for_pool, dial_address, publish_manifest, receipts_digest};
+use sharenet_node::owner::{committee_for_pool, dial_address, manifest_members, publish_manifest};
 use sharenet_node::store::UploadState;
 use sharenet_node::upload::uploader::{BatchAuthor, upload_table};
 use sharenet_node::upload::wire::{DatasetOrigin, Receipt};
@@ -170,24 +170,6 @@ async fn dial(
         keys.push(info.peerKey.0);
     }
     Ok((peers, keys))
-}
-
-/// Each member's manifest entry: its key and the digest of its receipts in batch order.
-fn manifest_members(keys: &[[u8; 32]], receipts: &[Receipt]) -> Vec<ManifestMember> {
-    keys.iter()
-        .enumerate()
-        .map(|(party, key)| {
-            let mine: Vec<Vec<u8>> = receipts
-                .iter()
-                .filter(|r| usize::from(r.party) == party)
-                .map(Receipt::encode)
-                .collect();
-            ManifestMember {
-                peer_key: *key,
-                receipt_hash: receipts_digest(mine.iter().map(Vec::as_slice)),
-            }
-        })
-        .collect()
 }
 
 /// The owner's upload of `dataset` with a squatter front-running its registration. Returns
