@@ -19,7 +19,7 @@ use crate::transport::Transport;
 impl<T: Transport> Session<Mp127, T> {
     /// Every dealer set deals `count` values drawn by `draw`; returns, for each dealer position
     /// `j ∈ 0..=t`, the shares of what the `j`-th dealer of each chunk dealt (length `count`).
-    fn deal_from_rotating_dealers(
+    pub(super) fn deal_from_rotating_dealers(
         &mut self,
         count: usize,
         mut draw: impl FnMut(&mut rand::rngs::StdRng) -> Mp127,
@@ -63,8 +63,19 @@ impl<T: Transport> Session<Mp127, T> {
     /// Shares of `count` uniformly random bits.
     pub fn random_bits(&mut self, count: usize) -> Result<Vec<Mp127>, ProtocolError> {
         self.random_bits += count as u64;
-        let mut operands = self
+        let operands = self
             .deal_from_rotating_dealers(count, |rng| Mp127::from_u64(rng.next_u32() as u64 & 1))?;
+        self.xor_dealt_bits(count, operands)
+    }
+
+    /// The XOR of what the dealers dealt (`operands[j]`: what the `j`-th dealer of each chunk
+    /// dealt), unchecked: see [`Session::random_bits_checked`] for a session with malicious
+    /// members.
+    pub(super) fn xor_dealt_bits(
+        &mut self,
+        count: usize,
+        mut operands: Vec<Vec<Mp127>>,
+    ) -> Result<Vec<Mp127>, ProtocolError> {
         // XOR the t + 1 dealt bits pairwise, one vectorised multiplication per tree level.
         while operands.len() > 1 {
             let pairs = operands.len() / 2;
