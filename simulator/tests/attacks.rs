@@ -8,68 +8,16 @@
 //! The runs share two cores: they are serialised.
 
 use std::str::FromStr;
-use std::sync::Arc;
 
 use alloy::primitives::{Address, B256, U256};
-use sharenet_simulator::engine::{self, Event, RunOptions};
 use sharenet_simulator::report::{
     AttackOutcome, AttackRecord, FaultKind, JobOutcome, RunRecord, UploadOutcome,
 };
-use sharenet_simulator::scenario::Scenario;
-use tokio::sync::Mutex;
 
-static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+#[path = "support/examples.rs"]
+mod examples;
 
-/// Rows per generated table in these runs.
-const ROWS: usize = 60;
-
-async fn run(name: &str) -> RunRecord {
-    if std::env::var_os("RUST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
-    let scenario = Scenario::example(name).unwrap().with_max_rows(ROWS);
-    let label = name.to_string();
-    let options = RunOptions {
-        progress: Some(Arc::new(move |e: &Event| eprintln!("{label}: {e}"))),
-        ..RunOptions::default()
-    };
-    let record = engine::run(&scenario, &options).await.unwrap();
-    for a in &record.attacks {
-        eprintln!("{name}: attack {} by {}:", a.kind, a.by);
-        for s in &a.steps {
-            eprintln!("  {s}");
-        }
-    }
-    for v in &record.verdicts {
-        eprintln!(
-            "{name}: {} {}: expected {}; {}",
-            if v.pass { "pass" } else { "FAIL" },
-            v.subject,
-            v.expected,
-            v.actual
-        );
-    }
-    record
-}
-
-/// Every verdict passes, and there is one per upload, job and attack.
-fn assert_all_met(record: &RunRecord) {
-    assert_eq!(
-        record.verdicts.len(),
-        record.uploads.len() + record.jobs.len() + record.attacks.len()
-    );
-    for v in &record.verdicts {
-        assert!(
-            v.pass,
-            "{}: expected {}, got {}",
-            v.subject, v.expected, v.actual
-        );
-    }
-    assert!(record.passed());
-}
+use examples::{ONE_AT_A_TIME, ROWS, assert_all_met, run};
 
 /// Nothing honest lost: every upload stored, every job completed and agreeing with plaintext.
 fn assert_nothing_lost(record: &RunRecord) {
