@@ -16,6 +16,8 @@ pub(crate) enum PrfDomain {
     PrssDouble = 2,
     /// Coefficients of the batched dealer-verification challenge.
     BatchChallenge = 3,
+    /// PRSS bounded random integers.
+    PrssBounded = 4,
 }
 
 /// A keyed PRF `(domain, index, sub-index) → F`.
@@ -28,6 +30,30 @@ impl Prf {
         Prf {
             cipher: Aes128::new(&Array::from(key)),
         }
+    }
+
+    /// Appends `count` raw 128-bit outputs (one block each) for indices `start..start + count`.
+    pub(crate) fn expand_u128_into(
+        &self,
+        domain: PrfDomain,
+        start: u64,
+        count: usize,
+        blocks: &mut Vec<aes::Block>,
+        out: &mut Vec<u128>,
+    ) {
+        blocks.clear();
+        blocks.extend((0..count as u64).map(|i| {
+            let mut block = [0u8; 16];
+            block[..8].copy_from_slice(&(start + i).to_le_bytes());
+            block[12..].copy_from_slice(&(domain as u32).to_le_bytes());
+            Array::from(block)
+        }));
+        self.cipher.encrypt_blocks(blocks);
+        out.extend(blocks.iter().map(|b| {
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(b.as_slice());
+            u128::from_le_bytes(bytes)
+        }));
     }
 
     /// Appends `count · per_index` elements to `out`: for each index in `start..start + count`,

@@ -7,6 +7,13 @@
 //! levels), added for bounded integers (free). At least one of the `t + 1` dealers is honest, so
 //! the result is uniformly random to any `t` parties; dealing rotates so that every party deals
 //! the same share of the values.
+//!
+//! In a malicious session a dealer could deal `1/2` (every XOR with it is then `1/2`, and a
+//! comparison masked with such "bits" opens the low bits of what it compares) or an integer out
+//! of range. So there the bits are claimed to be their own squares (`b = b·b` holds exactly for
+//! bits) and verified with every XOR before they are returned ([`Session::verify`]), and bounded
+//! integers come from the PRSS keys instead of dealers (no dealer to cheat; the sum of the
+//! `C(n, t)` key sets' values in `[0, 2^bits)`).
 
 use rand_core::Rng;
 
@@ -60,17 +67,31 @@ impl<T: Transport> Session<Mp127, T> {
         Ok(operands)
     }
 
-    /// Shares of `count` uniformly random bits.
+    /// Shares of `count` uniformly random bits; in a malicious session, verified to be bits (and
+    /// every pending product verified) before they are returned.
     pub fn random_bits(&mut self, count: usize) -> Result<Vec<Mp127>, ProtocolError> {
         self.random_bits += count as u64;
         let operands = self
             .deal_from_rotating_dealers(count, |rng| Mp127::from_u64(rng.next_u32() as u64 & 1))?;
-        self.xor_dealt_bits(count, operands)
+        self.bits_from_dealt(count, operands)
+    }
+
+    /// The XOR of the dealt values, checked in a malicious session.
+    pub(super) fn bits_from_dealt(
+        &mut self,
+        count: usize,
+        operands: Vec<Vec<Mp127>>,
+    ) -> Result<Vec<Mp127>, ProtocolError> {
+        let bits = self.xor_dealt_bits(count, operands)?;
+        if self.records_products() {
+            self.pending.record_products(&bits, &bits, &bits);
+            self.verify()?;
+        }
+        Ok(bits)
     }
 
     /// The XOR of what the dealers dealt (`operands[j]`: what the `j`-th dealer of each chunk
-    /// dealt), unchecked: see [`Session::random_bits_checked`] for a session with malicious
-    /// members.
+    /// dealt), unchecked.
     pub(super) fn xor_dealt_bits(
         &mut self,
         count: usize,
@@ -106,12 +127,19 @@ impl<T: Transport> Session<Mp127, T> {
     }
 
     /// Shares of `count` random integers in `[0, (t + 1)·2^bits)`, each the sum of `t + 1`
-    /// independent uniform values in `[0, 2^bits)` (one of which no coalition of `t` knows).
+    /// independent uniform values in `[0, 2^bits)` (one of which no coalition of `t` knows). In a
+    /// malicious session: in `[0, C(n, t)·2^bits)`, the sum of the PRSS key sets' values.
     pub fn random_bounded(&mut self, count: usize, bits: u32) -> Result<Vec<Mp127>, ProtocolError> {
         if bits > 120 {
             return Err(ProtocolError::Usage(
                 "bounded random integers are limited to 120 bits",
             ));
+        }
+        if self.records_products() {
+            let prss = self.prss.as_mut().ok_or(ProtocolError::Usage(
+                "a malicious session has PRSS keys (set_security sets them up)",
+            ))?;
+            return Ok(prss.random_bounded(count, bits));
         }
         let mask = (1u128 << bits) - 1;
         let operands = self.deal_from_rotating_dealers(count, |rng| {

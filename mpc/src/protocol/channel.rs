@@ -41,6 +41,8 @@ pub enum MessageKind {
     /// A live member's fresh sharing of its Lagrange-weighted share (re-sharing from the original
     /// evaluation points of a committee to the session's points).
     Reshare = 11,
+    /// Digests of the PRSS keys two members both hold (malicious sessions).
+    PrssConfirm = 12,
 }
 
 impl MessageKind {
@@ -57,6 +59,7 @@ impl MessageKind {
             9 => "VssCombined",
             10 => "RandomDeal",
             11 => "Reshare",
+            12 => "PrssConfirm",
             _ => "unknown",
         }
     }

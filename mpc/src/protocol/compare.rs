@@ -8,7 +8,7 @@
 //! a block's `(lt, eq)` pair combines as `lt = lt_H + eq_H·lt_L`, `eq = eq_H·eq_L`, so `m` bits
 //! cost `2(m − 1)` multiplications in `⌈log2 m⌉` levels, whatever the number of values.
 
-use super::{ProtocolError, Session, check_lengths};
+use super::{ProtocolError, Security, Session, check_lengths};
 use crate::field::{Field, Mp127};
 use crate::transport::Transport;
 
@@ -37,6 +37,19 @@ pub enum Extremum {
     Max,
 }
 
+/// The largest bit length a committee of `n` with threshold `t` can compare or truncate at a
+/// security level: the high mask is the sum of `t + 1` dealt values (semi-honest) or of the
+/// `C(n, t)` PRSS key sets' values (malicious, where a dealer could deal one out of range).
+pub fn max_comparison_bits(n: usize, t: usize, security: Security) -> u32 {
+    let terms = match security {
+        Security::SemiHonest => t + 1,
+        _ => super::prss::key_sets(n, t),
+    };
+    let terms = u32::try_from(terms).unwrap_or(u32::MAX).max(1);
+    let log = terms.checked_next_power_of_two().map_or(32, u32::ilog2);
+    (125 - STATISTICAL_SECURITY).saturating_sub(log)
+}
+
 fn pow2(e: u32) -> Mp127 {
     Mp127::new(1u128 << e)
 }
@@ -50,8 +63,7 @@ impl<T: Transport> Session<Mp127, T> {
     /// The largest bit length this committee can compare or truncate (see
     /// [`MAX_COMPARISON_BITS`]).
     pub fn max_comparison_bits(&self) -> u32 {
-        let dealers = self.t() as u32 + 1;
-        125 - STATISTICAL_SECURITY - dealers.next_power_of_two().ilog2()
+        max_comparison_bits(self.n(), self.t(), self.security())
     }
 
     fn check_bits(&self, k: u32, m: u32) -> Result<(), ProtocolError> {
@@ -99,7 +111,13 @@ impl<T: Transport> Session<Mp127, T> {
             .zip(high)
             .map(|((a, l), h)| *a + offset + scale * *h + *l)
             .collect();
-        Ok(self.open(&masked)?.into_iter().map(Mp127::value).collect())
+        // Masked with checked random bits and a bounded random integer: reveals nothing even if a
+        // pending product is wrong, so it need not wait for the verification.
+        Ok(self
+            .open_unverified(&masked)?
+            .into_iter()
+            .map(Mp127::value)
+            .collect())
     }
 
     /// `a mod 2^m` for signed `k`-bit `a`, exactly.

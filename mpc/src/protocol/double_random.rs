@@ -38,7 +38,7 @@ impl<F: Field, T: Transport> Session<F, T> {
     /// Shares of `count` random double sharings, from PRSS (no communication) or from one round
     /// of hyper-invertible batches.
     pub fn double_randoms(&mut self, count: usize) -> Result<DoubleRandomBatch<F>, ProtocolError> {
-        if let Some(prss) = self.prss.as_mut() {
+        if let Some(prss) = self.prss.as_mut().filter(|_| self.prss_doubles) {
             return Ok(prss.double_randoms(count));
         }
         self.double_randoms_hyper_invertible(count)
@@ -46,7 +46,7 @@ impl<F: Field, T: Transport> Session<F, T> {
 
     /// Shares of `count` random values (degree `t`), from PRSS or from hyper-invertible batches.
     pub fn random_shares(&mut self, count: usize) -> Result<Vec<F>, ProtocolError> {
-        if let Some(prss) = self.prss.as_mut() {
+        if let Some(prss) = self.prss.as_mut().filter(|_| self.prss_doubles) {
             return Ok(prss.random_shares(count));
         }
         Ok(self.double_randoms_hyper_invertible(count)?.r_t)

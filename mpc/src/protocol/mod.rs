@@ -1,7 +1,8 @@
-//! The semi-honest honest-majority MPC protocols (Damgård–Nielsen 2007) over Shamir sharings of
-//! degree `t < n/2`: random double sharings, input sharing, vectorised multiplication and inner
-//! products with a rotating king, openings to everyone or to one receiver, and re-sharing from a
-//! live subset of a larger committee.
+//! The honest-majority MPC protocols (Damgård–Nielsen 2007) over Shamir sharings of degree
+//! `t < n/2`: random double sharings, input sharing, vectorised multiplication and inner products
+//! with a rotating king, openings to everyone or to one receiver, and re-sharing from a live
+//! subset of a larger committee. Semi-honest by default; [`Session::set_security`] makes a
+//! session secure with abort against malicious members (the `verify` module).
 //!
 //! A [`Session`] is one party's view of one computation: it owns the party's transport, the
 //! per-link sequence numbers, the randomness (PRSS keys or a fresh RNG), a Lagrange cache and the
@@ -19,8 +20,8 @@ mod open;
 mod outside;
 mod prss;
 mod reshare;
-mod spdz_wise;
 mod transcript;
+mod verify;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -30,14 +31,14 @@ use crate::shamir::{LagrangeCache, ShamirError, ShamirParams};
 use crate::transport::{Transport, TransportError, TransportStats};
 
 pub use channel::{Channel, MessageKind};
-pub use compare::{Extremum, MAX_COMPARISON_BITS, STATISTICAL_SECURITY};
+pub use compare::{Extremum, MAX_COMPARISON_BITS, STATISTICAL_SECURITY, max_comparison_bits};
 pub use double_random::DoubleRandomBatch;
 pub use float::{MANTISSA_BITS, SecretFloats, ZERO_EXPONENT, decode_floats};
 pub use outside::OutsideParty;
 pub use prss::Prss;
 pub use reshare::PointsError;
-pub use spdz_wise::MacCheck;
 pub use transcript::TRANSCRIPT_CONTEXT;
+pub use verify::{MALICIOUS_MAX_KEY_SETS, Security, VERIFY_BATCH};
 
 pub(crate) use transcript::{Record, Transcript};
 
@@ -186,10 +187,17 @@ pub struct Session<F: Field, T: Transport> {
     lagrange: LagrangeCache<F>,
     rng: StdRng,
     prss: Option<Prss<F>>,
+    /// Whether double sharings and random sharings come from `prss` (a malicious session with
+    /// hyper-invertible randomness keeps PRSS keys for bounded integers only).
+    prss_doubles: bool,
     transcript: Transcript,
     rounds: u64,
+    /// Rounds of the set-up (before the session may change its security level).
+    setup_rounds: u64,
     multiplications: u64,
     random_bits: u64,
+    security: Security,
+    pending: verify::PendingProducts<F>,
 }
 
 impl<F: Field, T: Transport> Session<F, T> {
@@ -230,10 +238,14 @@ impl<F: Field, T: Transport> Session<F, T> {
             lagrange: LagrangeCache::new(n),
             rng,
             prss: None,
+            prss_doubles: false,
             transcript: Transcript::new(F::NAME, n, t),
             rounds: 0,
+            setup_rounds: 0,
             multiplications: 0,
             random_bits: 0,
+            security: Security::SemiHonest,
+            pending: verify::PendingProducts::default(),
         };
         let use_prss = match randomness {
             RandomnessSource::Prss => true,
@@ -242,7 +254,9 @@ impl<F: Field, T: Transport> Session<F, T> {
         };
         if use_prss {
             session.prss = Some(Prss::setup(&mut session)?);
+            session.prss_doubles = true;
         }
+        session.setup_rounds = session.rounds;
         Ok(session)
     }
 
@@ -263,7 +277,7 @@ impl<F: Field, T: Transport> Session<F, T> {
 
     /// Whether random double sharings come from PRSS.
     pub fn uses_prss(&self) -> bool {
-        self.prss.is_some()
+        self.prss.is_some() && self.prss_doubles
     }
 
     /// Rounds and traffic so far.

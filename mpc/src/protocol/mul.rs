@@ -10,11 +10,19 @@ use crate::shamir::reconstruct;
 use crate::transport::Transport;
 
 impl<F: Field, T: Transport> Session<F, T> {
-    /// Shares of `x[i]·y[i]` for every `i`, generating the double sharings it consumes.
+    /// Shares of `x[i]·y[i]` for every `i`, generating the double sharings it consumes. In a
+    /// malicious session the products are recorded for [`Session::verify`].
     pub fn mul(&mut self, x: &[F], y: &[F]) -> Result<Vec<F>, ProtocolError> {
         check_lengths(x.len(), y.len())?;
         let randoms = self.double_randoms(x.len())?;
         self.mul_with(x, y, &randoms)
+    }
+
+    /// [`Session::mul`] without recording: the verification's own products.
+    pub(super) fn mul_unrecorded(&mut self, x: &[F], y: &[F]) -> Result<Vec<F>, ProtocolError> {
+        check_lengths(x.len(), y.len())?;
+        let randoms = self.double_randoms(x.len())?;
+        self.products_with(x, y, &randoms)
     }
 
     /// Shares of `x[i]·y[i]` for every `i`, consuming the given double sharings (one per gate).
@@ -26,6 +34,23 @@ impl<F: Field, T: Transport> Session<F, T> {
     ) -> Result<Vec<F>, ProtocolError> {
         check_lengths(x.len(), y.len())?;
         check_lengths(x.len(), randoms.len())?;
+        if self.records_products() {
+            self.verify_if_full()?;
+        }
+        let products = self.products_with(x, y, randoms)?;
+        if self.records_products() {
+            self.pending.record_products(x, y, &products);
+        }
+        Ok(products)
+    }
+
+    /// The products themselves, unrecorded (lengths checked by the callers).
+    fn products_with(
+        &mut self,
+        x: &[F],
+        y: &[F],
+        randoms: &DoubleRandomBatch<F>,
+    ) -> Result<Vec<F>, ProtocolError> {
         let masked: Vec<F> = x
             .iter()
             .zip(y)
@@ -36,8 +61,25 @@ impl<F: Field, T: Transport> Session<F, T> {
     }
 
     /// Shares of the inner products `Σ_k xs[i][k]·ys[i][k]`, one per row, for the communication
-    /// of one multiplication per row whatever the rows' length.
+    /// of one multiplication per row whatever the rows' length. In a malicious session the terms
+    /// are recorded for [`Session::verify`] (which costs one multiplication per term).
     pub fn dot(&mut self, xs: &[&[F]], ys: &[&[F]]) -> Result<Vec<F>, ProtocolError> {
+        if self.records_products() {
+            self.verify_if_full()?;
+        }
+        let products = self.dot_unrecorded(xs, ys)?;
+        if self.records_products() {
+            self.pending.record_dots(xs, ys, &products);
+        }
+        Ok(products)
+    }
+
+    /// [`Session::dot`] without recording.
+    pub(super) fn dot_unrecorded(
+        &mut self,
+        xs: &[&[F]],
+        ys: &[&[F]],
+    ) -> Result<Vec<F>, ProtocolError> {
         check_lengths(xs.len(), ys.len())?;
         for (a, b) in xs.iter().zip(ys) {
             check_lengths(a.len(), b.len())?;

@@ -4,6 +4,11 @@
 //!
 //! Values opened to everyone go into the session transcript; an opening to one receiver records
 //! only its receiver and length.
+//!
+//! In a malicious session both public openings verify every pending product first
+//! ([`Session::verify`]): what they open may depend on secret data. The protocols of this module
+//! that open values masked with checked randomness (comparisons, truncations) use
+//! `open_unverified`.
 
 use super::channel::MessageKind;
 use super::{ProtocolError, Record, Session};
@@ -12,8 +17,16 @@ use crate::shamir::reconstruct_checked;
 use crate::transport::Transport;
 
 impl<F: Field, T: Transport> Session<F, T> {
-    /// Opens degree-`t` sharings to every party; fails if the `n` shares are inconsistent.
+    /// Opens degree-`t` sharings to every party; fails if the `n` shares are inconsistent. In a
+    /// malicious session, verifies every pending product first.
     pub fn open(&mut self, shares: &[F]) -> Result<Vec<F>, ProtocolError> {
+        self.verify()?;
+        self.open_unverified(shares)
+    }
+
+    /// [`Session::open`] without the verification: only for values that reveal nothing even if
+    /// a pending product is wrong (masked by checked random values, or random themselves).
+    pub(super) fn open_unverified(&mut self, shares: &[F]) -> Result<Vec<F>, ProtocolError> {
         for peer in self.others() {
             self.channel
                 .send_elements(peer, MessageKind::Open, shares)?;
@@ -27,12 +40,14 @@ impl<F: Field, T: Transport> Session<F, T> {
 
     /// Opens degree-`t` sharings to `receiver` only: returns the values at the receiver (if it is
     /// a computing party) and `None` everywhere else. An outside receiver uses
-    /// [`super::OutsideParty::receive_output`].
+    /// [`super::OutsideParty::receive_output`]. In a malicious session, verifies every pending
+    /// product first: nothing leaves before the check.
     pub fn open_to(
         &mut self,
         receiver: usize,
         shares: &[F],
     ) -> Result<Option<Vec<F>>, ProtocolError> {
+        self.verify()?;
         let endpoints = self.channel.endpoints();
         if receiver >= endpoints {
             return Err(ProtocolError::BadParty {

@@ -59,7 +59,14 @@ struct HeldKey<F> {
     prf: Prf,
     /// `f_A(x_me)·x_me^l` for `l = 0..=t`: the weight of the `l`-th PRF output of each index.
     weights: Vec<F>,
+    /// Index of the key's set in `subsets(n, t)`.
+    set: usize,
+    /// A digest of the key, for [`confirm_keys`].
+    digest: [u8; 32],
 }
+
+/// Domain of the key digests the holders of one key compare.
+const CONFIRM_CONTEXT: &str = "sharenet 2026-12 prss key confirmation v1";
 
 /// This party's PRSS state: the keys of every set it is outside of, and a counter that all
 /// parties advance in lock-step.
@@ -167,9 +174,12 @@ impl<F: Field> Prss<F> {
                 weights.push(w);
                 w *= x;
             }
+            let digest = blake3::derive_key(CONFIRM_CONTEXT, &key);
             keys.push(HeldKey {
                 prf: Prf::new(key),
                 weights,
+                set: s,
+                digest,
             });
         }
         Ok(Prss {
@@ -177,6 +187,13 @@ impl<F: Field> Prss<F> {
             t,
             counter: 0,
         })
+    }
+
+    /// The generation counter, for domain-separated draws that must not reuse its indices.
+    fn next_indices(&mut self, count: usize) -> u64 {
+        let start = self.counter;
+        self.counter += count as u64;
+        start
     }
 
     /// Number of PRF keys this party holds.
@@ -253,6 +270,84 @@ impl<F: Field> Prss<F> {
         let (r_t, r_2t) = self.generate(count, true);
         DoubleRandomBatch { r_t, r_2t }
     }
+}
+
+impl Prss<crate::field::Mp127> {
+    /// Shares of `count` random integers in `[0, C(n, t)·2^bits)` (`bits ≤ 120`): the sum over the
+    /// key sets of the key's PRF output reduced to `bits` bits. No party deals anything, so no
+    /// party can put a value out of range; the key of the corrupt members' own set is unknown to
+    /// them, so the sum hides like one uniform `bits`-bit value.
+    pub fn random_bounded(&mut self, count: usize, bits: u32) -> Vec<crate::field::Mp127> {
+        use crate::field::Mp127;
+        let mask = if bits >= 128 {
+            u128::MAX
+        } else {
+            (1u128 << bits) - 1
+        };
+        let start = self.next_indices(count);
+        let mut shares = vec![Mp127::ZERO; count];
+        let (mut blocks, mut raw) = (Vec::new(), Vec::new());
+        for key in &self.keys {
+            raw.clear();
+            key.prf
+                .expand_u128_into(PrfDomain::PrssBounded, start, count, &mut blocks, &mut raw);
+            let w0 = key.weights[0];
+            for (share, r) in shares.iter_mut().zip(&raw) {
+                *share += w0 * Mp127::new(r & mask);
+            }
+        }
+        shares
+    }
+}
+
+/// Every holder of a PRSS key sends every other holder a digest of it, and each compares what it
+/// got with its own (one round). A generator that gave two holders different keys would leave
+/// the honest members' shares of the PRSS values inconsistent, and a bounded random integer no
+/// longer bounded; a mismatch aborts the session.
+pub(crate) fn confirm_keys<F: Field, T: Transport>(
+    session: &mut Session<F, T>,
+) -> Result<(), ProtocolError> {
+    let (n, t) = (session.n(), session.t());
+    let sets = subsets(n, t);
+    let digests: Vec<(usize, [u8; 32])> = match session.prss.as_ref() {
+        Some(prss) => prss.keys.iter().map(|k| (k.set, k.digest)).collect(),
+        None => return Err(ProtocolError::Usage("no PRSS keys to confirm")),
+    };
+    // For each peer: the digests of the keys both of us hold, in set order.
+    let shared_with = |peer: usize| -> Vec<u8> {
+        digests
+            .iter()
+            .filter(|(set, _)| !sets[*set].contains(&peer))
+            .flat_map(|(_, d)| d.iter().copied())
+            .collect()
+    };
+    for peer in session.others() {
+        let message = shared_with(peer);
+        session
+            .channel
+            .send_bytes(peer, MessageKind::PrssConfirm, &message)?;
+    }
+    let mut mismatch = false;
+    for peer in session.others() {
+        let expected = shared_with(peer);
+        let got = session.channel.recv_bytes(peer, MessageKind::PrssConfirm)?;
+        if got.len() != expected.len() {
+            return Err(ProtocolError::WrongLength {
+                from: peer,
+                expected_bytes: expected.len(),
+                got_bytes: got.len(),
+            });
+        }
+        mismatch |= got != expected;
+    }
+    session.rounds += 1;
+    if mismatch {
+        return Err(ProtocolError::CheatingDetected {
+            check: "the PRSS keys' confirmation",
+            checked: digests.len(),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

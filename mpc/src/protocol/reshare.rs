@@ -9,6 +9,14 @@
 //! `Σ_j g_j(i + 1)` is a degree-`t` sharing at the session's points whose constant term is
 //! `Σ_j λ_j·s_j = s`. Any `t` parties see at most `t` points of each honest `g_j`, so they learn
 //! nothing new (semi-honest security).
+//!
+//! A malicious member could deal `λ_j·s_j + e` and shift every value it re-shares. In a malicious
+//! session (`n = 2t + 1` live members, so `t` more points than the degree needs) the dealt values
+//! must lie on one polynomial of degree `t`: for each of the `t` parity checks
+//! `s_m = Σ_{j≤t} ℓ_j(x_m)·s_j` (the polynomial through the first `t + 1` points, at each further
+//! point) every party computes its share of the difference from the dealt sharings and records
+//! the claim that it is zero; [`Session::verify`] checks the claims with the products, before
+//! anything is released. Up to `t` wrong dealings cannot satisfy `t` independent parity checks.
 
 use super::channel::MessageKind;
 use super::{ProtocolError, Record, Session};
@@ -102,6 +110,42 @@ fn lagrange_at_zero<F: Field>(points: &[u64], me: usize) -> Result<F, PointsErro
     Ok(numerator * inverse)
 }
 
+/// The parity checks of the dealt values `d_j = λ_j·s_j`: row `m − t − 1` holds `c` with
+/// `Σ_j c_j·d_j = s_m − Σ_{j≤t} ℓ_j(x_m)·s_j`, which is 0 when the `s_j` lie on one polynomial of
+/// degree `t`.
+fn parity_checks<F: Field>(points: &[u64], t: usize) -> Result<Vec<Vec<F>>, PointsError> {
+    let n = points.len();
+    let x = |j: usize| F::from_u64(points[j]);
+    // 1/λ_j turns a dealt value back into the share it weights.
+    let mut unweight = Vec::with_capacity(n);
+    for j in 0..n {
+        let lambda: F = lagrange_at_zero(points, j)?;
+        unweight.push(
+            lambda
+                .inverse()
+                .ok_or(PointsError::Coincide { position: j })?,
+        );
+    }
+    let mut rows = Vec::with_capacity(n.saturating_sub(t + 1));
+    for m in t + 1..n {
+        let mut row = vec![F::ZERO; n];
+        row[m] = unweight[m];
+        for j in 0..=t {
+            // ℓ_j(x_m) over the first t + 1 points.
+            let mut basis = F::ONE;
+            for k in (0..=t).filter(|&k| k != j) {
+                let denominator = (x(j) - x(k))
+                    .inverse()
+                    .ok_or(PointsError::Coincide { position: j })?;
+                basis *= (x(m) - x(k)) * denominator;
+            }
+            row[j] = F::ZERO - basis * unweight[j];
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
 impl<F: Field, T: Transport> Session<F, T> {
     /// Turns this party's shares of a degree-`t` sharing at original evaluation points into its
     /// shares of a fresh degree-`t` sharing of the same values at the session's points `1..n`.
@@ -113,7 +157,8 @@ impl<F: Field, T: Transport> Session<F, T> {
     /// polynomials of degree `self.t()` (the session's threshold must be the one the values were
     /// stored with). The session itself guarantees `n ≥ 2t + 1`.
     ///
-    /// One round: each party sends `shares.len()` elements to each other party. As an
+    /// One round: each party sends `shares.len()` elements to each other party; in a malicious
+    /// session it also records `t` zero claims per value for [`Session::verify`]. As an
     /// optimisation, when the original points are already `1..n` (the live members are the first
     /// `n` of the committee) the shares are returned unchanged without any communication, which
     /// every party decides alike from the same list.
@@ -142,9 +187,16 @@ impl<F: Field, T: Transport> Session<F, T> {
         let len = shares.len();
         let blocks = len.div_ceil(block).max(1);
         let others: Vec<usize> = self.others().collect();
+        let checks: Vec<Vec<F>> = if self.records_products() {
+            parity_checks(original_points, t)?
+        } else {
+            Vec::new()
+        };
         let mut sum: Vec<F> = Vec::with_capacity(len);
+        let mut own_blocks: std::collections::VecDeque<Vec<F>> = std::collections::VecDeque::new();
         let mut weighted: Vec<F> = Vec::with_capacity(block.min(len));
-        let mut received: Vec<F> = Vec::with_capacity(block.min(len));
+        let mut received: Vec<Vec<F>> = vec![Vec::with_capacity(block.min(len)); n];
+        let mut zeros: Vec<F> = Vec::new();
         let range = |k: usize| (k * block).min(len)..((k + 1) * block).min(len);
         for k in 0..blocks + RESHARE_WINDOW {
             if k < blocks {
@@ -155,7 +207,7 @@ impl<F: Field, T: Transport> Session<F, T> {
                     self.channel
                         .send_elements(peer, MessageKind::Reshare, &dealt[peer])?;
                 }
-                sum.append(&mut dealt[me]);
+                own_blocks.push_back(std::mem::take(&mut dealt[me]));
             }
             let Some(done) = k.checked_sub(RESHARE_WINDOW) else {
                 continue;
@@ -164,18 +216,31 @@ impl<F: Field, T: Transport> Session<F, T> {
                 break;
             }
             let part = range(done);
+            received[me] = own_blocks.pop_front().unwrap_or_default();
             for &dealer in &others {
-                received.clear();
+                received[dealer].clear();
                 self.channel.recv_elements_into(
                     dealer,
                     MessageKind::Reshare,
                     part.len(),
-                    &mut received,
+                    &mut received[dealer],
                 )?;
-                for (acc, v) in sum[part.clone()].iter_mut().zip(&received) {
-                    *acc += *v;
-                }
             }
+            sum.extend((0..part.len()).map(|e| {
+                received.iter().fold(F::ZERO, |acc, dealt| {
+                    acc + dealt.get(e).copied().unwrap_or(F::ZERO)
+                })
+            }));
+            for row in &checks {
+                zeros.extend((0..part.len()).map(|e| {
+                    row.iter().zip(&received).fold(F::ZERO, |acc, (c, dealt)| {
+                        acc + *c * dealt.get(e).copied().unwrap_or(F::ZERO)
+                    })
+                }));
+            }
+        }
+        if !checks.is_empty() {
+            self.pending.record_zeros(&zeros);
         }
         self.rounds += 1;
         Ok(sum)

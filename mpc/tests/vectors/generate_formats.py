@@ -80,7 +80,8 @@ def err(name, **fields):
 # ------------------------------------------------------------------ mpc: message framing
 
 MESSAGE_KINDS = ["Input", "PrssKeys", "DoubleRandomDeal", "ToKing", "FromKing", "Open",
-                 "OpenTo", "VssCommitment", "VssCombined", "RandomDeal", "Reshare"]
+                 "OpenTo", "VssCommitment", "VssCombined", "RandomDeal", "Reshare",
+                 "PrssConfirm"]
 
 
 def kind_byte(name):
@@ -137,7 +138,7 @@ def channel_vectors():
             err("Malformed", reason="short message or unknown version")),
         bad("an Input message where Open is expected", channel_message("Input", 0, good[10:]),
             "Open", 2, err("UnexpectedMessage", expected="Open", got="Input")),
-        bad("unknown kind 12", bytes([1, 12]) + good[2:], "Open", 2,
+        bad("unknown kind 200", bytes([1, 200]) + good[2:], "Open", 2,
             err("UnexpectedMessage", expected="Open", got="unknown")),
         bad("sequence number 1 first", channel_message("Open", 1, good[10:]), "Open", 2,
             err("OutOfOrder", expected=0, got=1)),

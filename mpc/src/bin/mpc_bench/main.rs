@@ -11,16 +11,18 @@
 //! everyone), `share-verify` (an outside dealer shares size values and the committee runs the
 //! batched dealer verification), `lt` / `eq` (size comparisons of `--bits`-bit signed values,
 //! random bits included), `trunc` (size probabilistic truncations by `bits/2` bits).
-//! `--security malicious` (with `--op mul`) measures SPDZ-wise Shamir instead: the MAC key, the
-//! operands' tags, the authenticated products and the batch check, all inside the clock. A whole
-//! compiled query is benchmarked by `query-bench` in the `sharenet-query` crate.
+//! `--security malicious` runs the session secure with abort (`Session::set_security`, which needs
+//! `n = 2t + 1`): the operation and then the verification of every product it made, both inside
+//! the clock (checked random bits included). Operands are random sharings made before the clock,
+//! as MP-SPDZ's `sint.get_random` in its programs. A whole compiled query is benchmarked by
+//! `query-bench` in the `sharenet-query` crate.
 
 use std::process::ExitCode;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use sharenet_mpc::field::{Field, Mp127};
-use sharenet_mpc::protocol::{OutsideParty, ProtocolError, RandomnessSource, Session};
+use sharenet_mpc::protocol::{OutsideParty, ProtocolError, RandomnessSource, Security, Session};
 use sharenet_mpc::transport::Transport;
 use sharenet_mpc::transport::memory::run_in_memory;
 use sharenet_mpc::transport::tcp::run_on_loopback;
@@ -139,10 +141,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
-    if malicious && op != Op::Mul {
-        return Err("--security malicious is measured for --op mul only (so far)".to_string());
-    }
     let threshold = threshold.unwrap_or(parties.saturating_sub(1) / 2);
+    if malicious && (parties != 2 * threshold + 1 || op == Op::ShareVerify) {
+        return Err(
+            "--security malicious needs n = 2t + 1 and an operation of the committee".to_string(),
+        );
+    }
     if parties < 3 || 2 * threshold >= parties {
         return Err(format!(
             "need n >= 3 and 2t < n (honest majority), got n = {parties}, t = {threshold}"
@@ -194,6 +198,9 @@ fn run_party<T: Transport>(
         });
     }
     let mut session = Session::<Mp127, _>::new(n, t, transport, opts.randomness)?;
+    if opts.malicious {
+        session.set_security(Security::Malicious)?;
+    }
     // Operands are real random sharings, made before the clock starts.
     let operand_len = match opts.op {
         Op::Dot => size.div_ceil(opts.dot_len) * opts.dot_len,
@@ -203,7 +210,14 @@ fn run_party<T: Transport>(
     let (x, y) = if matches!(opts.op, Op::Lt | Op::Eq | Op::Trunc) {
         // Operands must be `bits`-bit signed integers: random bounded values shifted to be
         // centred on zero, both signs.
-        let dealers_bits = (t as u32 + 1).next_power_of_two().ilog2();
+        // The random bounded values sum t + 1 dealt values (semi-honest) or C(n, t) PRSS
+        // values (malicious).
+        let terms = if opts.malicious {
+            (0..t).fold(1u32, |c, k| c * (n - k) as u32 / (k as u32 + 1))
+        } else {
+            t as u32 + 1
+        };
+        let dealers_bits = terms.next_power_of_two().ilog2();
         let value_bits = opts.bits.saturating_sub(2 + dealers_bits).max(1);
         let offset = Mp127::new(1u128 << opts.bits.saturating_sub(2));
         let bounded = |s: &mut Session<Mp127, T>| -> Result<Vec<Mp127>, ProtocolError> {
@@ -223,15 +237,6 @@ fn run_party<T: Transport>(
     barrier.wait();
     let start = Instant::now();
     match opts.op {
-        Op::Mul if opts.malicious => {
-            // Everything included: the MAC key, the operands' tags, the authenticated products
-            // and the batch check.
-            let mut mac = session.mac_start()?;
-            let x_tags = session.mac_authenticate(&mut mac, &x)?;
-            session.mac_authenticate(&mut mac, &y)?;
-            session.mac_mul(&mut mac, &x, &x_tags, &y)?;
-            session.mac_verify(mac)?;
-        }
         Op::Mul => {
             session.mul(&x, &y)?;
         }
@@ -267,6 +272,8 @@ fn run_party<T: Transport>(
                 })?;
         }
     }
+    // In a malicious session: the check of everything the operation made (a no-op otherwise).
+    session.verify()?;
     let elapsed = start.elapsed();
     let after = session.stats();
     Ok(PartyReport {
