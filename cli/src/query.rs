@@ -7,6 +7,7 @@ use std::time::Duration;
 use alloy::primitives::{B256, U256};
 use clap::Args;
 use sharenet_chain_adapter::Ledger;
+use sharenet_mpc::protocol::Security;
 use sharenet_node::jobs::JobError;
 use sharenet_node::jobs::requester::{Progress, QueryRequest, prepare_query, run_query};
 use sharenet_query::{Cell, QueryResult, parse};
@@ -44,6 +45,15 @@ pub struct QueryArgs {
     /// Compile and show the plan (rounds, multiplications, bytes) without submitting anything.
     #[arg(long)]
     explain: bool,
+    /// `malicious` (the session runs with exactly 2t + 1 members and verifies every product
+    /// before anything is released) or `semi-honest` (faster; members refuse it unless their
+    /// `min_security` allows it).
+    #[arg(long, default_value = "malicious", value_parser = parse_security)]
+    security: Security,
+}
+
+fn parse_security(text: &str) -> Result<Security, String> {
+    text.parse()
 }
 
 fn seconds(flag: &str, text: &str) -> Result<Duration, Failure> {
@@ -195,6 +205,7 @@ pub async fn run(a: QueryArgs, ui: &Ui) -> Result<Report, Failure> {
         ready_timeout: Duration::from_secs(15),
         session_timeout: timeout,
         attest_timeout: Duration::from_secs(60),
+        security: a.security,
     };
     let spinner = ui.spinner("compiling and checking the grant");
     let outcome = run_query(&session.ledger, &client, &request, |p| match p {

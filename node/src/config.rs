@@ -8,6 +8,7 @@ use alloy::primitives::U256;
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 use sharenet_chain_adapter::ContractAddresses;
+use sharenet_mpc::protocol::Security;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,9 @@ pub struct ConfigFile {
     /// The key that encrypts shares at rest (created on first start, mode 0600).
     #[serde(default = "default_at_rest_key")]
     pub at_rest_key: PathBuf,
+    /// The lowest security level this node runs jobs at (`malicious` unless set).
+    #[serde(default)]
+    pub min_security: Security,
     /// Networking.
     pub network: NetworkSection,
     /// Chain.
@@ -140,6 +144,9 @@ pub struct NodeConfig {
     pub poll: std::time::Duration,
     /// Health and metrics address.
     pub http: SocketAddr,
+    /// The lowest security level this node runs a job at: a job started at a lower one is
+    /// refused.
+    pub min_security: Security,
     /// Fault injection on the node's outgoing links, for the simulator (never read from a
     /// file; `None` for a real node).
     pub faults: Option<crate::net::LinkFaults>,
@@ -253,6 +260,7 @@ impl NodeConfig {
             deposit,
             poll: std::time::Duration::from_millis(file.chain.poll_ms.max(50)),
             http,
+            min_security: file.min_security,
             faults: None,
         })
     }

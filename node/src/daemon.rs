@@ -267,6 +267,7 @@ pub async fn start_on_ledger<L: Ledger + Clone + Send + Sync + 'static>(
             config.request_timeout,
             job_counters.clone(),
         )
+        .with_min_security(config.min_security)
         .run(jobs_in),
     );
     tokio::spawn(publish::announce(client.clone(), status.clone()));

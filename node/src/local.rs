@@ -51,6 +51,7 @@ impl NodeConfig {
             deposit,
             poll: Duration::from_millis(100),
             http: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            min_security: sharenet_mpc::protocol::Security::Malicious,
             faults: None,
         })
     }

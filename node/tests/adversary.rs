@@ -524,6 +524,7 @@ async fn a_squatter_can_neither_take_an_upload_nor_run_jobs_on_it() {
         ready_timeout: Duration::from_secs(10),
         session_timeout: Duration::from_secs(20),
         attest_timeout: Duration::from_secs(20),
+        security: sharenet_mpc::protocol::Security::Malicious,
     };
     let prepared_before: Vec<u64> = members
         .iter()

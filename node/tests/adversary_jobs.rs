@@ -213,6 +213,7 @@ fn start(job: U256) -> JobRequest {
         job,
         attempt: 0,
         live: (0..MEMBERS as u16).collect(),
+        security: sharenet_mpc::protocol::Security::Malicious,
     }
 }
 

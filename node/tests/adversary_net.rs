@@ -669,6 +669,7 @@ fn query(text: &str, dataset: B256) -> QueryRequest {
         ready_timeout: Duration::from_secs(10),
         session_timeout: Duration::from_secs(20),
         attest_timeout: Duration::from_secs(20),
+        security: sharenet_mpc::protocol::Security::Malicious,
     }
 }
 

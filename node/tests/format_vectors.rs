@@ -229,6 +229,7 @@ fn request(v: &Value) -> JobRequest {
             job: job_id(&v["job"]),
             attempt: num(&v["attempt"]) as u8,
             live: list(&v["live"], |i| num(i) as u16),
+            security: v["security"].as_str().unwrap().parse().unwrap(),
         },
         other => panic!("unknown request kind {other}"),
     }

@@ -207,6 +207,7 @@ fn request(text: &str, datasets: &[B256]) -> QueryRequest {
         ready_timeout: PATIENCE,
         session_timeout: PATIENCE,
         attest_timeout: PATIENCE,
+        security: sharenet_mpc::protocol::Security::Malicious,
     }
 }
 

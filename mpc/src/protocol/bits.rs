@@ -69,8 +69,31 @@ impl<T: Transport> Session<Mp127, T> {
 
     /// Shares of `count` uniformly random bits; in a malicious session, verified to be bits (and
     /// every pending product verified) before they are returned.
+    ///
+    /// A malicious session makes its bits in batches (1,024 at first, doubling at each refill up
+    /// to 65,536, or what the call asks for if more) and keeps the rest for later calls: each
+    /// batch costs one verification (seven rounds), and the secret-float finishers ask for a few
+    /// bits at a time hundreds of times in a row.
     pub fn random_bits(&mut self, count: usize) -> Result<Vec<Mp127>, ProtocolError> {
         self.random_bits += count as u64;
+        if !self.records_products() {
+            return self.dealt_bits(count);
+        }
+        let pool = &mut self.bit_pool;
+        if pool.bits.len() < count {
+            let more = (count - pool.bits.len()).max(pool.next_batch);
+            pool.next_batch = (pool.next_batch * 2).min(super::verify::MAX_BIT_BATCH);
+            let mut fresh = self.dealt_bits(more)?;
+            // Oldest first: the pool is drawn from its end.
+            fresh.append(&mut self.bit_pool.bits);
+            self.bit_pool.bits = fresh;
+        }
+        let keep = self.bit_pool.bits.len() - count;
+        Ok(self.bit_pool.bits.split_off(keep))
+    }
+
+    /// `count` fresh bits from the rotating dealers (verified in a malicious session).
+    pub(super) fn dealt_bits(&mut self, count: usize) -> Result<Vec<Mp127>, ProtocolError> {
         let operands = self
             .deal_from_rotating_dealers(count, |rng| Mp127::from_u64(rng.next_u32() as u64 & 1))?;
         self.bits_from_dealt(count, operands)

@@ -40,14 +40,20 @@ pub enum Extremum {
 /// The largest bit length a committee of `n` with threshold `t` can compare or truncate at a
 /// security level: the high mask is the sum of `t + 1` dealt values (semi-honest) or of the
 /// `C(n, t)` PRSS key sets' values (malicious, where a dealer could deal one out of range).
+///
+/// With `terms ≤ 2^L` values below `2^(k+κ−m)`, the masked value is below
+/// `2^(k+1) + 2^(k+κ+L)`, which stays below p = 2^127 − 1 when `k ≤ 126 − κ − L`. The semi-honest
+/// bound keeps one more bit of slack (`125 − κ − L`, unchanged since it was first published); the
+/// malicious one uses the exact bound so that a committee of seven (`C(7, 3) = 35`, L = 6) still
+/// reaches the 80 bits of the secret-float square root.
 pub fn max_comparison_bits(n: usize, t: usize, security: Security) -> u32 {
-    let terms = match security {
-        Security::SemiHonest => t + 1,
-        _ => super::prss::key_sets(n, t),
+    let (terms, top) = match security {
+        Security::SemiHonest => (t + 1, 125),
+        _ => (super::prss::key_sets(n, t), 126),
     };
     let terms = u32::try_from(terms).unwrap_or(u32::MAX).max(1);
     let log = terms.checked_next_power_of_two().map_or(32, u32::ilog2);
-    (125 - STATISTICAL_SECURITY).saturating_sub(log)
+    (top - STATISTICAL_SECURITY).saturating_sub(log)
 }
 
 fn pow2(e: u32) -> Mp127 {

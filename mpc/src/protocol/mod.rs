@@ -38,7 +38,7 @@ pub use outside::OutsideParty;
 pub use prss::Prss;
 pub use reshare::PointsError;
 pub use transcript::TRANSCRIPT_CONTEXT;
-pub use verify::{MALICIOUS_MAX_KEY_SETS, Security, VERIFY_BATCH};
+pub use verify::{FIRST_BIT_BATCH, MALICIOUS_MAX_KEY_SETS, MAX_BIT_BATCH, Security, VERIFY_BATCH};
 
 pub(crate) use transcript::{Record, Transcript};
 
@@ -198,6 +198,8 @@ pub struct Session<F: Field, T: Transport> {
     random_bits: u64,
     security: Security,
     pending: verify::PendingProducts<F>,
+    /// Verified random bits made and not used yet (malicious sessions).
+    bit_pool: verify::BitPool<F>,
 }
 
 impl<F: Field, T: Transport> Session<F, T> {
@@ -246,6 +248,7 @@ impl<F: Field, T: Transport> Session<F, T> {
             random_bits: 0,
             security: Security::SemiHonest,
             pending: verify::PendingProducts::default(),
+            bit_pool: verify::BitPool::default(),
         };
         let use_prss = match randomness {
             RandomnessSource::Prss => true,

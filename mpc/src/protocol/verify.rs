@@ -94,6 +94,37 @@ impl core::str::FromStr for Security {
     }
 }
 
+/// Verified random bits made and not used yet, and how many to make at the next refill (which
+/// doubles from [`FIRST_BIT_BATCH`] up to [`MAX_BIT_BATCH`]: a short session wastes little, a
+/// long run of small requests costs few verifications). `Debug` shows counts, never shares.
+pub(crate) struct BitPool<F> {
+    pub(crate) bits: Vec<F>,
+    pub(crate) next_batch: usize,
+}
+
+impl<F> Default for BitPool<F> {
+    fn default() -> Self {
+        BitPool {
+            bits: Vec::new(),
+            next_batch: FIRST_BIT_BATCH,
+        }
+    }
+}
+
+impl<F> core::fmt::Debug for BitPool<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BitPool")
+            .field("bits", &self.bits.len())
+            .field("next_batch", &self.next_batch)
+            .finish()
+    }
+}
+
+/// The first refill of a malicious session's random bits.
+pub const FIRST_BIT_BATCH: usize = 1 << 10;
+/// The largest refill beyond what a call asks for.
+pub const MAX_BIT_BATCH: usize = 1 << 16;
+
 /// Gates recorded since the last verification. Runs of gates with the same number of terms are
 /// stored as one span, so a vector of `len` multiplications costs one span, not `len`.
 ///
@@ -318,7 +349,7 @@ mod tests {
                 let dealt = s.deal_from_rotating_dealers(count, |_| half)?;
                 s.bits_from_dealt(count, dealt)?
             } else {
-                s.random_bits(count)?
+                s.dealt_bits(count)?
             };
             s.open(&bits)
         })

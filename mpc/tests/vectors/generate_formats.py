@@ -672,15 +672,20 @@ def jobs_vectors():
              {"kind": "Hello", "job": 2**256 - 1, "program": ""}),
             ("hello with non-ASCII text", {"kind": "Hello", "job": 2**64,
                                            "program": "SELECT COUNT(*) FROM données"}),
-            ("start", {"kind": "Start", "job": 7, "attempt": 2, "live": [0, 2, 3, 4]}),
-            ("start with no live member", {"kind": "Start", "job": 1, "attempt": 0, "live": []}),
+            ("start", {"kind": "Start", "job": 7, "attempt": 2, "live": [0, 2, 3, 4],
+                       "security": "semi-honest"}),
+            ("start, malicious", {"kind": "Start", "job": 7, "attempt": 0, "live": [0, 1, 2],
+                                  "security": "malicious"}),
+            ("start with no live member", {"kind": "Start", "job": 1, "attempt": 0, "live": [],
+                                           "security": "malicious"}),
             ("start with 64 members", {"kind": "Start", "job": 2**200, "attempt": 255,
-                                       "live": list(range(64))})]:
+                                       "live": list(range(64)), "security": "semi-honest"})]:
         if req["kind"] == "Hello":
             encoded = job_header(1) + be(32, req["job"]) + req["program"].encode()
         else:
             encoded = (job_header(2) + be(32, req["job"]) + bytes([req["attempt"]])
-                       + le(2, len(req["live"])) + b"".join(le(2, i) for i in req["live"]))
+                       + le(2, len(req["live"])) + b"".join(le(2, i) for i in req["live"])
+                       + bytes([{"semi-honest": 0, "malicious": 1}[req["security"]]]))
         requests.append({"name": name, "input": dict(req, job=str(req["job"])),
                          "encoded": encoded.hex()})
     replies = [{"name": "ready", "input": {"kind": "Ready"}, "encoded": job_header(1).hex()},
@@ -730,7 +735,10 @@ def jobs_vectors():
         bad("start cut inside the count", start[:40], malformed("truncated")),
         bad("start with 65 members", start[:39] + le(2, 65) + b"\0" * 130,
             malformed("too many live members")),
-        bad("start with fewer members than counted", start[:-1], malformed("truncated")),
+        bad("start with fewer members than counted", start[:-2], malformed("truncated")),
+        bad("start without its security level", start[:-1], malformed("truncated")),
+        bad("start with security level 7", start[:-1] + b"\x07",
+            malformed("unknown security level")),
         bad("start with a trailing byte", start + b"\0", malformed("trailing bytes")),
         bad("over 16 KiB", hello + b"x" * (16385 - len(hello)), err("TooLarge", size=16385)),
         bad("16 KiB of zeros and one more", b"\0" * 16385, err("TooLarge", size=16385)),

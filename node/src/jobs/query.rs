@@ -14,6 +14,7 @@ use sharenet_query::{
 };
 
 use super::{JobError, explain_verdict, program_hash};
+use sharenet_mpc::protocol::{Security, max_comparison_bits};
 
 /// A dataset as a job reads it: its chain record and its checked manifest and schema.
 #[derive(Debug, Clone)]
@@ -133,12 +134,25 @@ pub fn compile_job(text: &str, datasets: &[JobDataset]) -> Result<JobQuery, JobE
         .max()
         .unwrap_or(1)
         .max(1);
+    // Compiled for the narrower of the two security levels' comparisons (the level is chosen at
+    // `Start`, after compiling): a malicious session of 2t + 1 members sums C(2t + 1, t) PRSS
+    // masks.
+    let threshold = datasets
+        .first()
+        .map_or(1, |d| usize::from(d.info.threshold));
+    let defaults = CompileOptions::default();
+    let max_bits = defaults.max_bits.min(max_comparison_bits(
+        2 * threshold + 1,
+        threshold,
+        Security::Malicious,
+    ));
     let compiled = compile(
         &typed,
         rows,
         &CompileOptions {
             min_cohort,
-            ..CompileOptions::default()
+            max_bits,
+            ..defaults
         },
     )
     .map_err(|e| JobError::Compile(e.to_string()))?;

@@ -11,7 +11,7 @@ use libp2p::PeerId;
 use sharenet_chain_adapter::bindings::AccessGrants::AccessGrantsEvents;
 use sharenet_chain_adapter::{ChainEventKind, EventCursor, JobStatus, Ledger, NewJob};
 use sharenet_mpc::ir;
-use sharenet_mpc::protocol::OutsideParty;
+use sharenet_mpc::protocol::{OutsideParty, Security};
 use sharenet_query::{QueryResult, assemble};
 
 use super::query::{
@@ -43,6 +43,9 @@ pub struct QueryRequest {
     pub session_timeout: Duration,
     /// How long to wait for the attestations after the result arrived.
     pub attest_timeout: Duration,
+    /// The session's security level (malicious: the session runs with exactly 2t + 1 of the
+    /// ready members, another subset on each retry).
+    pub security: Security,
 }
 
 /// Where a job is (for progress display).
@@ -409,6 +412,9 @@ async fn run_submitted<L: Ledger>(
                 needed,
             }));
         }
+        if request.security == Security::Malicious {
+            live = session_members(&live, needed, attempt);
+        }
         progress(Progress::Started { attempt });
         match run_attempt(
             client, request, job, query, committee, threshold, attempt, &live,
@@ -510,6 +516,21 @@ enum Readiness {
     No,
 }
 
+/// The `needed` members of a malicious session among the ready ones (ascending): a window that
+/// moves with the attempt, so that a retry after an abort nobody could be blamed for runs without
+/// some of the members of the failed attempt whenever more than `needed` are up.
+fn session_members(ready: &[u16], needed: usize, attempt: u8) -> Vec<u16> {
+    if ready.len() <= needed {
+        return ready.to_vec();
+    }
+    let offset = usize::from(attempt) * (ready.len() - needed) % ready.len();
+    let mut chosen: Vec<u16> = (0..needed)
+        .map(|k| ready[(offset + k) % ready.len()])
+        .collect();
+    chosen.sort_unstable();
+    chosen
+}
+
 /// One attempt: start the live members, receive and check the outputs.
 #[allow(clippy::too_many_arguments)]
 async fn run_attempt(
@@ -537,6 +558,7 @@ async fn run_attempt(
         job,
         attempt,
         live: live.to_vec(),
+        security: request.security,
     }
     .encode();
     for (position, peer) in peers[..n].iter().enumerate() {

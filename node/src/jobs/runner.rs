@@ -20,7 +20,7 @@ use sharenet_chain_adapter::Ledger;
 use sharenet_dht::{RecordContent, SignedRecord};
 use sharenet_mpc::field::Mp127;
 use sharenet_mpc::ir;
-use sharenet_mpc::protocol::{RandomnessSource, Session};
+use sharenet_mpc::protocol::{RandomnessSource, Security, Session};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -150,6 +150,8 @@ pub struct JobService<L> {
     pub session_timeout: Duration,
     /// Counters for the metrics.
     pub counters: Arc<JobCounters>,
+    /// The lowest security level this node runs a job at.
+    pub min_security: Security,
     prepared: Arc<Mutex<HashMap<U256, Slot>>>,
     running: Arc<Mutex<HashSet<U256>>>,
 }
@@ -163,6 +165,7 @@ impl<L: Clone> Clone for JobService<L> {
             account: self.account,
             session_timeout: self.session_timeout,
             counters: self.counters.clone(),
+            min_security: self.min_security,
             prepared: self.prepared.clone(),
             running: self.running.clone(),
         }
@@ -186,9 +189,16 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
             account,
             session_timeout,
             counters,
+            min_security: Security::Malicious,
             prepared: Arc::default(),
             running: Arc::default(),
         }
+    }
+
+    /// The same service with another lowest security level (default: malicious).
+    pub fn with_min_security(mut self, min_security: Security) -> Self {
+        self.min_security = min_security;
+        self
     }
 
     /// Serves job requests from `inbound` until it closes.
@@ -228,8 +238,13 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
                 info!(%job, "job prepared");
                 Ok(JobReply::Ready)
             }
-            JobRequest::Start { job, attempt, live } => {
-                self.start(peer, job, attempt, live).await?;
+            JobRequest::Start {
+                job,
+                attempt,
+                live,
+                security,
+            } => {
+                self.start(peer, job, attempt, live, security).await?;
                 Ok(JobReply::Accepted)
             }
         }
@@ -487,8 +502,15 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         job: U256,
         attempt: u8,
         live: Vec<u16>,
+        security: Security,
     ) -> Result<(), JobError> {
         let refuse = |reason: String| JobError::Job { job, reason };
+        if security == Security::SemiHonest && self.min_security != Security::SemiHonest {
+            return Err(refuse(format!(
+                "the job asks for {security} security; this node runs jobs at {} security only",
+                self.min_security
+            )));
+        }
         let not_prepared = || refuse("the job was not prepared here (send Hello first)".into());
         let query = {
             let table = self.prepared.lock().map_err(|_| poisoned())?;
@@ -526,6 +548,12 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         if live.len() < needed {
             return Err(refuse(format!(
                 "{} live members, the protocol needs {needed} (2t + 1)",
+                live.len()
+            )));
+        }
+        if security == Security::Malicious && live.len() != needed {
+            return Err(refuse(format!(
+                "{} live members, a malicious-secure session runs with exactly {needed} (2t + 1)",
                 live.len()
             )));
         }
@@ -579,6 +607,7 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         tokio::spawn(async move {
             let computed = tokio::task::spawn_blocking(move || {
                 let mut session = Session::new(n_live, t, transport, RandomnessSource::Auto)?;
+                session.set_security(security)?;
                 // One random value opened to the live members: the transcript, and so the result
                 // commitment, cannot then be guessed by a member that took no part (a query that
                 // opens nothing else to all would have a commitment computable from public data,

@@ -5,11 +5,13 @@
 //!   checks the job on chain, the grant, the text against the job's program hash, compiles the
 //!   query and — if it has a slot for the job — loads its inputs, then answers `Ready`,
 //!   `Refused(reason)`, or `Busy(reason)` when it has no slot for the job now (ask again later).
-//! - `Start { job, attempt, live }`: run attempt `attempt` of the job with the committee members
-//!   `live` (indices in the dataset's committee, ascending). Answered `Accepted` once the job is
-//!   checked on chain again; the outputs then arrive over the MPC protocol.
+//! - `Start { job, attempt, live, security }`: run attempt `attempt` of the job with the committee
+//!   members `live` (indices in the dataset's committee, ascending) at security level `security`
+//!   (`malicious`: exactly `2t + 1` members). Answered `Accepted` once the job is checked on chain
+//!   again; the outputs then arrive over the MPC protocol.
 
 use alloy::primitives::U256;
+use sharenet_mpc::protocol::Security;
 
 /// Largest request: the program text is bounded by the job market's `MAX_PROGRAM` (8 KiB).
 pub const MAX_JOB_REQUEST: usize = 16 << 10;
@@ -26,6 +28,9 @@ const READY: u8 = 1;
 const ACCEPTED: u8 = 2;
 const REFUSED: u8 = 3;
 const BUSY: u8 = 4;
+/// The security level byte at the end of a `Start`.
+const SEMI_HONEST: u8 = 0;
+const MALICIOUS: u8 = 1;
 
 /// A malformed job message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,6 +62,8 @@ pub enum JobRequest {
         attempt: u8,
         /// Committee indices of the members taking part, ascending.
         live: Vec<u16>,
+        /// The session's security level (a member refuses one below its own minimum).
+        security: Security,
     },
 }
 
@@ -119,7 +126,12 @@ impl JobRequest {
                 out.extend_from_slice(program.as_bytes());
                 out
             }
-            JobRequest::Start { job, attempt, live } => {
+            JobRequest::Start {
+                job,
+                attempt,
+                live,
+                security,
+            } => {
                 let mut out = header(START);
                 out.extend_from_slice(&job.to_be_bytes::<32>());
                 out.push(*attempt);
@@ -127,6 +139,10 @@ impl JobRequest {
                 for i in live {
                     out.extend_from_slice(&i.to_le_bytes());
                 }
+                out.push(match security {
+                    Security::SemiHonest => SEMI_HONEST,
+                    _ => MALICIOUS,
+                });
                 out
             }
         }
@@ -155,10 +171,20 @@ impl JobRequest {
                 for _ in 0..count {
                     live.push(take_u16(&mut rest)?);
                 }
+                let security = match take(&mut rest, 1)?[0] {
+                    SEMI_HONEST => Security::SemiHonest,
+                    MALICIOUS => Security::Malicious,
+                    _ => return Err(JobWireError::Malformed("unknown security level")),
+                };
                 if !rest.is_empty() {
                     return Err(JobWireError::Malformed("trailing bytes"));
                 }
-                Ok(JobRequest::Start { job, attempt, live })
+                Ok(JobRequest::Start {
+                    job,
+                    attempt,
+                    live,
+                    security,
+                })
             }
             _ => Err(JobWireError::Malformed("unknown request kind")),
         }
@@ -219,6 +245,7 @@ mod tests {
             job: U256::MAX,
             attempt: 2,
             live: vec![0, 2, 3, 4],
+            security: Security::SemiHonest,
         };
         assert_eq!(JobRequest::decode(&start.encode()).unwrap(), start);
         for reply in [
@@ -239,6 +266,7 @@ mod tests {
             job: U256::from(1u64),
             attempt: 0,
             live: vec![0, 1, 2],
+            security: Security::Malicious,
         }
         .encode();
         start.push(0);

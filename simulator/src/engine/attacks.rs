@@ -556,6 +556,7 @@ async fn squatter_job(
         ready_timeout: net.message_timeout,
         session_timeout: net.message_timeout,
         attest_timeout: net.message_timeout,
+        security: net.security,
     };
     match tokio::time::timeout(ATTACK_TIMEOUT, run_query(ledger, client, &request, |_| {})).await {
         Ok(Ok(_)) => Err("a job on the squatted copy was served".into()),
@@ -989,6 +990,7 @@ async fn stale(
         job,
         attempt: 0,
         live: live.clone(),
+        security: net.security,
     };
     let replies = ask(net, &client, &committee, &start).await;
     let refused = replies

@@ -247,6 +247,7 @@ async fn submit(ctx: &Context, job: &Job, timeout: Duration) -> Submitted {
         ready_timeout: ctx.net.message_timeout.min(timeout),
         session_timeout: timeout,
         attest_timeout: ATTEST_TIMEOUT.min(timeout),
+        security: ctx.net.security,
     };
     let mut seen = Trace {
         steps: Vec::new(),

@@ -1,6 +1,7 @@
 //! The simulated network: the embedded chain, the nodes (started, crashed, restarted), their
 //! link-fault handles, the clients of institutions and researchers, and the scenario clock.
 
+use sharenet_mpc::protocol::Security;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -46,6 +47,8 @@ pub(super) struct SimNetwork {
     pub accounts: Vec<Address>,
     /// The per-message timeout of the nodes.
     pub message_timeout: Duration,
+    /// The jobs' security level and the nodes' lowest.
+    pub security: Security,
     /// First chain account of the institutions (then the researchers).
     first_client_account: usize,
     /// The clients, by institution then researcher order.
@@ -84,6 +87,7 @@ impl SimNetwork {
             peers,
             accounts,
             message_timeout: message_timeout(scenario.network.job_timeout),
+            security: scenario.network.security,
             first_client_account: 1 + nodes,
             clients: Vec::new(),
         };
@@ -119,6 +123,7 @@ impl SimNetwork {
         )
         .map_err(|e| err(e.to_string()))?;
         config.faults = Some(self.faults[i].clone());
+        config.min_security = self.security;
         let started = tokio::time::timeout(
             STARTUP_TIMEOUT,
             LocalNode::start(config, ledger(&self.chain, i + 1)?),

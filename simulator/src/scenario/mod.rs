@@ -142,6 +142,9 @@ pub struct Network {
     pub committee: usize,
     /// How long a job may take before it counts as failed (default 120 s).
     pub job_timeout: Millis,
+    /// The jobs' security level, and the lowest the nodes accept (default `malicious`: the
+    /// sessions run with 2t + 1 of the committee and verify every product).
+    pub security: sharenet_mpc::protocol::Security,
 }
 
 /// `[[pools]]`: a placement key.

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use sharenet_mpc::protocol::Security;
 use sharenet_query::{QueryKind, Schema};
 
 use super::locate::{Location, Locator};
@@ -183,6 +184,7 @@ struct RawNetwork {
     threshold: usize,
     committee: Option<usize>,
     job_timeout: Option<Millis>,
+    security: Option<Security>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -649,6 +651,7 @@ impl RawScenario {
                 threshold: self.network.threshold,
                 committee: self.network.committee.unwrap_or(nodes),
                 job_timeout: self.network.job_timeout.unwrap_or(DEFAULT_JOB_TIMEOUT),
+                security: self.network.security.unwrap_or(Security::Malicious),
             },
             pools: self
                 .pools

@@ -81,6 +81,10 @@ fn unknown(
     }
 }
 
+/// The largest threshold of a malicious session (`C(2t + 1, t)` PRSS key sets at most
+/// `MALICIOUS_MAX_KEY_SETS`).
+const MALICIOUS_MAX_T: usize = 4;
+
 fn network(s: &Scenario, locator: &Locator<'_>) -> Result<(), ScenarioError> {
     let n = &s.network;
     let err = |key: &str, message: String| ScenarioError::Network {
@@ -129,6 +133,14 @@ fn network(s: &Scenario, locator: &Locator<'_>) -> Result<(), ScenarioError> {
     }
     if n.job_timeout == Millis(0) {
         return Err(err("job_timeout", "`job_timeout` must be positive".into()));
+    }
+    if n.security == sharenet_mpc::protocol::Security::Malicious && n.threshold > MALICIOUS_MAX_T {
+        return Err(err(
+            "security",
+            format!(
+                "malicious security runs with PRSS keys, which committees of threshold t <= {MALICIOUS_MAX_T} use; lower `threshold` or set `security = \"semi-honest\"`"
+            ),
+        ));
     }
     Ok(())
 }
