@@ -42,7 +42,8 @@ pub struct QueryArgs {
     /// How long to wait for any one message of the computation.
     #[arg(long, default_value = "60s")]
     timeout: String,
-    /// Compile and show the plan (rounds, multiplications, bytes) without submitting anything.
+    /// Compile and show the plan and its cost (rounds, multiplications, bytes) at both security
+    /// levels, semi-honest and malicious, without submitting anything.
     #[arg(long)]
     explain: bool,
     /// `malicious` (the session runs with exactly 2t + 1 members and verifies every product
@@ -172,6 +173,23 @@ pub async fn run(a: QueryArgs, ui: &Ui) -> Result<Report, Failure> {
         let (n, t) = (committee.len(), usize::from(info.threshold));
         let plan = query.compiled.explain(n, t);
         let cost = query.compiled.cost(n, t);
+        // Both levels: the cost, or null and the reason the committee cannot run it.
+        let mut costs = serde_json::Map::new();
+        let mut unavailable = serde_json::Map::new();
+        for (key, security) in [
+            ("semi_honest", Security::SemiHonest),
+            ("malicious", Security::Malicious),
+        ] {
+            match query.compiled.cost_at(n, t, security) {
+                Ok(c) => {
+                    costs.insert(key.into(), serde_json::to_value(c).unwrap_or_default());
+                }
+                Err(e) => {
+                    costs.insert(key.into(), serde_json::Value::Null);
+                    unavailable.insert(key.into(), e.to_string().into());
+                }
+            }
+        }
         let _ = client.shutdown().await;
         return Ok(Report::new(
             format!(
@@ -188,9 +206,12 @@ pub async fn run(a: QueryArgs, ui: &Ui) -> Result<Report, Failure> {
                 "min_cohort": query.min_cohort,
                 "committee": n,
                 "threshold": t,
+                // Semi-honest, as before; "cost" has both levels.
                 "rounds": cost.rounds,
                 "multiplications": cost.multiplications,
                 "bytes_per_party": cost.bytes_per_party,
+                "cost": costs,
+                "cost_unavailable": unavailable,
                 "program_hash": query.program_hash.to_string(),
                 "me": me.to_string(),
             }),

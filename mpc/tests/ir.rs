@@ -5,14 +5,24 @@
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use sharenet_mpc::field::{Field, Mp127};
-use sharenet_mpc::ir::{Decode, Op, Output, Program, estimate, execute, receive};
-use sharenet_mpc::protocol::{Extremum, OutsideParty, RandomnessSource, Session};
+use sharenet_mpc::ir::{
+    Decode, Op, Output, Program, Unsupported, estimate, estimate_with, execute, receive,
+};
+use sharenet_mpc::protocol::{
+    Extremum, OutsideParty, RandomnessSource, Security, Session, VERIFY_BATCH, max_comparison_bits,
+};
 use sharenet_mpc::transport::Transport;
 use sharenet_mpc::transport::memory::run_in_memory;
 
 /// age, cost columns; WHERE age >= 40; COUNT, SUM(cost), AVG(cost), VAR_POP(cost), MIN(age),
 /// with the minimum-cohort gate on every output.
 fn program(rows: usize, cohort: i128) -> Program {
+    statistics(rows, cohort, true)
+}
+
+/// [`program`], without STDDEV_POP if `!stddev` (its square root compares 80-bit values, more
+/// than a malicious committee of 7 handles).
+fn statistics(rows: usize, cohort: i128, stddev: bool) -> Program {
     let mut p = Program::new(rows, 2);
     let age = p.push(Op::Input { column: 0 }).unwrap();
     let cost = p.push(Op::Input { column: 1 }).unwrap();
@@ -60,7 +70,7 @@ fn program(rows: usize, cohort: i128) -> Program {
     let mean_sq = p.push(Op::FloatDiv(f_sq, f_count)).unwrap();
     let mean2 = p.push(Op::FloatMul(mean, mean)).unwrap();
     let var = p.push(Op::FloatSub(mean_sq, mean2)).unwrap();
-    let std = p.push(Op::FloatSqrt(var)).unwrap();
+    let std = stddev.then(|| p.push(Op::FloatSqrt(var)).unwrap());
     // MIN(age) over matching rows: non-matching rows become 255.
     let big = p.push(Op::Const { value: 255 }).unwrap();
     let diff = p
@@ -84,13 +94,14 @@ fn program(rows: usize, cohort: i128) -> Program {
         })
         .unwrap();
     for (name, node, decode) in [
-        ("count", count, Decode::Decimal { scale: 0 }),
-        ("sum", sum, Decode::Decimal { scale: 2 }),
-        ("avg", mean, Decode::Float),
-        ("var_pop", var, Decode::Float),
+        ("count", Some(count), Decode::Decimal { scale: 0 }),
+        ("sum", Some(sum), Decode::Decimal { scale: 2 }),
+        ("avg", Some(mean), Decode::Float),
+        ("var_pop", Some(var), Decode::Float),
         ("stddev_pop", std, Decode::Float),
-        ("min_age", min, Decode::Decimal { scale: 0 }),
+        ("min_age", Some(min), Decode::Decimal { scale: 0 }),
     ] {
+        let Some(node) = node else { continue };
         p.output(Output {
             name: name.into(),
             node,
@@ -104,33 +115,54 @@ fn program(rows: usize, cohort: i128) -> Program {
 
 struct Run {
     outputs: Vec<(String, Vec<Option<f64>>)>,
-    /// rounds, multiplications, random bits, bytes sent (party 0, during execute).
+    /// Per party: rounds, multiplications, random bits, bytes sent (during execute).
     counters: Vec<(u64, u64, u64, u64)>,
+    /// Per party: rounds of the session's set-up (PRSS keys, security level).
+    setup_rounds: Vec<u64>,
 }
 
-type PartyResult = (
-    Option<Vec<(String, Vec<Option<f64>>)>>,
-    Option<(u64, u64, u64, u64)>,
-);
+/// What one endpoint of a run returns: the receiver's outputs, or a member's counters
+/// (rounds, multiplications, random bits, bytes sent during execute) and set-up rounds.
+enum PartyResult {
+    Receiver(Vec<(String, Vec<Option<f64>>)>),
+    Member((u64, u64, u64, u64), u64),
+}
 
 fn run(n: usize, t: usize, ages: &[i64], costs: &[i64], cohort: i128) -> Run {
     let p = program(ages.len(), cohort);
-    let columns: Vec<Vec<Mp127>> = [ages, costs]
+    run_program(n, t, &p, &[ages, costs], Security::SemiHonest)
+}
+
+/// Runs `p` on a committee of `n` at `security`, the columns dealt by an outside owner, which
+/// also receives the outputs.
+fn run_program(n: usize, t: usize, p: &Program, columns: &[&[i64]], security: Security) -> Run {
+    try_run_program(n, t, p, columns, security).unwrap()
+}
+
+/// [`run_program`], or the first member's error if the members fail.
+fn try_run_program(
+    n: usize,
+    t: usize,
+    p: &Program,
+    columns: &[&[i64]],
+    security: Security,
+) -> Result<Run, String> {
+    let rows = p.rows;
+    let columns: Vec<Vec<Mp127>> = columns
         .iter()
         .map(|c| c.iter().map(|v| Mp127::from_i64(*v)).collect())
         .collect();
-    let results: Vec<PartyResult> = run_in_memory(n + 1, |tr| {
+    let results: Vec<Result<PartyResult, String>> = run_in_memory(n + 1, |tr| {
         let me = tr.me();
         if me == n {
-            let mut c = OutsideParty::<Mp127, _>::new(n, t, tr).unwrap();
+            let mut c = OutsideParty::<Mp127, _>::new(n, t, tr).map_err(|e| e.to_string())?;
             for col in &columns {
-                c.deal(col).unwrap();
+                c.deal(col).map_err(|e| e.to_string())?;
             }
-            let out = receive(&mut c, &p).unwrap();
-            return (
-                Some(out.into_iter().map(|o| (o.name, o.values)).collect()),
-                None,
-            );
+            let out = receive(&mut c, p).map_err(|e| format!("receiver: {e}"))?;
+            return Ok(PartyResult::Receiver(
+                out.into_iter().map(|o| (o.name, o.values)).collect(),
+            ));
         }
         let mut s = Session::with_rng(
             n,
@@ -139,34 +171,49 @@ fn run(n: usize, t: usize, ages: &[i64], costs: &[i64], cohort: i128) -> Run {
             RandomnessSource::Auto,
             StdRng::seed_from_u64(me as u64),
         )
-        .unwrap();
-        let inputs: Vec<Vec<Mp127>> = (0..2)
-            .map(|_| s.input(n, None, ages.len()).unwrap())
-            .collect();
+        .map_err(|e| e.to_string())?;
+        s.set_security(security).map_err(|e| e.to_string())?;
+        let setup = s.stats().rounds;
+        let mut inputs = Vec::new();
+        for _ in 0..columns.len() {
+            inputs.push(s.input(n, None, rows).map_err(|e| e.to_string())?);
+        }
         let before = s.stats();
-        execute(&mut s, &p, &inputs, n).unwrap();
+        execute(&mut s, p, &inputs, n).map_err(|e| e.to_string())?;
         let after = s.stats();
-        (
-            None,
-            Some((
+        Ok(PartyResult::Member(
+            (
                 after.rounds - before.rounds,
                 after.multiplications - before.multiplications,
                 after.random_bits - before.random_bits,
                 after.transport.bytes_sent - before.transport.bytes_sent,
-            )),
-        )
+            ),
+            setup,
+        ))
     });
     let mut outputs = Vec::new();
     let mut counters = Vec::new();
-    for (o, c) in results {
-        if let Some(o) = o {
-            outputs = o;
-        }
-        if let Some(c) = c {
-            counters.push(c);
+    let mut setup_rounds = Vec::new();
+    let mut receiver_error = None;
+    for r in results {
+        match r {
+            Ok(PartyResult::Receiver(o)) => outputs = o,
+            Ok(PartyResult::Member(c, setup)) => {
+                counters.push(c);
+                setup_rounds.push(setup);
+            }
+            Err(e) if e.starts_with("receiver: ") => receiver_error = Some(e),
+            Err(e) => return Err(e),
         }
     }
-    Run { outputs, counters }
+    if let Some(e) = receiver_error {
+        return Err(e);
+    }
+    Ok(Run {
+        outputs,
+        counters,
+        setup_rounds,
+    })
 }
 
 fn table(rows: usize, seed: u64) -> (Vec<i64>, Vec<i64>) {
@@ -216,25 +263,160 @@ fn small_cohorts_reveal_only_the_gate() {
     assert!(r.outputs.iter().all(|(_, v)| v[0].is_some()));
 }
 
+/// Checks a prediction against the counters of a real run: rounds, multiplications, random bits
+/// and set-up rounds exactly (every party), bytes within 5% of the parties' average (the model
+/// counts field elements, 16 bytes each; real traffic adds 10-byte headers per message and
+/// per-party imbalance).
+fn assert_predicted(cost: &sharenet_mpc::ir::Cost, r: &Run, what: &str) {
+    for (party, (rounds, mults, bits, _)) in r.counters.iter().enumerate() {
+        assert_eq!(cost.rounds, *rounds, "rounds {what} party {party}");
+        assert_eq!(
+            cost.multiplications, *mults,
+            "multiplications {what} party {party}"
+        );
+        assert_eq!(cost.random_bits, *bits, "random bits {what} party {party}");
+    }
+    for (party, setup) in r.setup_rounds.iter().enumerate() {
+        assert_eq!(
+            cost.setup_rounds, *setup,
+            "set-up rounds {what} party {party}"
+        );
+    }
+    let n = r.counters.len() as f64;
+    let real: f64 = r.counters.iter().map(|c| c.3 as f64).sum::<f64>() / n;
+    let model = cost.bytes_per_party as f64;
+    assert!(
+        (real - model).abs() / model < 0.05,
+        "bytes {what}: real {real}, model {model}"
+    );
+}
+
 #[test]
 fn explain_predicts_the_real_cost() {
     for (n, t) in [(3, 1), (5, 2), (7, 3)] {
         let (ages, costs) = table(64, 3);
         let r = run(n, t, &ages, &costs, 10);
         let cost = estimate(&program(64, 10), n, t);
-        let (rounds, mults, bits, _) = r.counters[0];
-        assert_eq!(cost.rounds, rounds, "rounds n={n}");
-        assert_eq!(cost.multiplications, mults, "multiplications n={n}");
-        assert_eq!(cost.random_bits, bits, "random bits n={n}");
-        // Bytes: the model counts field elements (16 bytes each) averaged over the parties;
-        // real traffic adds 10-byte headers per message and per-party imbalance.
-        let real: f64 = r.counters.iter().map(|c| c.3 as f64).sum::<f64>() / n as f64;
-        let model = cost.bytes_per_party as f64;
-        assert!(
-            (real - model).abs() / model < 0.05,
-            "bytes n={n}: real {real}, model {model}"
+        assert_eq!(
+            estimate_with(&program(64, 10), n, t, Security::SemiHonest),
+            Ok(cost)
+        );
+        assert_eq!(cost.verification_multiplications, 0);
+        assert_predicted(&cost, &r, &format!("semi-honest n={n}"));
+    }
+}
+
+#[test]
+fn explain_predicts_the_real_cost_of_a_malicious_session() {
+    // n = 3 and 5 draw double sharings from PRSS, n = 7 from hyper-invertible batches (its
+    // malicious session sets up PRSS keys for the bounded masks only). At n = 7 without the
+    // square root: it compares 80-bit values, one more than a malicious committee of 7 handles
+    // (malicious_estimates_name_what_the_committee_cannot_run).
+    for (n, t, stddev) in [(3, 1, true), (5, 2, true), (7, 3, false)] {
+        let (ages, costs) = table(64, 3);
+        let p = statistics(64, 10, stddev);
+        let honest = run_program(n, t, &p, &[&ages, &costs], Security::SemiHonest);
+        let r = run_program(n, t, &p, &[&ages, &costs], Security::Malicious);
+        // The same results (up to the last bits of the floats' probabilistic rounding).
+        for ((name, got), (_, want)) in r.outputs.iter().zip(&honest.outputs) {
+            assert!(close(got[0].unwrap(), want[0].unwrap()), "n={n} {name}");
+        }
+        let semi = estimate_with(&p, n, t, Security::SemiHonest).unwrap();
+        assert_predicted(&semi, &honest, &format!("semi-honest n={n}"));
+        let cost = estimate_with(&p, n, t, Security::Malicious).unwrap();
+        assert_predicted(&cost, &r, &format!("malicious n={n}"));
+        // The verification's multiplications: what the malicious run multiplied beyond the
+        // semi-honest run of the same program.
+        let extra = r.counters[0].1 - honest.counters[0].1;
+        assert_eq!(cost.verification_multiplications, extra, "n={n}");
+        assert!(extra > 0);
+        eprintln!(
+            "n={n}: semi-honest {} rounds, {} mults, {} bytes/party (+{} set-up rounds); \
+             malicious {} rounds, {} mults ({} verification), {} bytes/party (+{} set-up rounds)",
+            semi.rounds,
+            semi.multiplications,
+            semi.bytes_per_party,
+            semi.setup_rounds,
+            cost.rounds,
+            cost.multiplications,
+            cost.verification_multiplications,
+            cost.bytes_per_party,
+            cost.setup_rounds
         );
     }
+}
+
+#[test]
+fn explain_predicts_a_full_verification_batch() {
+    // Two levels of products over just over VERIFY_BATCH / 2 rows: the first records more than
+    // VERIFY_BATCH terms and gates, so the second multiplication verifies them first, and the
+    // output's opening verifies the rest: two checks.
+    let rows = VERIFY_BATCH / 2 + 1;
+    let mut p = Program::new(rows, 2);
+    let x = p.push(Op::Input { column: 0 }).unwrap();
+    let y = p.push(Op::Input { column: 1 }).unwrap();
+    let xy = p.push(Op::Mul(x, y)).unwrap();
+    let xxy = p.push(Op::Mul(xy, x)).unwrap();
+    let sum = p.push(Op::Sum(xxy)).unwrap();
+    p.output(Output {
+        name: "sum".into(),
+        node: sum,
+        decode: Decode::Decimal { scale: 0 },
+        gate: None,
+    })
+    .unwrap();
+    let xs: Vec<i64> = (0..rows as i64).map(|i| i % 7 - 3).collect();
+    let ys: Vec<i64> = (0..rows as i64).map(|i| i % 5).collect();
+    let r = run_program(3, 1, &p, &[&xs, &ys], Security::Malicious);
+    let want: i64 = xs.iter().zip(&ys).map(|(x, y)| x * x * y).sum();
+    assert_eq!(r.outputs[0].1, vec![Some(want as f64)]);
+    let cost = estimate_with(&p, 3, 1, Security::Malicious).unwrap();
+    assert_predicted(&cost, &r, "a full batch");
+}
+
+#[test]
+fn malicious_estimates_name_what_the_committee_cannot_run() {
+    let (ages, costs) = table(64, 3);
+    let p = program(64, 10);
+    // The committee's shape: as Session::set_security refuses it.
+    for (n, t) in [(4, 1), (11, 5)] {
+        let err = estimate_with(&p, n, t, Security::Malicious).unwrap_err();
+        let expected = if n == 4 {
+            Unsupported::NotTwoTPlusOne { n, t }
+        } else {
+            Unsupported::TooManyMembers { n }
+        };
+        assert_eq!(err, expected, "n={n} t={t}");
+        let results = run_in_memory(n, |tr| {
+            let rng = StdRng::seed_from_u64(tr.me() as u64);
+            let mut s = Session::<Mp127, _>::with_rng(n, t, tr, RandomnessSource::Auto, rng)?;
+            s.set_security(Security::Malicious)
+        });
+        assert!(results.iter().all(Result::is_err), "n={n} t={t}");
+        assert!(estimate_with(&p, n, t, Security::SemiHonest).is_ok());
+    }
+    // The widest comparison: the square root's 80 bits fit a malicious committee of 5, not 7.
+    assert_eq!(estimate(&p, 7, 3).comparison_bits, 80);
+    assert_eq!(
+        estimate_with(&p, 7, 3, Security::Malicious),
+        Err(Unsupported::TooWide {
+            needed: 80,
+            allowed: max_comparison_bits(7, 3, Security::Malicious),
+            security: Security::Malicious,
+            n: 7,
+            t: 3
+        })
+    );
+    let failed = try_run_program(7, 3, &p, &[&ages, &costs], Security::Malicious);
+    assert!(
+        failed
+            .as_ref()
+            .is_err_and(|e| e.contains("max_comparison_bits")),
+        "{:?}",
+        failed.as_ref().err()
+    );
+    assert!(estimate_with(&p, 5, 2, Security::Malicious).is_ok());
+    assert!(estimate_with(&p, 7, 3, Security::SemiHonest).is_ok());
 }
 
 #[test]

@@ -22,8 +22,10 @@ use super::typed::{
     TypedQuery, ValueType,
 };
 use crate::result::format_number;
-use sharenet_mpc::ir::{Cost, Decode, IrError, NodeId, Op, Output, Program, estimate};
-use sharenet_mpc::protocol::Extremum;
+use sharenet_mpc::ir::{
+    Cost, Decode, IrError, NodeId, Op, Output, Program, Unsupported, estimate, estimate_with,
+};
+use sharenet_mpc::protocol::{Extremum, Security};
 
 /// Default bit width of INTEGER and FIXED columns: `|value × 10^scale| < 2^31`.
 pub const DEFAULT_NUMERIC_BITS: u32 = 31;
@@ -164,30 +166,75 @@ pub struct CompiledQuery {
 }
 
 impl CompiledQuery {
-    /// The predicted cost for a committee of `n` with threshold `t`.
+    /// The predicted cost for a semi-honest committee of `n` with threshold `t`.
     pub fn cost(&self, n: usize, t: usize) -> Cost {
         estimate(&self.program, n, t)
     }
 
-    /// A human-readable EXPLAIN.
+    /// The predicted cost for a committee of `n` with threshold `t` at `security`, or why that
+    /// committee cannot run the query at that level ([`estimate_with`]).
+    pub fn cost_at(&self, n: usize, t: usize, security: Security) -> Result<Cost, Unsupported> {
+        estimate_with(&self.program, n, t, security)
+    }
+
+    /// A human-readable EXPLAIN: the plan, then the cost per party at both security levels side
+    /// by side (a level the committee cannot run is named with the reason).
     pub fn explain(&self, n: usize, t: usize) -> String {
-        let c = self.cost(n, t);
         let groups = self.groups.as_ref().map_or(1, Vec::len);
-        format!(
+        let mut out = format!(
             "plan: {} rows x {} input columns, {} group(s), {} IR nodes\n\
-             cost for n = {n}, t = {t} (per party, excluding session set-up and input loading):\n  \
-             rounds            {}\n  multiplications   {}\n  comparisons       {}\n  \
-             random bits       {}\n  bytes sent        {}",
+             cost for n = {n}, t = {t}, per party (input loading excluded):",
             self.program.rows,
             self.program.columns,
             groups,
             self.program.nodes.len(),
-            c.rounds,
-            c.multiplications,
-            c.comparisons,
-            c.random_bits,
-            c.bytes_per_party
-        )
+        );
+        let levels = [Security::SemiHonest, Security::Malicious];
+        let costs: Vec<(Security, Cost)> = levels
+            .iter()
+            .filter_map(|&s| self.cost_at(n, t, s).ok().map(|c| (s, c)))
+            .collect();
+        if !costs.is_empty() {
+            out.push_str(&format!("\n  {:<28}", ""));
+            for (s, _) in &costs {
+                out.push_str(&format!("{:>14}", s.as_str()));
+            }
+            let labels = [
+                "rounds",
+                "multiplications",
+                "  of which verification",
+                "comparisons",
+                "random bits",
+                "bytes sent",
+                "session set-up rounds",
+            ];
+            let values: Vec<[u64; 7]> = costs
+                .iter()
+                .map(|(_, c)| {
+                    [
+                        c.rounds,
+                        c.multiplications,
+                        c.verification_multiplications,
+                        c.comparisons,
+                        c.random_bits,
+                        c.bytes_per_party,
+                        c.setup_rounds,
+                    ]
+                })
+                .collect();
+            for (row, label) in labels.iter().enumerate() {
+                out.push_str(&format!("\n  {label:<28}"));
+                for v in &values {
+                    out.push_str(&format!("{:>14}", v[row]));
+                }
+            }
+        }
+        for s in levels {
+            if let Err(e) = self.cost_at(n, t, s) {
+                out.push_str(&format!("\n  {s}: not available: {e}"));
+            }
+        }
+        out
     }
 }
 

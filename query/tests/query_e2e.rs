@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use sharenet_mpc::field::{Field, Mp127};
 use sharenet_mpc::ir::{execute, receive};
-use sharenet_mpc::protocol::{OutsideParty, RandomnessSource, Session};
+use sharenet_mpc::protocol::{OutsideParty, RandomnessSource, Security, Session};
 use sharenet_mpc::transport::Transport;
 use sharenet_mpc::transport::memory::run_in_memory;
 use sharenet_query::{
@@ -61,18 +61,22 @@ fn catalog() -> Catalog {
 /// Runs `query` over the union of the tables on an (n, t) committee; the data is dealt by an
 /// outside owner and the result opened to an outside receiver.
 fn run(query: &str, tables: &[&[Row]], n: usize, t: usize, min_cohort: u64) -> QueryResult {
-    run_measured(query, tables, n, t, min_cohort).0
+    run_measured(query, tables, n, t, min_cohort, Security::SemiHonest).0
 }
 
-/// [`run`], also returning EXPLAIN's prediction and party 0's measured (rounds,
-/// multiplications, random bits).
+/// (rounds, multiplications, random bits, set-up rounds).
+type Counters = (u64, u64, u64, u64);
+
+/// [`run`] at `security`, also returning EXPLAIN's prediction and every member's measured
+/// counters (rounds, multiplications and random bits of the run; rounds of the session set-up).
 fn run_measured(
     query: &str,
     tables: &[&[Row]],
     n: usize,
     t: usize,
     min_cohort: u64,
-) -> (QueryResult, (u64, u64, u64), (u64, u64, u64)) {
+    security: Security,
+) -> (QueryResult, Counters, Vec<Counters>) {
     let typed =
         compile_front_end(query, &catalog()).unwrap_or_else(|e| panic!("{}", e.render(query)));
     let union: Vec<Row> = tables.iter().flat_map(|t| t.iter().copied()).collect();
@@ -108,6 +112,8 @@ fn run_measured(
             StdRng::seed_from_u64(me as u64),
         )
         .unwrap();
+        s.set_security(security).unwrap();
+        let setup = s.stats().rounds;
         let inputs: Vec<Vec<Mp127>> = (0..columns.len())
             .map(|_| s.input(owner, None, union.len()).unwrap())
             .collect();
@@ -116,25 +122,29 @@ fn run_measured(
         let after = s.stats();
         (
             None,
-            (me == 0).then_some((
+            Some((
                 after.rounds - before.rounds,
                 after.multiplications - before.multiplications,
                 after.random_bits - before.random_bits,
+                setup,
             )),
         )
     });
     let mut received = None;
-    let mut measured = (0, 0, 0);
+    let mut measured = Vec::new();
     for (r, m) in results {
         received = received.or(r);
-        if let Some(m) = m {
-            measured = m;
-        }
+        measured.extend(m);
     }
-    let cost = compiled.cost(n, t);
+    let cost = compiled.cost_at(n, t, security).unwrap();
     (
         assemble(&compiled, &received.unwrap()),
-        (cost.rounds, cost.multiplications, cost.random_bits),
+        (
+            cost.rounds,
+            cost.multiplications,
+            cost.random_bits,
+            cost.setup_rounds,
+        ),
         measured,
     )
 }
@@ -146,8 +156,13 @@ fn explain_matches_real_runs_of_compiled_queries() {
         "SELECT sex, COUNT(*), AVG(cost), CORR(age, bp), HISTOGRAM(bmi, 20, 30) FROM clinic_a WHERE bp > 100 GROUP BY sex",
         "SELECT LINREG(cost ~ age + bmi), LOGREG(diabetic ~ bmi) FROM clinic_a",
     ] {
-        let (_, predicted, measured) = run_measured(q, &[&a], 3, 1, 2);
-        assert_eq!(predicted, measured, "{q}");
+        for security in [Security::SemiHonest, Security::Malicious] {
+            let (_, predicted, measured) = run_measured(q, &[&a], 3, 1, 2, security);
+            assert_eq!(measured.len(), 3);
+            for (party, m) in measured.iter().enumerate() {
+                assert_eq!(&predicted, m, "{security} party {party}: {q}");
+            }
+        }
     }
 }
 
@@ -479,4 +494,64 @@ fn logistic_regression_matches_the_same_algorithm_in_f64() {
     }
     // The model separates the classes: diabetes rises with BMI.
     assert!(coefficients[1].1 > 0.0);
+}
+
+#[test]
+fn explain_shows_the_cost_at_both_security_levels() {
+    let typed = compile_front_end(
+        "SELECT COUNT(*), AVG(cost), STDDEV(age) FROM clinic_a WHERE bp > 100",
+        &catalog(),
+    )
+    .unwrap();
+    let compiled = compile(&typed, 1000, &CompileOptions::default()).unwrap();
+    let text = compiled.explain(3, 1);
+    eprintln!("{text}");
+    let semi = compiled.cost_at(3, 1, Security::SemiHonest).unwrap();
+    let malicious = compiled.cost_at(3, 1, Security::Malicious).unwrap();
+    assert_eq!(semi, compiled.cost(3, 1));
+    let header = text.lines().nth(2).unwrap();
+    assert!(
+        header.contains("semi-honest") && header.contains("malicious"),
+        "{text}"
+    );
+    for (label, a, b) in [
+        ("rounds", semi.rounds, malicious.rounds),
+        (
+            "multiplications",
+            semi.multiplications,
+            malicious.multiplications,
+        ),
+        (
+            "of which verification",
+            0,
+            malicious.verification_multiplications,
+        ),
+        (
+            "bytes sent",
+            semi.bytes_per_party,
+            malicious.bytes_per_party,
+        ),
+        ("session set-up rounds", 1, 2),
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} in\n{text}"));
+        let numbers: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        assert_eq!(numbers, vec![a, b], "{label}: {line}");
+    }
+    // A committee that cannot run malicious security, and one whose bound is too narrow for the
+    // square root's 80-bit comparisons: the level is named with the reason.
+    let text = compiled.explain(4, 1);
+    eprintln!("{text}");
+    assert!(text.contains("malicious: not available"), "{text}");
+    assert!(text.contains("2t + 1"), "{text}");
+    let text = compiled.explain(7, 3);
+    eprintln!("{text}");
+    assert!(text.contains("malicious: not available"), "{text}");
+    assert!(text.contains("80-bit"), "{text}");
+    assert!(!text.contains("semi-honest: not available"), "{text}");
 }

@@ -12,7 +12,7 @@ mod exec;
 
 use serde::{Deserialize, Serialize};
 
-pub use cost::{Cost, estimate};
+pub use cost::{Cost, Unsupported, estimate, estimate_with};
 pub use exec::{ExecError, QueryOutcome, ReceivedOutput, execute, receive, receive_checked};
 
 use crate::protocol::Extremum;

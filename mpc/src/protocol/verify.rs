@@ -239,10 +239,11 @@ impl<F: Field, T: Transport> Session<F, T> {
         self.pending.z.len()
     }
 
-    /// Checks every product and claim recorded since the last check (about seven rounds, and one
-    /// multiplication per recorded term). Fails with [`ProtocolError::CheatingDetected`] if any of
-    /// them is wrong; after a failure the session must be abandoned. Does nothing in a
-    /// semi-honest session or when nothing is pending.
+    /// Checks every product and claim recorded since the last check (eight rounds with PRSS double
+    /// sharings, thirteen with hyper-invertible batches; one multiplication per recorded term,
+    /// plus three). Fails with [`ProtocolError::CheatingDetected`] if any of them is wrong; after
+    /// a failure the session must be abandoned. Does nothing in a semi-honest session or when
+    /// nothing is pending.
     pub fn verify(&mut self) -> Result<(), ProtocolError> {
         if self.security != Security::Malicious || self.pending.z.is_empty() {
             return Ok(());

@@ -1,10 +1,12 @@
 //! `query-bench`: a whole compiled query on a committee of `n` parties (one thread each) over
 //! loopback TCP, with the table dealt by an outside owner (before the clock starts) and the result
 //! opened to an outside receiver; prints one JSON line:
-//! `{"parties","threshold","op":"query","query","size","wall_s","ops_per_s","bytes_sent_per_party","rounds","explain","result"}`.
+//! `{"parties","threshold","security","op":"query","query","size","wall_s","ops_per_s","bytes_sent_per_party","rounds","explain","result"}`
+//! (`explain`: EXPLAIN's prediction at the run's security level).
 //!
 //! ```text
 //! cargo run --release -p sharenet-query --bin query-bench -- --parties 5 --query avg-var --size 100000
+//! cargo run --release -p sharenet-query --bin query-bench -- --parties 5 --query avg-var --size 100000 --security malicious
 //! ```
 //!
 //! Queries: `avg-var` (`SELECT AVG(x1), VAR_POP(x1)`) and `linreg` (`SELECT LINREG(y ~ x1 + … + x5)`)
@@ -18,7 +20,7 @@ use clap::{Parser, ValueEnum};
 use rand::RngExt;
 use sharenet_mpc::field::{Field, Mp127};
 use sharenet_mpc::ir::{execute, receive};
-use sharenet_mpc::protocol::{OutsideParty, ProtocolError, RandomnessSource, Session};
+use sharenet_mpc::protocol::{OutsideParty, ProtocolError, RandomnessSource, Security, Session};
 use sharenet_mpc::transport::Transport;
 use sharenet_mpc::transport::tcp::run_on_loopback;
 use sharenet_query::{Catalog, Cell, CompileOptions, Schema, assemble, compile, compile_front_end};
@@ -70,12 +72,16 @@ fn run(
     t: usize,
     rows: usize,
     randomness: RandomnessSource,
+    security: Security,
 ) -> Result<serde_json::Value, String> {
     let schema = Schema::from_json(SCHEMA).map_err(|e| e.to_string())?;
     let mut catalog = Catalog::new();
     catalog.insert("bench", schema).map_err(|e| e.to_string())?;
     let typed = compile_front_end(query.text(), &catalog).map_err(|e| e.render(query.text()))?;
     let compiled = compile(&typed, rows, &CompileOptions::default()).map_err(|e| e.to_string())?;
+    let cost = compiled
+        .cost_at(n, t, security)
+        .map_err(|e| e.to_string())?;
     // A synthetic table: y = 3·x1 − 2·x2 + x3/2 + x4 + 5·x5 + noise (decimal units).
     let mut rng = rand::rng();
     let table: Vec<[i64; 6]> = (0..rows)
@@ -126,6 +132,7 @@ fn run(
                 ));
             }
             let mut s = Session::new(n, t, tr, randomness)?;
+            s.set_security(security)?;
             let inputs = (0..columns.len())
                 .map(|_| s.input(owner, None, rows))
                 .collect::<Result<Vec<_>, _>>()?;
@@ -166,7 +173,6 @@ fn run(
     let computing = &measured[..n.min(measured.len())];
     let bytes = computing.iter().map(|m| m.bytes_sent).sum::<u64>() / n as u64;
     let rounds = computing.iter().map(|m| m.rounds).max().unwrap_or(0);
-    let cost = compiled.cost(n, t);
     let cells: Vec<String> = result
         .unwrap_or_default()
         .iter()
@@ -175,6 +181,7 @@ fn run(
     Ok(serde_json::json!({
         "parties": n,
         "threshold": t,
+        "security": security.as_str(),
         "op": "query",
         "query": query.name(),
         "size": rows,
@@ -209,6 +216,27 @@ struct Args {
     /// Where the session's random double sharings come from.
     #[arg(long, value_enum, default_value_t = Randomness::Auto)]
     randomness: Randomness,
+    /// The session's security level (malicious needs n = 2t + 1).
+    #[arg(long, value_enum, default_value_t = SecurityLevel::SemiHonest)]
+    security: SecurityLevel,
+}
+
+/// `--security`: the [`Security`] levels by their command-line names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SecurityLevel {
+    /// Members follow the protocol.
+    SemiHonest,
+    /// Secure with abort against up to t malicious members.
+    Malicious,
+}
+
+impl From<SecurityLevel> for Security {
+    fn from(s: SecurityLevel) -> Self {
+        match s {
+            SecurityLevel::SemiHonest => Security::SemiHonest,
+            SecurityLevel::Malicious => Security::Malicious,
+        }
+    }
 }
 
 /// `--randomness`: the [`RandomnessSource`]s by their command-line names.
@@ -242,7 +270,14 @@ fn main() -> ExitCode {
         eprintln!("query-bench: need n >= 3 and 2t < n (honest majority), got n = {n}, t = {t}");
         return ExitCode::from(2);
     }
-    match run(args.query, n, t, args.size, args.randomness.into()) {
+    match run(
+        args.query,
+        n,
+        t,
+        args.size,
+        args.randomness.into(),
+        args.security.into(),
+    ) {
         Ok(line) => {
             #[allow(clippy::print_stdout)]
             {
