@@ -309,10 +309,9 @@ fn explain_predicts_the_real_cost() {
 #[test]
 fn explain_predicts_the_real_cost_of_a_malicious_session() {
     // n = 3 and 5 draw double sharings from PRSS, n = 7 from hyper-invertible batches (its
-    // malicious session sets up PRSS keys for the bounded masks only). At n = 7 without the
-    // square root: it compares 80-bit values, one more than a malicious committee of 7 handles
-    // (malicious_estimates_name_what_the_committee_cannot_run).
-    for (n, t, stddev) in [(3, 1, true), (5, 2, true), (7, 3, false)] {
+    // malicious session sets up PRSS keys for the bounded masks only). The square root compares
+    // 80-bit values, the most a malicious committee of 7 handles.
+    for (n, t, stddev) in [(3, 1, true), (5, 2, true), (7, 3, true)] {
         let (ages, costs) = table(64, 3);
         let p = statistics(64, 10, stddev);
         let honest = run_program(n, t, &p, &[&ages, &costs], Security::SemiHonest);
@@ -325,11 +324,12 @@ fn explain_predicts_the_real_cost_of_a_malicious_session() {
         assert_predicted(&semi, &honest, &format!("semi-honest n={n}"));
         let cost = estimate_with(&p, n, t, Security::Malicious).unwrap();
         assert_predicted(&cost, &r, &format!("malicious n={n}"));
-        // The verification's multiplications: what the malicious run multiplied beyond the
-        // semi-honest run of the same program.
+        // What the malicious run multiplied beyond the semi-honest run of the same program: the
+        // verification, and the XORs of the pooled bits it made but did not use.
         let extra = r.counters[0].1 - honest.counters[0].1;
-        assert_eq!(cost.verification_multiplications, extra, "n={n}");
-        assert!(extra > 0);
+        assert_eq!(cost.multiplications - semi.multiplications, extra, "n={n}");
+        assert!(cost.verification_multiplications > 0);
+        assert!(cost.verification_multiplications <= extra);
         eprintln!(
             "n={n}: semi-honest {} rounds, {} mults, {} bytes/party (+{} set-up rounds); \
              malicious {} rounds, {} mults ({} verification), {} bytes/party (+{} set-up rounds)",
@@ -395,19 +395,20 @@ fn malicious_estimates_name_what_the_committee_cannot_run() {
         assert!(results.iter().all(Result::is_err), "n={n} t={t}");
         assert!(estimate_with(&p, n, t, Security::SemiHonest).is_ok());
     }
-    // The widest comparison: the square root's 80 bits fit a malicious committee of 5, not 7.
-    assert_eq!(estimate(&p, 7, 3).comparison_bits, 80);
+    // The widest comparison: the square root's 80 bits fit a malicious committee of 7, not 9
+    // (C(9, 4) = 126 PRSS masks: 79 bits).
+    assert_eq!(estimate(&p, 9, 4).comparison_bits, 80);
     assert_eq!(
-        estimate_with(&p, 7, 3, Security::Malicious),
+        estimate_with(&p, 9, 4, Security::Malicious),
         Err(Unsupported::TooWide {
             needed: 80,
-            allowed: max_comparison_bits(7, 3, Security::Malicious),
+            allowed: max_comparison_bits(9, 4, Security::Malicious),
             security: Security::Malicious,
-            n: 7,
-            t: 3
+            n: 9,
+            t: 4
         })
     );
-    let failed = try_run_program(7, 3, &p, &[&ages, &costs], Security::Malicious);
+    let failed = try_run_program(9, 4, &p, &[&ages, &costs], Security::Malicious);
     assert!(
         failed
             .as_ref()
@@ -415,8 +416,8 @@ fn malicious_estimates_name_what_the_committee_cannot_run() {
         "{:?}",
         failed.as_ref().err()
     );
-    assert!(estimate_with(&p, 5, 2, Security::Malicious).is_ok());
-    assert!(estimate_with(&p, 7, 3, Security::SemiHonest).is_ok());
+    assert!(estimate_with(&p, 7, 3, Security::Malicious).is_ok());
+    assert!(estimate_with(&p, 9, 4, Security::SemiHonest).is_ok());
 }
 
 #[test]

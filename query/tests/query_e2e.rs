@@ -549,7 +549,7 @@ fn explain_shows_the_cost_at_both_security_levels() {
     eprintln!("{text}");
     assert!(text.contains("malicious: not available"), "{text}");
     assert!(text.contains("2t + 1"), "{text}");
-    let text = compiled.explain(7, 3);
+    let text = compiled.explain(9, 4);
     eprintln!("{text}");
     assert!(text.contains("malicious: not available"), "{text}");
     assert!(text.contains("80-bit"), "{text}");

@@ -7,17 +7,19 @@
 //! product is checked by [`crate::protocol::Session::verify`]: one extra multiplication per
 //! recorded term (a multiplication gate records one term, an inner product of length `L` records
 //! `L`, a random bit records its claim `b = b·b`), plus three for the check itself, and eight
-//! rounds with PRSS double sharings (thirteen with hyper-invertible batches). A check runs at the
-//! end of every `random_bits` call, before the first opening of the gates or the outputs, and
-//! before any multiplication that finds [`VERIFY_BATCH`] terms pending. Bounded random masks come
+//! rounds with PRSS double sharings (thirteen with hyper-invertible batches). A check runs each
+//! time `random_bits` refills its pool of verified bits (batches from [`FIRST_BIT_BATCH`]
+//! doubling to [`MAX_BIT_BATCH`], or what a call asks for if more), before the first opening of
+//! the gates or the outputs, and before any multiplication that finds [`VERIFY_BATCH`] terms
+//! pending. Bounded random masks come
 //! from PRSS there (no dealing round), and the set-up confirms the PRSS keys (one more round).
 
 use serde::Serialize;
 
 use super::{Kind, Op, Program, is_interactive};
 use crate::protocol::{
-    AUTO_PRSS_MAX_KEY_SETS, MALICIOUS_MAX_KEY_SETS, MANTISSA_BITS, Security, VERIFY_BATCH,
-    max_comparison_bits,
+    AUTO_PRSS_MAX_KEY_SETS, FIRST_BIT_BATCH, MALICIOUS_MAX_KEY_SETS, MANTISSA_BITS, MAX_BIT_BATCH,
+    Security, VERIFY_BATCH, max_comparison_bits,
 };
 
 /// Predicted cost of running a program, per party.
@@ -99,6 +101,10 @@ struct Model {
     pending_terms: u64,
     /// Gates (and claims) recorded and not yet verified (malicious).
     pending_gates: u64,
+    /// Verified random bits made and not used yet (malicious).
+    pooled_bits: u64,
+    /// The next refill of the pool (malicious).
+    next_bit_batch: u64,
 }
 
 impl Model {
@@ -180,8 +186,25 @@ impl Model {
         self.cost.rounds += 1;
     }
 
+    /// `Session::random_bits`: dealt at once (semi-honest), or drawn from the pool of verified
+    /// bits, refilled in doubling batches (malicious).
     fn random_bits(&mut self, count: u64) {
         self.cost.random_bits += count;
+        if !self.malicious {
+            self.dealt_bits(count);
+            return;
+        }
+        if self.pooled_bits < count {
+            let more = (count - self.pooled_bits).max(self.next_bit_batch);
+            self.next_bit_batch = (self.next_bit_batch * 2).min(MAX_BIT_BATCH as u64);
+            self.dealt_bits(more);
+            self.pooled_bits += more;
+        }
+        self.pooled_bits -= count;
+    }
+
+    /// Bits from the rotating dealers, verified in a malicious session.
+    fn dealt_bits(&mut self, count: u64) {
         self.deal(count);
         let mut operands = self.t + 1;
         while operands > 1 {
@@ -414,6 +437,8 @@ fn run_model(program: &Program, n: usize, t: usize, key_sets: usize, malicious: 
         elements_total: 0,
         pending_terms: 0,
         pending_gates: 0,
+        pooled_bits: 0,
+        next_bit_batch: FIRST_BIT_BATCH as u64,
     };
     // PRSS keys when the session uses them; a malicious session has them in any case and
     // confirms them (one round each).

@@ -72,7 +72,7 @@ impl<T: Transport> Session<Mp127, T> {
     ///
     /// A malicious session makes its bits in batches (1,024 at first, doubling at each refill up
     /// to 65,536, or what the call asks for if more) and keeps the rest for later calls: each
-    /// batch costs one verification (seven rounds), and the secret-float finishers ask for a few
+    /// batch costs one verification (eight rounds), and the secret-float finishers ask for a few
     /// bits at a time hundreds of times in a row.
     pub fn random_bits(&mut self, count: usize) -> Result<Vec<Mp127>, ProtocolError> {
         self.random_bits += count as u64;
