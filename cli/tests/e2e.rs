@@ -478,7 +478,9 @@ async fn researchers_get_plaintext_equal_results_refusals_stay_off_chain_and_fai
     net.kill(0);
     let r = net.query("researcher", "SELECT AVG(cost) FROM clinic_t1");
     jobs += 1;
-    assert_eq!(r["live"], 4);
+    // Four members are up; a malicious session runs with exactly 2t + 1 = 3 of them, re-shared
+    // from their committee points (node 0's is missing) with the re-sharing's parity checks.
+    assert_eq!(r["live"], 3);
     // Every member attested; the last ones complete the quorum (gas headroom over estimates).
     assert_eq!(r["completed"], true);
     let a_costs: Vec<f64> = read_rows("clinic_a.csv").iter().map(|r| r.cost).collect();
