@@ -347,3 +347,27 @@ async fn one_requester_cannot_fill_the_prepared_slots_and_they_expire() {
     .await;
     assert!(replies.iter().all(|r| *r == JobReply::Ready), "{replies:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_cannot_downgrade_a_job_to_semi_honest() {
+    // At semi-honest security one cheating member could change the result or, dealing random
+    // "bits" of 1/2, open the low bits of compared values; members whose min_security is
+    // malicious (the default) refuse such a start, and nothing is sent in the session.
+    let world = World::new().await;
+    let requester = identity(GREEDY);
+    let (job, committee) = world.submit(GREEDY, &requester).await;
+    let replies = ask(&requester, &committee, &hello(job)).await;
+    assert!(replies.iter().all(|r| *r == JobReply::Ready), "{replies:?}");
+    let downgraded = JobRequest::Start {
+        job,
+        attempt: 0,
+        live: (0..MEMBERS as u16).collect(),
+        security: sharenet_mpc::protocol::Security::SemiHonest,
+    };
+    all_refused(
+        &ask(&requester, &committee, &downgraded).await,
+        "semi-honest",
+    );
+    let live: Vec<u16> = (0..MEMBERS as u16).collect();
+    assert_eq!(world.session_bytes(job, 0, &live), 0);
+}

@@ -586,3 +586,25 @@ async fn run_attempt(
     let (received, corrected) = received;
     Ok((assemble(&query.compiled, &received), corrected))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::session_members;
+
+    #[test]
+    fn a_malicious_session_takes_2t_plus_1_members_and_moves_on_each_retry() {
+        let ready = [0u16, 2, 3, 5, 6];
+        let attempts: Vec<Vec<u16>> = (0..3).map(|a| session_members(&ready, 3, a)).collect();
+        for chosen in &attempts {
+            assert_eq!(chosen.len(), 3);
+            assert!(chosen.windows(2).all(|w| w[0] < w[1]), "{chosen:?}");
+            assert!(chosen.iter().all(|m| ready.contains(m)), "{chosen:?}");
+        }
+        // Each retry leaves out someone the previous attempt had.
+        for pair in attempts.windows(2) {
+            assert!(pair[0].iter().any(|m| !pair[1].contains(m)), "{attempts:?}");
+        }
+        // With exactly 2t + 1 ready there is no choice.
+        assert_eq!(session_members(&ready[..3], 3, 2), vec![0, 2, 3]);
+    }
+}
