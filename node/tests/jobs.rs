@@ -557,14 +557,15 @@ async fn one_member_down_still_computes_three_down_fails_and_is_refunded() {
     assert_eq!(number(&o.result.rows[0][1]), costs.len() as f64);
 
     // It comes back (same keys and store) and takes part in the next job.
+    // Two others go down, so that the three up (0, 1, 3) are exactly the 2t + 1 a malicious
+    // session runs with, whichever attempt succeeds: the restarted member computes and seals.
     net.nodes[0] = Some(net.start_node(0).await);
     net.wait_all_active().await;
     net.nodes[2].take().unwrap().crash();
+    net.nodes[4].take().unwrap().crash();
     let o = run_request(&net, RESEARCHER, &request(q, &[d]))
         .await
         .unwrap();
-    // Four up again; attempt 0 takes the first three ready (0, 1, 3): the restarted member
-    // computes and seals the result.
     assert_eq!(o.live, 3);
     assert!(
         o.completed,
@@ -579,9 +580,8 @@ async fn one_member_down_still_computes_three_down_fails_and_is_refunded() {
         "AVG(cost) after the restart",
     );
 
-    // Three members down: two are left, the job fails clearly, and the fee comes back.
+    // Three members down (1, 2, 4): two are left, the job fails clearly, and the fee comes back.
     net.nodes[1].take().unwrap().crash();
-    net.nodes[3].take().unwrap().crash();
     let researcher = net.ledger(RESEARCHER);
     let mut req = request(q, &[d]);
     req.deadline = Duration::from_secs(60);
