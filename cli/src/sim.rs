@@ -27,7 +27,7 @@ pub struct SimArgs {
     #[arg(value_name = "SCENARIO.toml")]
     scenario: Option<PathBuf>,
     /// Run one of the example scenarios: default, crash-restart, partition, byzantine-dealer,
-    /// corrupt-messages, and the attacks squatter, framing-owner, stale-requester.
+    /// corrupt-messages, malicious, and the attacks squatter, framing-owner, stale-requester.
     #[arg(long, value_name = "NAME", conflicts_with = "scenario")]
     example: Option<String>,
     /// The report folder (created; files in it are replaced).

@@ -153,3 +153,63 @@ async fn corrupt_messages_abort_or_are_detected() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_deviation_inside_the_computation_aborts_the_job() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let record = run("malicious").await;
+    assert_all_met(&record);
+    // One window per deviation, all on node 2, each of which really corrupted messages.
+    let corruptions: Vec<_> = record
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::CorruptMessages)
+        .collect();
+    let labels = [
+        "multiplication-share",
+        "king's opened-product",
+        "opening-share",
+        "random-deal",
+        "output-share",
+    ];
+    assert_eq!(corruptions.len(), labels.len());
+    for (c, label) in corruptions.iter().zip(labels) {
+        assert_eq!(c.nodes, vec![2]);
+        assert!(c.note.contains(label), "{}", c.note);
+        assert!(!c.note.contains("; 0 message(s)"), "{}", c.note);
+    }
+    // Each deviation among the members: the job ran (its attempt started, with all three) and
+    // ended without a result at its timeout. Nothing wrong was released, and the requester saw
+    // no inconsistency: the members aborted before any output share.
+    for name in [
+        "bad_multiplication_share",
+        "bad_king_value",
+        "bad_opening_share",
+        "bad_random_bits",
+    ] {
+        let j = job(&record, name);
+        assert!(
+            matches!(&j.outcome, JobOutcome::Failed { reason } if reason.contains("attempt 0 computing")),
+            "{name}: {:?}",
+            j.outcome
+        );
+        assert!(j.result.is_none(), "{name}");
+        assert!(
+            j.bytes_per_node.iter().all(|b| *b > 0),
+            "{name}: {:?}",
+            j.bytes_per_node
+        );
+    }
+    // The wrong output shares: the researcher's own check.
+    let detected = job(&record, "wrong_output_share");
+    assert!(
+        matches!(&detected.outcome, JobOutcome::Detected { reason, .. } if reason.contains("inconsistent")),
+        "{:?}",
+        detected.outcome
+    );
+    // Node 2 honest again: the same query agrees (assert_all_met compared it).
+    assert_eq!(
+        job(&record, "node_2_honest_again").outcome,
+        JobOutcome::Completed
+    );
+}

@@ -220,7 +220,47 @@ fn fault_examples_carry_their_expected_verdicts() {
             ..
         }
     )));
+    // One deviation inside the computation per window, each its own target, all on node 2.
+    let malicious = Scenario::example("malicious").unwrap();
+    let targets: Vec<CorruptTarget> = malicious
+        .faults
+        .iter()
+        .filter_map(|f| match f {
+            Fault::CorruptMessages {
+                node: 2, target, ..
+            } => Some(*target),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        vec![
+            CorruptTarget::Multiplication,
+            CorruptTarget::King,
+            CorruptTarget::Opening,
+            CorruptTarget::RandomBits,
+            CorruptTarget::Output,
+        ]
+    );
     assert!(Scenario::example("nope").is_err());
+}
+
+#[test]
+fn an_unknown_corruption_target_names_the_targets() {
+    let text =
+        format!("{BASE}\n[[faults]]\nkind = \"corrupt_messages\"\nnode = 1\ntarget = \"kings\"\n");
+    let e = refused(&text);
+    let message = e.to_string();
+    for target in [
+        "protocol",
+        "output",
+        "multiplication",
+        "king",
+        "opening",
+        "random_bits",
+    ] {
+        assert!(message.contains(target), "{message}");
+    }
 }
 
 #[test]

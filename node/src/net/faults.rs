@@ -17,9 +17,14 @@
 //! - **corruption**: the node flips one bit in the payload of its outgoing MPC messages, either
 //!   its protocol messages to other committee members ([`CorruptTarget::Protocol`]) or its
 //!   output shares to a job's requester ([`CorruptTarget::Output`], the messages to a session's
-//!   outside endpoint, which is not an active node). The bit is the lowest bit of the first field
-//!   element after the MPC channel header, so the message stays well-formed and only its value
-//!   is wrong;
+//!   outside endpoint, which is not an active node), or only its protocol messages of one kind:
+//!   the degree-`2t` shares it sends a multiplication's king
+//!   ([`CorruptTarget::MultiplicationShare`]), the opened products it broadcasts as a king
+//!   ([`CorruptTarget::KingValue`]), its shares of openings to all
+//!   ([`CorruptTarget::OpeningShare`]), or the random values it deals (random bits, bounded
+//!   integers: [`CorruptTarget::RandomDeal`]): each deviation a malicious member can make
+//!   inside the computation. The bit is the lowest bit of the first field element after the MPC
+//!   channel header, so the message stays well-formed and only its value is wrong;
 //! - **colluding output shares** ([`OutputShift`]): the node adds a chosen field element to the
 //!   first value of its output shares to a requester, from a chosen message of each session on.
 //!   Members that agree on their shifts (each the value at its own point of one polynomial of
@@ -39,6 +44,7 @@ use libp2p::PeerId;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use sharenet_mpc::field::{Field, Mp127};
+use sharenet_mpc::protocol::MessageKind;
 
 /// The time a lost message costs before its first retransmission (TCP's minimum RTO, RFC 6298
 /// recommends 1 s, Linux uses 200 ms).
@@ -53,6 +59,9 @@ pub const MAX_HELD: usize = 4096;
 /// sequence number, 40 bytes), then the MPC channel header (version, kind, sequence number, 10
 /// bytes), then the first field element, least significant byte first.
 pub const CORRUPT_OFFSET: usize = 40 + 10;
+/// Offset of the MPC message kind in an envelope: after the envelope header and the channel
+/// header's version byte.
+pub const KIND_OFFSET: usize = 40 + 1;
 
 /// Why a fault could not be set.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -85,6 +94,31 @@ pub enum CorruptTarget {
     Protocol,
     /// Its output shares to a requester (a session's outside endpoint, not an active node).
     Output,
+    /// Only its degree-`2t` shares to a multiplication's king (MPC kind `ToKing`): an additive
+    /// error in the product, which the malicious-security check catches.
+    MultiplicationShare,
+    /// Only the opened products it broadcasts as a king (MPC kind `FromKing`): the same error in
+    /// everyone's product, caught by the same check.
+    KingValue,
+    /// Only its shares of openings to all members (MPC kind `Open`): caught by the opening's own
+    /// consistency check (all `n` shares on one polynomial of degree `t`).
+    OpeningShare,
+    /// Only the shares of the random values it deals (MPC kind `RandomDeal`: random bits, bounded
+    /// integers): an inconsistent sharing of a random value.
+    RandomDeal,
+}
+
+impl CorruptTarget {
+    /// The one MPC message kind this target corrupts, for the targets limited to one kind.
+    pub fn message_kind(self) -> Option<MessageKind> {
+        match self {
+            CorruptTarget::Protocol | CorruptTarget::Output => None,
+            CorruptTarget::MultiplicationShare => Some(MessageKind::ToKing),
+            CorruptTarget::KingValue => Some(MessageKind::FromKing),
+            CorruptTarget::OpeningShare => Some(MessageKind::Open),
+            CorruptTarget::RandomDeal => Some(MessageKind::RandomDeal),
+        }
+    }
 }
 
 /// A consistent shift of a member's output shares (see the module documentation).
@@ -313,6 +347,12 @@ impl LinkFaults {
         let applies = match target {
             Some(CorruptTarget::Protocol) => !to_outside,
             Some(CorruptTarget::Output) => to_outside,
+            Some(one_kind) => {
+                !to_outside
+                    && one_kind
+                        .message_kind()
+                        .is_some_and(|k| envelope.get(KIND_OFFSET) == Some(&(k as u8)))
+            }
             None => false,
         };
         if !applies || envelope.len() <= CORRUPT_OFFSET {
@@ -491,6 +531,54 @@ mod tests {
         let mut m = original.clone();
         assert!(!f.corrupt_mpc(false, &mut m) && !f.corrupt_mpc(true, &mut m));
         assert_eq!(f.counters().corrupted, 2);
+    }
+
+    #[test]
+    fn a_one_kind_corruption_flips_only_messages_of_that_kind_to_members() {
+        let f = LinkFaults::new(9);
+        let targets = [
+            (CorruptTarget::MultiplicationShare, 4u8),
+            (CorruptTarget::KingValue, 5),
+            (CorruptTarget::OpeningShare, 6),
+            (CorruptTarget::RandomDeal, 10),
+        ];
+        let with_kind = |kind: u8| {
+            let mut m: Vec<u8> = (0..90u8).collect();
+            m[KIND_OFFSET] = kind;
+            m
+        };
+        let mut corrupted = 0;
+        for (target, kind) in targets {
+            assert_eq!(target.message_kind().map(|k| k as u8), Some(kind));
+            f.set_corrupt(Some(target));
+            for other in [1u8, 4, 5, 6, 7, 10, 11] {
+                let original = with_kind(other);
+                let mut m = original.clone();
+                let flipped = f.corrupt_mpc(false, &mut m);
+                assert_eq!(flipped, other == kind, "{target:?} on kind {other}");
+                let changed: Vec<usize> = (0..m.len()).filter(|&i| m[i] != original[i]).collect();
+                if flipped {
+                    corrupted += 1;
+                    assert_eq!(changed, vec![CORRUPT_OFFSET]);
+                    assert_eq!(m[CORRUPT_OFFSET] ^ original[CORRUPT_OFFSET], 1);
+                } else {
+                    assert!(
+                        changed.is_empty(),
+                        "a message of another kind is left alone"
+                    );
+                }
+                // Never its messages to a requester, whatever their kind.
+                let mut out = original.clone();
+                assert!(!f.corrupt_mpc(true, &mut out));
+                assert_eq!(out, original);
+            }
+            // A message of the kind without a field element (header only) is not touched.
+            let mut short = with_kind(kind);
+            short.truncate(CORRUPT_OFFSET);
+            assert!(!f.corrupt_mpc(false, &mut short));
+        }
+        assert_eq!(f.counters().corrupted, corrupted);
+        assert_eq!(corrupted, 4);
     }
 
     #[test]

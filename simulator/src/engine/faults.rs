@@ -218,6 +218,10 @@ async fn apply_faults(
                     faults.set_corrupt(Some(match target {
                         CorruptTarget::Protocol => NetCorrupt::Protocol,
                         CorruptTarget::Output => NetCorrupt::Output,
+                        CorruptTarget::Multiplication => NetCorrupt::MultiplicationShare,
+                        CorruptTarget::King => NetCorrupt::KingValue,
+                        CorruptTarget::Opening => NetCorrupt::OpeningShare,
+                        CorruptTarget::RandomBits => NetCorrupt::RandomDeal,
                     }));
                     describe_fault(fault)
                 } else {

@@ -183,6 +183,10 @@ pub fn describe_fault(f: &Fault) -> String {
             match target {
                 crate::scenario::CorruptTarget::Protocol => "protocol",
                 crate::scenario::CorruptTarget::Output => "output-share",
+                crate::scenario::CorruptTarget::Multiplication => "multiplication-share",
+                crate::scenario::CorruptTarget::King => "king's opened-product",
+                crate::scenario::CorruptTarget::Opening => "opening-share",
+                crate::scenario::CorruptTarget::RandomBits => "random-deal",
             },
             until(u)
         ),

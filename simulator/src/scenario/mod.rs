@@ -56,6 +56,7 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "stale-requester",
         include_str!("../../scenarios/stale-requester.toml"),
     ),
+    ("malicious", include_str!("../../scenarios/malicious.toml")),
 ];
 
 /// Default minimum cohort size of an institution's datasets (as in the query language).
@@ -320,6 +321,15 @@ pub enum CorruptTarget {
     Protocol,
     /// Its output shares to the researcher.
     Output,
+    /// Only its degree-2t shares to a multiplication's king (`"multiplication"`).
+    Multiplication,
+    /// Only the opened products it broadcasts as a multiplication's king (`"king"`).
+    King,
+    /// Only its shares of values opened to all members (`"opening"`).
+    Opening,
+    /// Only the shares of the random values it deals: random bits, bounded integers
+    /// (`"random_bits"`).
+    RandomBits,
 }
 
 /// `[[faults]]`: something that goes wrong. Nodes are numbered from 0.
