@@ -557,3 +557,52 @@ fn no_output_share_leaves_a_member_when_a_product_was_corrupted() {
         }
     }
 }
+
+#[test]
+fn a_member_that_aborts_stops_the_receiver_at_once() {
+    // Members that find a corrupted product abort and say so (Session::notify_abort): the
+    // receiver's wait for output shares ends with `Aborted`, not at its timeout.
+    let (n, t) = (3, 1);
+    let (x, y) = inputs::<Mp127>(20, 8);
+    let results = run_in_memory_with_timeout(n + 1, Duration::from_secs(60), |tr| {
+        let me = tr.me();
+        if me == n {
+            let mut receiver = sharenet_mpc::protocol::OutsideParty::<Mp127, _>::new(n, t, tr)?;
+            return receiver.receive_output(x.len()).map(|(v, _)| v);
+        }
+        let mut s = session::<Mp127, _>(
+            n,
+            t,
+            RandomnessSource::Prss,
+            tr,
+            Some(wrong_share_to_king()),
+        )?;
+        let run = |s: &mut Session<Mp127, _>| -> Result<(), ProtocolError> {
+            s.set_security(Security::Malicious)?;
+            let xs = s.input(0, (me == 0).then_some(&x[..]), x.len())?;
+            let ys = s.input(1, (me == 1).then_some(&y[..]), y.len())?;
+            let z = s.mul(&xs, &ys)?;
+            s.open_to(n, &z)?;
+            Ok(())
+        };
+        let outcome = run(&mut s);
+        if outcome.is_err() {
+            s.notify_abort(&(0..=n).collect::<Vec<_>>());
+        }
+        outcome.map(|()| Vec::new())
+    });
+    for (party, r) in results[..n].iter().enumerate() {
+        assert!(
+            matches!(
+                r,
+                Err(ProtocolError::CheatingDetected { .. } | ProtocolError::Aborted { .. })
+            ),
+            "party {party}: {r:?}"
+        );
+    }
+    assert!(
+        matches!(results[n], Err(ProtocolError::Aborted { .. })),
+        "the receiver: {:?}",
+        results[n]
+    );
+}

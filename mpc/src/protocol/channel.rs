@@ -43,6 +43,10 @@ pub enum MessageKind {
     Reshare = 11,
     /// Digests of the PRSS keys two members both hold (malicious sessions).
     PrssConfirm = 12,
+    /// The sender stopped the session (a check failed, or it could not go on): empty payload.
+    /// Received where any other kind is expected, it ends the receiver's step with
+    /// [`ProtocolError::Aborted`] instead of a wait for its timeout.
+    Abort = 13,
 }
 
 impl MessageKind {
@@ -60,6 +64,7 @@ impl MessageKind {
             10 => "RandomDeal",
             11 => "Reshare",
             12 => "PrssConfirm",
+            13 => "Abort",
             _ => "unknown",
         }
     }
@@ -152,6 +157,9 @@ impl<T: Transport> Channel<T> {
                 from,
                 reason: "short message or unknown version",
             });
+        }
+        if message[1] == MessageKind::Abort as u8 && kind != MessageKind::Abort {
+            return Err(ProtocolError::Aborted { from });
         }
         if message[1] != kind as u8 {
             return Err(ProtocolError::UnexpectedMessage {

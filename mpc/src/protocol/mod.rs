@@ -131,6 +131,15 @@ pub enum ProtocolError {
         /// How many authenticated values it covered.
         checked: usize,
     },
+    /// Another party stopped the session and said so ([`Session::notify_abort`]): its checks
+    /// failed or it could not go on. Nothing that depends on the session is released.
+    #[error(
+        "party {from} aborted the session (its checks failed or it could not go on); nothing is released"
+    )]
+    Aborted {
+        /// The party that aborted.
+        from: usize,
+    },
     /// The output shares an outside receiver collected do not lie on one polynomial of degree
     /// `t` and cannot be corrected soundly: some members sent wrong shares, and with fewer than
     /// `3t + 1` shares (or more wrong ones than can be corrected) nobody can tell which.
@@ -321,6 +330,17 @@ impl<F: Field, T: Transport> Session<F, T> {
     /// Counts communication rounds run by protocols built outside this module.
     pub(crate) fn add_rounds(&mut self, rounds: u64) {
         self.rounds += rounds;
+    }
+
+    /// Tells `endpoints` (other computing parties, an outside receiver) that this party stopped
+    /// the session, so that they stop at once instead of waiting for their timeouts. Best effort:
+    /// a link that fails is skipped. Call it after any error of the session; the session must
+    /// not be used afterwards.
+    pub fn notify_abort(&mut self, endpoints: &[usize]) {
+        let me = self.me();
+        for &to in endpoints.iter().filter(|&&to| to != me) {
+            let _ = self.channel.send_bytes(to, MessageKind::Abort, &[]);
+        }
     }
 
     /// The computing parties other than this one.

@@ -81,7 +81,7 @@ def err(name, **fields):
 
 MESSAGE_KINDS = ["Input", "PrssKeys", "DoubleRandomDeal", "ToKing", "FromKing", "Open",
                  "OpenTo", "VssCommitment", "VssCombined", "RandomDeal", "Reshare",
-                 "PrssConfirm"]
+                 "PrssConfirm", "Abort"]
 
 
 def kind_byte(name):

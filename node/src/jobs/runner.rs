@@ -607,19 +607,30 @@ impl<L: Ledger + Clone + Send + Sync + 'static> JobService<L> {
         tokio::spawn(async move {
             let computed = tokio::task::spawn_blocking(move || {
                 let mut session = Session::new(n_live, t, transport, RandomnessSource::Auto)?;
-                session.set_security(security)?;
-                // One random value opened to the live members: the transcript, and so the result
-                // commitment, cannot then be guessed by a member that took no part (a query that
-                // opens nothing else to all would have a commitment computable from public data,
-                // and such a member could seal it without computing).
-                let nonce = session.random_shares(1)?;
-                session.open(&nonce)?;
-                // The stored shares sit at the members' committee points: re-share them to the
-                // session's points (no communication when the live set is the committee's first
-                // members).
-                let inputs = session.reshare_columns_from_points(&original_points, &inputs)?;
-                let outcome = ir::execute(&mut session, &program, &inputs, n_live)?;
-                Ok::<_, JobRunError>((outcome.released, session.transcript_digest()))
+                let run = |session: &mut Session<Mp127, _>| -> Result<_, JobRunError> {
+                    session.set_security(security)?;
+                    // One random value opened to the live members: the transcript, and so the
+                    // result commitment, cannot then be guessed by a member that took no part (a
+                    // query that opens nothing else to all would have a commitment computable
+                    // from public data, and such a member could seal it without computing).
+                    let nonce = session.random_shares(1)?;
+                    session.open(&nonce)?;
+                    // The stored shares sit at the members' committee points: re-share them to
+                    // the session's points (no communication when the live set is the
+                    // committee's first members).
+                    let inputs = session.reshare_columns_from_points(&original_points, &inputs)?;
+                    let outcome = ir::execute(session, &program, &inputs, n_live)?;
+                    Ok((outcome.released, session.transcript_digest()))
+                };
+                let outcome = run(&mut session);
+                if outcome.is_err() {
+                    // Stop the other members and the requester at once (their next receive
+                    // fails with `Aborted`) rather than at their timeouts: the requester can
+                    // then retry the job while there is time.
+                    let everyone: Vec<usize> = (0..=n_live).collect();
+                    session.notify_abort(&everyone);
+                }
+                outcome
             })
             .await;
             let result = match computed {
