@@ -23,6 +23,10 @@ use tampering::{FROM_KING, TamperRule, Tampering};
 /// The kind of a degree-2t share sent to a king (`MessageKind::ToKing`).
 const TO_KING: u8 = 4;
 
+/// How long a party waits for one message: only a hang reaches it (a party that stops closes
+/// its links, and the others fail at once).
+const HANG: Duration = Duration::from_secs(60);
+
 const COMMITTEES: [(usize, usize); 3] = [(3, 1), (5, 2), (7, 3)];
 const SOURCES: [RandomnessSource; 2] = [RandomnessSource::Prss, RandomnessSource::HyperInvertible];
 
@@ -46,7 +50,7 @@ fn semi_honest<F: Field>(
     y: &[F],
     attack: Option<Attack>,
 ) -> Vec<Result<Vec<F>, ProtocolError>> {
-    run_in_memory_with_timeout(n, Duration::from_secs(10), |tr| {
+    run_in_memory_with_timeout(n, HANG, |tr| {
         let me = tr.me();
         let mut s = session::<F, _>(n, t, RandomnessSource::Prss, tr, attack)?;
         let xs = s.input(0, (me == 0).then_some(x), x.len())?;
@@ -69,7 +73,7 @@ fn authenticated<F: Field>(
     y: &[F],
     attack: Option<Attack>,
 ) -> Vec<Result<Vec<F>, ProtocolError>> {
-    run_in_memory_with_timeout(n, Duration::from_secs(10), |tr| {
+    run_in_memory_with_timeout(n, HANG, |tr| {
         let me = tr.me();
         let mut s = session::<F, _>(n, t, src, tr, attack)?;
         s.set_security(Security::Malicious)?;
@@ -287,7 +291,7 @@ fn comparisons(
 ) -> Vec<Result<Vec<Mp127>, ProtocolError>> {
     let a: Vec<Mp127> = a.iter().map(|v| encode(*v)).collect();
     let b: Vec<Mp127> = b.iter().map(|v| encode(*v)).collect();
-    run_in_memory_with_timeout(n, Duration::from_secs(10), |tr| {
+    run_in_memory_with_timeout(n, HANG, |tr| {
         let me = tr.me();
         let mut s = session::<Mp127, _>(n, t, src, tr, attack)?;
         s.set_security(security)?;
@@ -403,7 +407,7 @@ fn reshared(
     let (n, t, live) = (3, 1, [1u64, 2, 4]);
     let mut rng = StdRng::seed_from_u64(77);
     let stored = sharenet_mpc::shamir::share_with_degree(4, t, x, &mut rng);
-    run_in_memory_with_timeout(n, Duration::from_secs(10), |tr| {
+    run_in_memory_with_timeout(n, HANG, |tr| {
         let me = tr.me();
         let mut s = session::<Mp127, _>(n, t, RandomnessSource::Prss, tr, None)?;
         s.set_security(security)?;
@@ -459,7 +463,7 @@ fn a_prss_key_given_differently_to_two_holders_is_caught() {
                 nth: 1,
             },
         );
-        let results = run_in_memory_with_timeout(n, Duration::from_secs(10), |tr| {
+        let results = run_in_memory_with_timeout(n, HANG, |tr| {
             let mut s = session::<Mp127, _>(n, t, RandomnessSource::Prss, tr, Some(attack))?;
             s.set_security(Security::Malicious)?;
             // A member that does not hold the key passes the confirmation, and is stopped by
@@ -512,6 +516,39 @@ impl<T: Transport> Transport for CountingOutputs<T> {
     }
 }
 
+/// Members `0..n` share `x` and `y` (from members 0 and 1), multiply them in a session at
+/// `security` and open the products to the outside receiver `n`; the receiver returns what it
+/// collected. `member` wraps each member's transport; `on_error` runs on a member's session
+/// after a failed step.
+fn products_to_receiver<T: Transport, W: Transport>(
+    (n, t): (usize, usize),
+    security: Security,
+    (x, y): (&[Mp127], &[Mp127]),
+    attack: Option<Attack>,
+    tr: T,
+    member: impl FnOnce(T) -> W,
+    on_error: impl FnOnce(&mut Session<Mp127, Tampering<W>>),
+) -> Result<Vec<Mp127>, ProtocolError> {
+    let me = tr.me();
+    if me == n {
+        let mut receiver = sharenet_mpc::protocol::OutsideParty::<Mp127, _>::new(n, t, tr)?;
+        return receiver.receive_output(x.len()).map(|(v, _)| v);
+    }
+    let mut s = session::<Mp127, _>(n, t, RandomnessSource::Prss, member(tr), attack)?;
+    let run = |s: &mut Session<Mp127, _>| -> Result<(), ProtocolError> {
+        s.set_security(security)?;
+        let xs = s.input(0, (me == 0).then_some(x), x.len())?;
+        let ys = s.input(1, (me == 1).then_some(y), y.len())?;
+        let z = s.mul(&xs, &ys)?;
+        s.open_to(n, &z).map(|_| ())
+    };
+    let outcome = run(&mut s);
+    if outcome.is_err() {
+        on_error(&mut s);
+    }
+    outcome.map(|()| Vec::new())
+}
+
 #[test]
 fn no_output_share_leaves_a_member_when_a_product_was_corrupted() {
     use std::sync::Arc;
@@ -524,23 +561,12 @@ fn no_output_share_leaves_a_member_when_a_product_was_corrupted() {
         (Security::Malicious, Some(wrong_share_to_king())),
     ] {
         let sent = Arc::new(AtomicUsize::new(0));
-        let results = run_in_memory_with_timeout(n + 1, Duration::from_secs(10), |tr| {
-            let me = tr.me();
-            if me == n {
-                let mut receiver = sharenet_mpc::protocol::OutsideParty::<Mp127, _>::new(n, t, tr)?;
-                return receiver.receive_output(x.len()).map(|(v, _)| v);
-            }
-            let counting = CountingOutputs {
-                inner: tr,
+        let results = run_in_memory_with_timeout(n + 1, HANG, |tr| {
+            let counting = |inner| CountingOutputs {
+                inner,
                 sent: sent.clone(),
             };
-            let mut s = session::<Mp127, _>(n, t, RandomnessSource::Prss, counting, attack)?;
-            s.set_security(security)?;
-            let xs = s.input(0, (me == 0).then_some(&x[..]), x.len())?;
-            let ys = s.input(1, (me == 1).then_some(&y[..]), y.len())?;
-            let z = s.mul(&xs, &ys)?;
-            s.open_to(n, &z)?;
-            Ok(Vec::new())
+            products_to_receiver((n, t), security, (&x, &y), attack, tr, counting, |_| {})
         });
         let expected: Vec<Mp127> = x.iter().zip(&y).map(|(a, b)| *a * *b).collect();
         let received = &results[n];
@@ -564,32 +590,16 @@ fn a_member_that_aborts_stops_the_receiver_at_once() {
     // receiver's wait for output shares ends with `Aborted`, not at its timeout.
     let (n, t) = (3, 1);
     let (x, y) = inputs::<Mp127>(20, 8);
-    let results = run_in_memory_with_timeout(n + 1, Duration::from_secs(60), |tr| {
-        let me = tr.me();
-        if me == n {
-            let mut receiver = sharenet_mpc::protocol::OutsideParty::<Mp127, _>::new(n, t, tr)?;
-            return receiver.receive_output(x.len()).map(|(v, _)| v);
-        }
-        let mut s = session::<Mp127, _>(
-            n,
-            t,
-            RandomnessSource::Prss,
-            tr,
+    let results = run_in_memory_with_timeout(n + 1, HANG, |tr| {
+        products_to_receiver(
+            (n, t),
+            Security::Malicious,
+            (&x, &y),
             Some(wrong_share_to_king()),
-        )?;
-        let run = |s: &mut Session<Mp127, _>| -> Result<(), ProtocolError> {
-            s.set_security(Security::Malicious)?;
-            let xs = s.input(0, (me == 0).then_some(&x[..]), x.len())?;
-            let ys = s.input(1, (me == 1).then_some(&y[..]), y.len())?;
-            let z = s.mul(&xs, &ys)?;
-            s.open_to(n, &z)?;
-            Ok(())
-        };
-        let outcome = run(&mut s);
-        if outcome.is_err() {
-            s.notify_abort(&(0..=n).collect::<Vec<_>>());
-        }
-        outcome.map(|()| Vec::new())
+            tr,
+            |tr| tr,
+            |s| s.notify_abort(&(0..=n).collect::<Vec<_>>()),
+        )
     });
     for (party, r) in results[..n].iter().enumerate() {
         assert!(

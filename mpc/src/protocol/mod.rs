@@ -35,7 +35,7 @@ pub use compare::{Extremum, MAX_COMPARISON_BITS, STATISTICAL_SECURITY, max_compa
 pub use double_random::DoubleRandomBatch;
 pub use float::{MANTISSA_BITS, SecretFloats, ZERO_EXPONENT, decode_floats};
 pub use outside::OutsideParty;
-pub use prss::Prss;
+pub use prss::{Prss, key_sets as prss_key_sets};
 pub use reshare::PointsError;
 pub use transcript::TRANSCRIPT_CONTEXT;
 pub use verify::{FIRST_BIT_BATCH, MALICIOUS_MAX_KEY_SETS, MAX_BIT_BATCH, Security, VERIFY_BATCH};

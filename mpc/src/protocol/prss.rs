@@ -22,7 +22,7 @@ const KEY_BYTES: usize = 16;
 const BATCH: usize = 2048;
 
 /// Number of `t`-subsets of `n` parties: the key sets of PRSS (saturating).
-pub(crate) fn key_sets(n: usize, t: usize) -> usize {
+pub fn key_sets(n: usize, t: usize) -> usize {
     let mut c: usize = 1;
     for k in 0..t {
         c = c.saturating_mul(n - k) / (k + 1);

@@ -213,9 +213,9 @@ fn run_party<T: Transport>(
         // The random bounded values sum t + 1 dealt values (semi-honest) or C(n, t) PRSS
         // values (malicious).
         let terms = if opts.malicious {
-            (0..t).fold(1u32, |c, k| c * (n - k) as u32 / (k as u32 + 1))
+            sharenet_mpc::protocol::prss_key_sets(n, t)
         } else {
-            t as u32 + 1
+            t + 1
         };
         let dealers_bits = terms.next_power_of_two().ilog2();
         let value_bits = opts.bits.saturating_sub(2 + dealers_bits).max(1);
